@@ -1,0 +1,111 @@
+package reference
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Fault names: each breaks exactly one behaviour of the reference server, so
+// that the project's tests can prove every conformance spec able to fail.
+const (
+	FaultAnyExportType       = "accept-any-export-type"
+	FaultAnyExportMode       = "accept-any-export-mode"
+	FaultLeakOptedOut        = "leak-opted-out"
+	FaultKeepFinancial       = "keep-financial"
+	FaultIgnoreSince         = "ignore-since"
+	FaultIgnoreUntil         = "ignore-until"
+	FaultIgnoreType          = "ignore-type"
+	FaultIgnoreTypeFilter    = "ignore-type-filter"
+	FaultIgnorePatient       = "ignore-patient"
+	FaultIncludeNonMember    = "include-non-member"
+	FaultSkipLastDownload    = "skip-last-download"
+	FaultTrackOnSnapshot     = "track-on-snapshot"
+	FaultAppendLastDownload  = "append-last-download"
+	FaultWrongContentType    = "wrong-content-type"
+	FaultManifestMissing     = "manifest-missing-field"
+	FaultWrongCount          = "wrong-count"
+	FaultNoAuth              = "no-auth"
+	FaultFilesWithoutToken   = "files-without-token"
+	FaultIgnoreDelete        = "ignore-delete"
+	FaultBreakProfile        = "break-profile"
+	FaultAcceptNoPrefer      = "accept-no-prefer"
+	FaultAcceptUnknownParam  = "accept-unknown-param"
+	FaultNoContentLocation   = "no-content-location"
+	FaultMixedTypesInFile    = "mixed-types-in-file"
+	FaultCapabilityNoExport  = "capability-no-export"
+	FaultGroupSearchBroken   = "group-search-broken"
+	FaultRelativeURLs        = "relative-urls"
+	FaultNoErrorForNonMember = "no-error-for-non-member"
+	FaultAcceptBadSignature  = "accept-bad-signature"
+	FaultIgnoreAudience      = "ignore-audience"
+	FaultIgnoreExpiry        = "ignore-expiry"
+	FaultAllowReplay         = "allow-replay"
+	FaultAcceptUnknownKid    = "accept-unknown-kid"
+)
+
+// Fault describes one switch for `serve --list-faults`.
+type Fault struct {
+	Name        string
+	Description string
+}
+
+// Faults lists every fault switch.
+func Faults() []Fault {
+	return []Fault{
+		{FaultAnyExportType, "accept any exportType, or none"},
+		{FaultAnyExportMode, "accept any exportMode, or none"},
+		{FaultLeakOptedOut, "export opted-out members' data"},
+		{FaultKeepFinancial, "export claim EOBs with their financial detail"},
+		{FaultIgnoreSince, "ignore _since"},
+		{FaultIgnoreUntil, "ignore _until"},
+		{FaultIgnoreType, "ignore _type"},
+		{FaultIgnoreTypeFilter, "ignore _typeFilter"},
+		{FaultIgnorePatient, "ignore patient: export every member"},
+		{FaultIncludeNonMember, "export a patient who is not a member of the Group"},
+		{FaultSkipLastDownload, "do not record the last download on download exports"},
+		{FaultTrackOnSnapshot, "record the last download on snapshot exports too"},
+		{FaultAppendLastDownload, "add a new last-download extension instead of replacing the old one"},
+		{FaultWrongContentType, "serve files as application/json"},
+		{FaultManifestMissing, "leave transactionTime out of the manifest"},
+		{FaultWrongCount, "report a wrong count for output files"},
+		{FaultNoAuth, "require no access token on FHIR endpoints"},
+		{FaultFilesWithoutToken, "serve files without a token while the manifest says requiresAccessToken"},
+		{FaultIgnoreDelete, "accept DELETE on a job but keep it"},
+		{FaultBreakProfile, "export one Condition that breaks its US Core profile"},
+		{FaultAcceptNoPrefer, "accept a kick-off without Prefer: respond-async"},
+		{FaultAcceptUnknownParam, "accept an unsupported parameter in strict mode"},
+		{FaultNoContentLocation, "answer a kick-off without Content-Location"},
+		{FaultMixedTypesInFile, "write Coverage lines into the Patient file"},
+		{FaultCapabilityNoExport, "leave davinci-data-export out of the CapabilityStatement"},
+		{FaultGroupSearchBroken, "Group search by identifier returns no match"},
+		{FaultRelativeURLs, "give relative file URLs in the manifest"},
+		{FaultNoErrorForNonMember, "report no OperationOutcome for a patient that is not a member"},
+		{FaultAcceptBadSignature, "token endpoint: accept a client assertion with a bad signature"},
+		{FaultIgnoreAudience, "token endpoint: accept a client assertion for another audience"},
+		{FaultIgnoreExpiry, "token endpoint: accept a client assertion with a missing, past or too distant exp"},
+		{FaultAllowReplay, "token endpoint: accept a replayed jti"},
+		{FaultAcceptUnknownKid, "token endpoint: accept a client assertion whose kid is not registered"},
+	}
+}
+
+type faults map[string]bool
+
+func (f faults) has(name string) bool { return f[name] }
+
+// parseFaults checks fault names against the catalog.
+func parseFaults(names []string) (faults, error) {
+	known := Faults()
+	f := faults{}
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		if n == "" {
+			continue
+		}
+		if !slices.ContainsFunc(known, func(k Fault) bool { return k.Name == n }) {
+			return nil, fmt.Errorf("unknown fault %q (see serve --list-faults)", n)
+		}
+		f[n] = true
+	}
+	return f, nil
+}

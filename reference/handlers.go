@@ -1,0 +1,342 @@
+package reference
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+func (s *Server) handleSmartConfig(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, "application/json", map[string]any{
+		"issuer":                                s.opts.BaseURL,
+		"token_endpoint":                        s.TokenURL(),
+		"grant_types_supported":                 []string{"client_credentials"},
+		"token_endpoint_auth_methods_supported": []string{"private_key_jwt"},
+		"token_endpoint_auth_signing_alg_values_supported": []string{"RS384", "ES384"},
+		"scopes_supported": []string{"system/*.read", "system/*.rs"},
+		"capabilities":     []string{"client-confidential-asymmetric", "permission-v1", "permission-v2"},
+	})
+}
+
+func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
+	ops := []any{map[string]any{
+		"name":       "davinci-data-export",
+		"definition": "http://hl7.org/fhir/us/davinci-atr/OperationDefinition/davinci-data-export",
+	}}
+	if s.faults.has(FaultCapabilityNoExport) {
+		ops = nil
+	}
+	group := map[string]any{
+		"type":        "Group",
+		"interaction": []any{map[string]any{"code": "read"}, map[string]any{"code": "search-type"}},
+		"searchParam": []any{
+			map[string]any{"name": "identifier", "type": "token"},
+			map[string]any{"name": "characteristic", "type": "token"},
+		},
+	}
+	if ops != nil {
+		group["operation"] = ops
+	}
+	resources := []any{group}
+	for _, t := range exportableTypes {
+		resources = append(resources, map[string]any{"type": t, "interaction": []any{map[string]any{"code": "read"}}})
+	}
+	cs := map[string]any{
+		"resourceType":   "CapabilityStatement",
+		"status":         "active",
+		"date":           "2026-01-01",
+		"kind":           "instance",
+		"fhirVersion":    "4.0.1",
+		"format":         []string{"application/fhir+json"},
+		"instantiates":   []string{"http://hl7.org/fhir/us/davinci-pdex/CapabilityStatement/pdex-provider-access-server"},
+		"implementation": map[string]any{"description": "pdex-conform reference Provider Access server", "url": s.opts.BaseURL},
+		"software":       map[string]any{"name": "pdex-conform reference server", "version": "edition " + s.edition.Name},
+		"rest": []any{map[string]any{
+			"mode": "server",
+			"security": map[string]any{
+				"service": []any{map[string]any{"coding": []any{map[string]any{
+					"system": "http://terminology.hl7.org/CodeSystem/restful-security-service", "code": "SMART-on-FHIR",
+				}}}},
+				"extension": []any{map[string]any{
+					"url":       "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+					"extension": []any{map[string]any{"url": "token", "valueUri": s.TokenURL()}},
+				}},
+			},
+			"resource": resources,
+		}},
+	}
+	writeJSON(w, http.StatusOK, "application/fhir+json", cs)
+}
+
+func (s *Server) handleRead(w http.ResponseWriter, r *http.Request, c *caller) {
+	typ, id := r.PathValue("type"), r.PathValue("id")
+	if !isTypeName(typ) {
+		writeOutcome(w, http.StatusNotFound, "not-found", fmt.Sprintf("no such endpoint: %s", r.URL.Path))
+		return
+	}
+	raw, err := s.store.read(r.Context(), typ, id)
+	if errors.Is(err, errNotFound) || typ == "Consent" {
+		writeOutcome(w, http.StatusNotFound, "not-found", fmt.Sprintf("%s/%s is not known", typ, id))
+		return
+	}
+	if err != nil {
+		s.internalError(w, err)
+		return
+	}
+	if typ == "Group" && !c.entitledTo(id) {
+		writeOutcome(w, http.StatusForbidden, "forbidden", fmt.Sprintf("this client is not entitled to Group/%s", id))
+		return
+	}
+	w.Header().Set("Content-Type", "application/fhir+json")
+	w.Write(raw)
+}
+
+func (s *Server) handleGroupRead(w http.ResponseWriter, r *http.Request, c *caller) {
+	r.SetPathValue("type", "Group")
+	s.handleRead(w, r, c)
+}
+
+// handleGroupSearch answers GET /Group?identifier=…&characteristic=… with a
+// searchset Bundle of the Groups the client is entitled to.
+func (s *Server) handleGroupSearch(w http.ResponseWriter, r *http.Request, c *caller) {
+	q := r.URL.Query()
+	for k := range q {
+		switch k {
+		case "identifier", "characteristic", "_id", "_count":
+		default:
+			writeOutcome(w, http.StatusBadRequest, "not-supported", fmt.Sprintf("search parameter %q is not supported on Group (use identifier or characteristic)", k))
+			return
+		}
+	}
+	var filters []*typeFilter
+	for _, p := range []string{"identifier", "characteristic", "_id"} {
+		for _, v := range q[p] {
+			f := &typeFilter{Type: "Group", criteria: []criterion{{param: p, kind: tokenParam, paths: groupSearchPaths[p], values: strings.Split(v, ",")}}}
+			filters = append(filters, f)
+		}
+	}
+	groups, err := s.store.ofType(r.Context(), "Group")
+	if err != nil {
+		s.internalError(w, err)
+		return
+	}
+	var entries []any
+	for _, raw := range groups {
+		var g map[string]any
+		if err := json.Unmarshal(raw, &g); err != nil {
+			s.internalError(w, fmt.Errorf("stored Group is not JSON: %w", err))
+			return
+		}
+		id, _ := g["id"].(string)
+		if !c.entitledTo(id) {
+			continue
+		}
+		ok := true
+		for _, f := range filters {
+			if !f.match(g) {
+				ok = false
+			}
+		}
+		if s.faults.has(FaultGroupSearchBroken) && len(q["identifier"]) > 0 {
+			ok = false
+		}
+		if ok {
+			entries = append(entries, map[string]any{
+				"fullUrl":  s.opts.BaseURL + "/Group/" + id,
+				"resource": json.RawMessage(raw),
+				"search":   map[string]any{"mode": "match"},
+			})
+		}
+	}
+	bundle := map[string]any{
+		"resourceType": "Bundle",
+		"type":         "searchset",
+		"total":        len(entries),
+		"link":         []any{map[string]any{"relation": "self", "url": s.opts.BaseURL + r.URL.RequestURI()}},
+	}
+	if len(entries) > 0 {
+		bundle["entry"] = entries
+	}
+	writeJSON(w, http.StatusOK, "application/fhir+json", bundle)
+}
+
+var groupSearchPaths = map[string][]string{
+	"identifier":     {"identifier"},
+	"characteristic": {"characteristic.code"},
+	"_id":            {"id"},
+}
+
+// handleKickoff starts a $davinci-data-export job.
+func (s *Server) handleKickoff(w http.ResponseWriter, r *http.Request, c *caller) {
+	if op := r.PathValue("op"); op != "$davinci-data-export" {
+		writeOutcome(w, http.StatusNotFound, "not-supported", fmt.Sprintf("operation %q is not supported on Group (use $davinci-data-export)", op))
+		return
+	}
+	groupID := r.PathValue("id")
+	if _, err := s.store.read(r.Context(), "Group", groupID); errors.Is(err, errNotFound) {
+		writeOutcome(w, http.StatusNotFound, "not-found", fmt.Sprintf("Group/%s is not known", groupID))
+		return
+	} else if err != nil {
+		s.internalError(w, err)
+		return
+	}
+	if !c.entitledTo(groupID) {
+		writeOutcome(w, http.StatusForbidden, "forbidden", fmt.Sprintf("this client is not entitled to Group/%s", groupID))
+		return
+	}
+	prefer := strings.ToLower(strings.Join(r.Header.Values("Prefer"), ","))
+	if !strings.Contains(prefer, "respond-async") && !s.faults.has(FaultAcceptNoPrefer) {
+		writeOutcome(w, http.StatusBadRequest, "invalid", "the kick-off needs the header Prefer: respond-async")
+		return
+	}
+	lenient := strings.Contains(prefer, "handling=lenient") || s.faults.has(FaultAcceptUnknownParam)
+	var raw []rawParam
+	var err error
+	if r.Method == http.MethodPost {
+		body, rerr := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+		if rerr != nil {
+			writeOutcome(w, http.StatusRequestEntityTooLarge, "too-long", fmt.Sprintf("the body is larger than %d bytes or could not be read", maxBodyBytes))
+			return
+		}
+		if len(strings.TrimSpace(string(body))) == 0 {
+			raw = nil
+		} else {
+			raw, err = parseParametersBody(body)
+		}
+		if err == nil && len(r.URL.RawQuery) > 0 {
+			var q []rawParam
+			q, err = parseQuery(r.URL.Query())
+			raw = append(raw, q...)
+		}
+	} else {
+		raw, err = parseQuery(r.URL.Query())
+	}
+	if err != nil {
+		writeOutcome(w, http.StatusBadRequest, "invalid", err.Error())
+		return
+	}
+	params, err := validate(raw, s.edition, lenient, s.faults)
+	if err != nil {
+		var br *badRequest
+		if errors.As(err, &br) {
+			writeOutcome(w, http.StatusBadRequest, "invalid", br.msg)
+			return
+		}
+		s.internalError(w, err)
+		return
+	}
+	active, err := s.activeJobs(r.Context(), c.clientID)
+	if err != nil {
+		s.internalError(w, err)
+		return
+	}
+	if active >= s.opts.MaxJobsPerClient {
+		w.Header().Set("Retry-After", "2")
+		writeOutcome(w, http.StatusTooManyRequests, "throttled", fmt.Sprintf("this client already has %d exports running; retry later", active))
+		return
+	}
+	id, err := s.createJob(r.Context(), c.clientID, groupID, s.opts.BaseURL+r.URL.RequestURI(), params)
+	if err != nil {
+		s.internalError(w, err)
+		return
+	}
+	if !s.faults.has(FaultNoContentLocation) {
+		w.Header().Set("Content-Location", s.opts.BaseURL+"/jobs/"+id)
+	}
+	writeJSON(w, http.StatusAccepted, "application/fhir+json", outcome("information", "informational", "export job "+id+" accepted"))
+}
+
+func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request, c *caller) {
+	j, err := s.job(r.Context(), r.PathValue("id"))
+	if errors.Is(err, errNotFound) || (err == nil && (j.client != c.clientID || j.state == stateCancelled)) {
+		writeOutcome(w, http.StatusNotFound, "not-found", "no such export job")
+		return
+	}
+	if err != nil {
+		s.internalError(w, err)
+		return
+	}
+	switch j.state {
+	case stateQueued, stateRunning:
+		w.Header().Set("Retry-After", "1")
+		p := j.progress
+		if p == "" {
+			p = j.state
+		}
+		w.Header().Set("X-Progress", p)
+		w.WriteHeader(http.StatusAccepted)
+	case stateFailed:
+		w.Header().Set("Content-Type", "application/fhir+json")
+		w.WriteHeader(http.StatusInternalServerError)
+		w.Write(j.outcome)
+	case stateComplete:
+		m, err := s.manifest(r.Context(), j)
+		if err != nil {
+			s.internalError(w, err)
+			return
+		}
+		w.Header().Set("Expires", j.finished.Add(s.opts.FileTTL).UTC().Format(http.TimeFormat))
+		writeJSON(w, http.StatusOK, "application/json", m)
+	}
+}
+
+func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request, c *caller) {
+	id := r.PathValue("id")
+	j, err := s.job(r.Context(), id)
+	if errors.Is(err, errNotFound) || (err == nil && (j.client != c.clientID || j.state == stateCancelled)) {
+		writeOutcome(w, http.StatusNotFound, "not-found", "no such export job")
+		return
+	}
+	if err != nil {
+		s.internalError(w, err)
+		return
+	}
+	if !s.faults.has(FaultIgnoreDelete) {
+		if err := s.cancelJob(r.Context(), id); err != nil {
+			s.internalError(w, err)
+			return
+		}
+	}
+	writeJSON(w, http.StatusAccepted, "application/fhir+json", outcome("information", "informational", "export job "+id+" cancelled"))
+}
+
+func (s *Server) handleFile(w http.ResponseWriter, r *http.Request) {
+	c, err := s.fileCaller(r)
+	if err != nil {
+		unauthorized(w, err)
+		return
+	}
+	f, err := s.file(r.Context(), r.PathValue("id"))
+	if errors.Is(err, errNotFound) || (err == nil && c != nil && f.client != c.clientID) {
+		writeOutcome(w, http.StatusNotFound, "not-found", "no such file")
+		return
+	}
+	if err != nil {
+		s.internalError(w, err)
+		return
+	}
+	ct := "application/fhir+ndjson"
+	if s.faults.has(FaultWrongContentType) {
+		ct = "application/json"
+	}
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("Content-Length", strconv.FormatInt(f.size, 10))
+	if err := s.streamFile(r.Context(), w, f.id); err != nil {
+		// Headers are gone; the client sees a short body against
+		// Content-Length, which is the honest signal left.
+		s.log.Error("streaming file", "file", f.id, "err", err)
+	}
+}
+
+func (s *Server) internalError(w http.ResponseWriter, err error) {
+	if errors.Is(err, context.Canceled) {
+		return
+	}
+	s.log.Error("internal error", "err", err)
+	writeOutcome(w, http.StatusInternalServerError, "exception", "internal error: "+err.Error())
+}

@@ -1,0 +1,126 @@
+package reference
+
+// The CARIN NonFinancial EOB profiles (SPEC §5) set max = 0 on every amount a
+// claim carries: what the provider was paid (remittance) and what the member
+// owes (cost-sharing). The Provider Access API exports claims in that form.
+
+// nonFinancialProfiles maps a claim EOB's type code (CARIN C4BBClaimType
+// codes of http://terminology.hl7.org/CodeSystem/claim-type plus CARIN's
+// own) and its stored financial profile to the NonFinancial profile.
+var nonFinancialProfiles = map[string]string{
+	"C4BB-ExplanationOfBenefit-Inpatient-Institutional":   "C4BB-ExplanationOfBenefit-Inpatient-Institutional-NonFinancial",
+	"C4BB-ExplanationOfBenefit-Outpatient-Institutional":  "C4BB-ExplanationOfBenefit-Outpatient-Institutional-NonFinancial",
+	"C4BB-ExplanationOfBenefit-Professional-NonClinician": "C4BB-ExplanationOfBenefit-Professional-NonClinician-NonFinancial",
+	"C4BB-ExplanationOfBenefit-Oral":                      "C4BB-ExplanationOfBenefit-Oral-NonFinancial",
+	"C4BB-ExplanationOfBenefit-Pharmacy":                  "C4BB-ExplanationOfBenefit-Pharmacy-NonFinancial",
+}
+
+const carinSD = "http://hl7.org/fhir/us/carin-bb/StructureDefinition/"
+
+// isClaimEOB tells claims (and encounters) from prior authorizations, which
+// keep their amounts.
+func isClaimEOB(eob map[string]any) bool {
+	use, _ := eob["use"].(string)
+	return use != "preauthorization" && use != "predetermination"
+}
+
+// stripFinancial removes remittance and cost-sharing from a claim EOB in
+// place and points meta.profile at the NonFinancial profile.
+func stripFinancial(eob map[string]any) {
+	delete(eob, "total")
+	if pay, ok := eob["payment"].(map[string]any); ok {
+		delete(pay, "amount")
+		if len(pay) == 0 {
+			delete(eob, "payment")
+		}
+	}
+	if bbs, ok := eob["benefitBalance"].([]any); ok {
+		for _, bb := range bbs {
+			if m, ok := bb.(map[string]any); ok {
+				delete(m, "financial")
+			}
+		}
+	}
+	eob["adjudication"] = stripAdjudication(eob["adjudication"])
+	for _, key := range []string{"item", "addItem"} {
+		stripLines(eob, key)
+	}
+	for k, v := range eob {
+		if v == nil {
+			delete(eob, k)
+		}
+	}
+	if meta, ok := eob["meta"].(map[string]any); ok {
+		if profs, ok := meta["profile"].([]any); ok {
+			for i, p := range profs {
+				s, _ := p.(string)
+				if len(s) > len(carinSD) && s[:len(carinSD)] == carinSD {
+					if nf, ok := nonFinancialProfiles[trimVersion(s[len(carinSD):])]; ok {
+						profs[i] = carinSD + nf
+					}
+				}
+			}
+		}
+	}
+}
+
+func trimVersion(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '|' {
+			return s[:i]
+		}
+	}
+	return s
+}
+
+// stripLines removes net, unitPrice and adjudication amounts from item or
+// addItem lines and their detail and subDetail, recursively.
+func stripLines(parent map[string]any, key string) {
+	lines, ok := parent[key].([]any)
+	if !ok {
+		return
+	}
+	for _, l := range lines {
+		m, ok := l.(map[string]any)
+		if !ok {
+			continue
+		}
+		delete(m, "net")
+		delete(m, "unitPrice")
+		if adj := stripAdjudication(m["adjudication"]); adj != nil {
+			m["adjudication"] = adj
+		} else {
+			delete(m, "adjudication")
+		}
+		stripLines(m, "detail")
+		stripLines(m, "subDetail")
+	}
+}
+
+// stripAdjudication drops each adjudication's amount, and the adjudications
+// that held nothing but an amount (their category names the amount's kind,
+// e.g. "paidtoprovider": without the amount they say nothing).
+func stripAdjudication(v any) any {
+	adjs, ok := v.([]any)
+	if !ok {
+		return nil
+	}
+	var out []any
+	for _, a := range adjs {
+		m, ok := a.(map[string]any)
+		if !ok {
+			continue
+		}
+		delete(m, "amount")
+		_, hasReason := m["reason"]
+		_, hasValue := m["value"]
+		_, hasExt := m["extension"]
+		if hasReason || hasValue || hasExt {
+			out = append(out, m)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}

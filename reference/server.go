@@ -1,0 +1,203 @@
+// Package reference is the reference Provider Access server: a payer's FHIR
+// endpoint for edition 2.0.0 of the PDex IG over an embedded SQLite store,
+// implementing Group read and search and the asynchronous
+// Group/$davinci-data-export operation with SMART Backend Services
+// authorization. Fault switches break one behaviour at a time so that the
+// conformance suites can be proven able to fail.
+package reference
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pdex-conform/pdex-conform/fixtures"
+)
+
+// Options configure a Server.
+type Options struct {
+	// DB is the SQLite database file; it is created when missing.
+	DB string
+	// Data is loaded into an empty database. Nil means the default fixtures.
+	Data *fixtures.Dataset
+	// BaseURL is the server's public base URL, without a trailing slash; the
+	// manifest's URLs and the token audience derive from it.
+	BaseURL string
+	// Edition of the PDex IG; "" means 2.0.0.
+	Edition string
+	// Faults to switch on (see Faults).
+	Faults []string
+	// Workers run export jobs; 0 means 2.
+	Workers int
+	// MaxJobsPerClient bounds concurrent jobs per client; past it a kick-off
+	// gets 429. 0 means 4.
+	MaxJobsPerClient int
+	// FileTTL is how long a finished job's files stay; 0 means one hour.
+	FileTTL time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger receives operational messages; nil discards them.
+	Logger *slog.Logger
+}
+
+// Server is the reference Provider Access server.
+type Server struct {
+	opts    Options
+	store   *store
+	edition *edition
+	faults  faults
+	log     *slog.Logger
+	now     func() time.Time
+	mux     *http.ServeMux
+	auth    *authority
+
+	queue   chan string
+	wg      sync.WaitGroup
+	stop    context.CancelFunc
+	running sync.Map // job id -> context.CancelFunc
+}
+
+// New opens the database, loads the data set into it when empty, and starts
+// the export workers. Jobs cut off by an earlier stop are queued again.
+func New(ctx context.Context, opts Options) (*Server, error) {
+	if opts.BaseURL == "" {
+		return nil, errors.New("reference: BaseURL is required")
+	}
+	opts.BaseURL = strings.TrimRight(opts.BaseURL, "/")
+	if opts.Workers <= 0 {
+		opts.Workers = 2
+	}
+	if opts.MaxJobsPerClient <= 0 {
+		opts.MaxJobsPerClient = 4
+	}
+	if opts.FileTTL <= 0 {
+		opts.FileTTL = time.Hour
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	ed, err := lookupEdition(opts.Edition)
+	if err != nil {
+		return nil, err
+	}
+	f, err := parseFaults(opts.Faults)
+	if err != nil {
+		return nil, err
+	}
+	st, err := openStore(ctx, opts.DB)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		opts: opts, store: st, edition: ed, faults: f, log: opts.Logger, now: opts.Now,
+		queue: make(chan string, 1024),
+	}
+	if err := s.loadData(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if s.auth, err = newAuthority(ctx, s); err != nil {
+		st.Close()
+		return nil, err
+	}
+	s.routes()
+	wctx, stop := context.WithCancel(context.Background())
+	s.stop = stop
+	if err := s.startWorkers(wctx); err != nil {
+		stop()
+		st.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) loadData(ctx context.Context) error {
+	empty, err := s.store.empty(ctx)
+	if err != nil || !empty {
+		return err
+	}
+	d := s.opts.Data
+	if d == nil {
+		if d, err = fixtures.Default(); err != nil {
+			return fmt.Errorf("generating the default data set: %w", err)
+		}
+	}
+	if err := s.store.load(ctx, d); err != nil {
+		return fmt.Errorf("loading the data set: %w", err)
+	}
+	return nil
+}
+
+// Handler serves the FHIR API.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Close stops the workers and closes the database. Jobs still running are
+// left "running" in the database and resume on the next start.
+func (s *Server) Close() error {
+	s.stop()
+	s.wg.Wait()
+	return s.store.Close()
+}
+
+func (s *Server) routes() {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /metadata", s.handleMetadata)
+	m.HandleFunc("GET /.well-known/smart-configuration", s.handleSmartConfig)
+	m.Handle("POST /auth/token", s.auth.tokenHandler())
+	m.HandleFunc("GET /Group/{id}", s.authorized(s.handleGroupRead))
+	m.HandleFunc("GET /Group", s.authorized(s.handleGroupSearch))
+	m.HandleFunc("POST /Group/{id}/{op}", s.authorized(s.handleKickoff))
+	m.HandleFunc("GET /Group/{id}/{op}", s.authorized(s.handleKickoff))
+	m.HandleFunc("GET /jobs/{id}", s.authorized(s.handleStatus))
+	m.HandleFunc("DELETE /jobs/{id}", s.authorized(s.handleDelete))
+	m.HandleFunc("GET /files/{id}", s.handleFile)
+	m.HandleFunc("GET /{type}/{id}", s.authorized(s.handleRead))
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeOutcome(w, http.StatusNotFound, "not-found", fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path))
+	})
+	s.mux = m
+}
+
+// Running is a reference server listening on a local address.
+type Running struct {
+	*Server
+	URL  string
+	http *http.Server
+}
+
+// Listen binds addr (e.g. 127.0.0.1:0), builds a Server whose BaseURL is the
+// bound address unless opts.BaseURL is set, and serves it in the background.
+func Listen(ctx context.Context, addr string, opts Options) (*Running, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	if opts.BaseURL == "" {
+		opts.BaseURL = "http://" + ln.Addr().String()
+	}
+	s, err := New(ctx, opts)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln)
+	return &Running{Server: s, URL: opts.BaseURL, http: hs}, nil
+}
+
+// Close stops serving and closes the server.
+func (r *Running) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	r.http.Shutdown(ctx)
+	return r.Server.Close()
+}

@@ -1,0 +1,506 @@
+package reference
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Files are written in chunks of about chunkSize bytes, and split into
+// several files past maxLinesPerFile lines, so that neither the server nor a
+// client ever holds a whole large file.
+const (
+	chunkSize       = 1 << 20
+	maxLinesPerFile = 50000
+	sweepInterval   = 2 * time.Second
+)
+
+func (s *Server) startWorkers(ctx context.Context) error {
+	// A job that was running when the server stopped starts again from the
+	// beginning: its chunks are deleted and it is queued.
+	rows, err := s.store.db.QueryContext(ctx, `SELECT id FROM jobs WHERE state = ?`, stateRunning)
+	if err != nil {
+		return fmt.Errorf("finding interrupted jobs: %w", err)
+	}
+	var interrupted []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		interrupted = append(interrupted, id)
+	}
+	rows.Close()
+	for _, id := range interrupted {
+		if err := s.deleteFiles(ctx, id); err != nil {
+			return err
+		}
+		if _, err := s.store.db.ExecContext(ctx, `UPDATE jobs SET state = ?, progress = 'resumed after restart' WHERE id = ?`, stateQueued, id); err != nil {
+			return fmt.Errorf("requeueing job %s: %w", id, err)
+		}
+		s.log.Info("resuming export job interrupted by a restart", "job", id)
+	}
+	for i := 0; i < s.opts.Workers; i++ {
+		s.wg.Add(1)
+		go s.work(ctx)
+	}
+	s.wg.Add(1)
+	go s.sweep(ctx)
+	return nil
+}
+
+// sweep queues jobs the channel could not take and removes expired ones.
+func (s *Server) sweep(ctx context.Context) {
+	defer s.wg.Done()
+	t := time.NewTicker(sweepInterval)
+	defer t.Stop()
+	for {
+		s.queueWaiting(ctx)
+		s.expire(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Server) queueWaiting(ctx context.Context) {
+	rows, err := s.store.db.QueryContext(ctx, `SELECT id FROM jobs WHERE state = ? ORDER BY created`, stateQueued)
+	if err != nil {
+		return
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if rows.Scan(&id) == nil {
+			ids = append(ids, id)
+		}
+	}
+	rows.Close()
+	for _, id := range ids {
+		select {
+		case s.queue <- id:
+		default:
+			return
+		}
+	}
+}
+
+func (s *Server) expire(ctx context.Context) {
+	cutoff := millis(s.now().Add(-s.opts.FileTTL))
+	rows, err := s.store.db.QueryContext(ctx, `SELECT id FROM jobs WHERE state IN (?, ?) AND finished > 0 AND finished < ?`, stateComplete, stateFailed, cutoff)
+	if err != nil {
+		return
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if rows.Scan(&id) == nil {
+			ids = append(ids, id)
+		}
+	}
+	rows.Close()
+	for _, id := range ids {
+		if s.deleteFiles(ctx, id) == nil {
+			s.store.db.ExecContext(ctx, `DELETE FROM jobs WHERE id = ?`, id)
+		}
+	}
+}
+
+func (s *Server) work(ctx context.Context) {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case id := <-s.queue:
+			s.runJob(ctx, id)
+		}
+	}
+}
+
+// runJob claims a queued job and runs it to completion, failure or
+// cancellation.
+func (s *Server) runJob(ctx context.Context, id string) {
+	tt := s.now().UTC()
+	res, err := s.store.db.ExecContext(ctx, `UPDATE jobs SET state = ?, transaction_time = ?, progress = 'starting' WHERE id = ? AND state = ?`,
+		stateRunning, millis(tt), id, stateQueued)
+	if err != nil {
+		s.log.Error("claiming job", "job", id, "err", err)
+		return
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return // another worker has it, or it was cancelled
+	}
+	jctx, cancel := context.WithCancel(ctx)
+	s.running.Store(id, cancel)
+	defer func() {
+		s.running.Delete(id)
+		cancel()
+	}()
+	j, err := s.job(jctx, id)
+	if err == nil {
+		err = s.export(jctx, j)
+	}
+	switch {
+	case err == nil:
+		return
+	case ctx.Err() != nil:
+		// The server is stopping: leave the job "running" so that the next
+		// start resumes it.
+		return
+	case jctx.Err() != nil:
+		// Cancelled by DELETE: cancelJob already removed it.
+		s.deleteFiles(ctx, id)
+		return
+	}
+	s.log.Error("export job failed", "job", id, "err", err)
+	oo, _ := json.Marshal(outcome("error", "exception", "the export failed: "+err.Error()))
+	s.deleteFiles(ctx, id)
+	s.store.db.ExecContext(ctx, `UPDATE jobs SET state = ?, outcome = ?, finished = ? WHERE id = ? AND state = ?`,
+		stateFailed, oo, millis(s.now()), id, stateRunning)
+}
+
+// export writes a job's files and completes it.
+func (s *Server) export(ctx context.Context, j *job) error {
+	p := j.params
+	members, err := s.groupMembers(ctx, j.group)
+	if err != nil {
+		return err
+	}
+	var errLines [][]byte
+	selected := members
+	if len(p.Patients) > 0 && !s.faults.has(FaultIgnorePatient) {
+		selected = nil
+		for _, pid := range p.Patients {
+			switch {
+			case slices.Contains(members, pid):
+				if !slices.Contains(selected, pid) {
+					selected = append(selected, pid)
+				}
+			case !s.faults.has(FaultNoErrorForNonMember):
+				errLines = append(errLines, outcomeLine("not-found",
+					fmt.Sprintf("Patient/%s is not a member of Group/%s and was ignored", pid, j.group)))
+			}
+		}
+	}
+	for _, bad := range p.BadPatients {
+		errLines = append(errLines, outcomeLine("invalid", fmt.Sprintf("patient %q is not a Patient reference and was ignored", bad)))
+	}
+	for _, ig := range p.Ignored {
+		errLines = append(errLines, outcomeLine("not-supported", ig))
+	}
+	// Consent is read now, when the job runs, not when it was requested.
+	optedOut, err := s.optedOut(ctx)
+	if err != nil {
+		return err
+	}
+	var patients []string
+	for _, pid := range selected {
+		if optedOut[pid] && !s.faults.has(FaultLeakOptedOut) {
+			continue
+		}
+		patients = append(patients, pid)
+	}
+	if s.faults.has(FaultIncludeNonMember) {
+		if nm, err := s.nonMember(ctx, members); err == nil && nm != "" {
+			patients = append(patients, nm)
+		}
+	}
+	types := exportableTypes
+	if len(p.Types) > 0 && !s.faults.has(FaultIgnoreType) {
+		types = p.Types
+	}
+	filters := map[string][]*typeFilter{}
+	if !s.faults.has(FaultIgnoreTypeFilter) {
+		for _, q := range p.TypeFilters {
+			f, err := parseTypeFilter(q)
+			if err != nil {
+				return err // validated at kick-off; cannot happen
+			}
+			filters[f.Type] = append(filters[f.Type], f)
+		}
+	}
+	fw := &fileWriter{s: s, ctx: ctx, job: j.id}
+	pj, err := json.Marshal(patients)
+	if err != nil {
+		return err
+	}
+	for i, typ := range types {
+		s.store.db.ExecContext(ctx, `UPDATE jobs SET progress = ? WHERE id = ?`,
+			fmt.Sprintf("exporting %s (%d of %d types)", typ, i+1, len(types)), j.id)
+		if err := s.exportType(ctx, fw, j, typ, string(pj), filters[typ]); err != nil {
+			return fmt.Errorf("exporting %s: %w", typ, err)
+		}
+	}
+	if len(errLines) > 0 {
+		if err := fw.start("error", "OperationOutcome"); err != nil {
+			return err
+		}
+		for _, l := range errLines {
+			if err := fw.line(l); err != nil {
+				return err
+			}
+		}
+	}
+	if err := fw.finish(); err != nil {
+		return err
+	}
+	return s.complete(ctx, j, fw.files, patients)
+}
+
+// exportType writes the resources of one type for the job's patients.
+func (s *Server) exportType(ctx context.Context, fw *fileWriter, j *job, typ, patientsJSON string, filters []*typeFilter) error {
+	p := j.params
+	since, until := int64(-1<<62), int64(1<<62)
+	if p.Since != nil && !s.faults.has(FaultIgnoreSince) {
+		since = millis(*p.Since)
+	}
+	if p.Until != nil && !s.faults.has(FaultIgnoreUntil) {
+		until = millis(*p.Until)
+	}
+	query := `SELECT json FROM resources WHERE type = ? AND patient IN (SELECT value FROM json_each(?))
+		AND last_updated >= ? AND last_updated <= ? ORDER BY patient, id`
+	args := []any{typ, patientsJSON, since, until}
+	if slices.Contains(sharedTypes, typ) {
+		query = `SELECT json FROM resources WHERE type = ? AND id IN (
+			SELECT DISTINCT id FROM patient_refs WHERE type = ? AND patient IN (SELECT value FROM json_each(?)))
+			AND last_updated >= ? AND last_updated <= ? ORDER BY id`
+		args = []any{typ, typ, patientsJSON, since, until}
+	}
+	rows, err := s.store.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if err := fw.start("output", typ); err != nil {
+		return err
+	}
+	broke := false
+	for rows.Next() {
+		var raw []byte
+		if err := rows.Scan(&raw); err != nil {
+			return err
+		}
+		out, keep, err := s.transform(typ, raw, filters, &broke)
+		if err != nil {
+			return err
+		}
+		if !keep {
+			continue
+		}
+		if err := fw.line(out); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if typ == "Patient" && s.faults.has(FaultMixedTypesInFile) {
+		cov, err := s.store.ofType(ctx, "Coverage")
+		if err == nil && len(cov) > 0 {
+			return fw.line(cov[0])
+		}
+	}
+	return nil
+}
+
+// transform applies _typeFilter and turns a stored resource into its
+// exported form: claim EOBs lose their financial detail.
+func (s *Server) transform(typ string, raw []byte, filters []*typeFilter, broke *bool) ([]byte, bool, error) {
+	needDecode := len(filters) > 0 || typ == "ExplanationOfBenefit" || (typ == "Condition" && s.faults.has(FaultBreakProfile) && !*broke)
+	if !needDecode {
+		return raw, true, nil
+	}
+	var res map[string]any
+	if err := json.Unmarshal(raw, &res); err != nil {
+		return nil, false, fmt.Errorf("stored %s is not JSON: %w", typ, err)
+	}
+	if len(filters) > 0 && !slices.ContainsFunc(filters, func(f *typeFilter) bool { return f.match(res) }) {
+		return nil, false, nil
+	}
+	changed := false
+	if typ == "ExplanationOfBenefit" && isClaimEOB(res) && !s.faults.has(FaultKeepFinancial) {
+		stripFinancial(res)
+		changed = true
+	}
+	if typ == "Condition" && s.faults.has(FaultBreakProfile) && !*broke {
+		// US Core Condition requires category (1..*); base R4 does not.
+		delete(res, "category")
+		*broke, changed = true, true
+	}
+	if !changed {
+		return raw, true, nil
+	}
+	out, err := json.Marshal(res)
+	return out, true, err
+}
+
+// complete lists the job's files, records the last download when the mode
+// says so, and marks the job complete, all in one transaction: a manifest
+// never lists a file that is not whole.
+func (s *Server) complete(ctx context.Context, j *job, files []pendingFile, patients []string) error {
+	tx, err := s.store.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for i, f := range files {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO files(id, job, kind, type, count, seq) VALUES(?,?,?,?,?,?)`,
+			f.id, j.id, f.kind, f.typ, f.count, i); err != nil {
+			return fmt.Errorf("listing file: %w", err)
+		}
+	}
+	if s.edition.tracks(j.params.ExportMode, s.faults) {
+		for _, pid := range patients {
+			if err := s.recordDownload(ctx, tx, pid, j.transactionTime); err != nil {
+				return err
+			}
+		}
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE jobs SET state = ?, finished = ?, progress = 'complete' WHERE id = ? AND state = ?`,
+		stateComplete, millis(s.now()), j.id, stateRunning)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return context.Canceled // cancelled meanwhile
+	}
+	return tx.Commit()
+}
+
+// recordDownload sets the last-download extension on a member's Patient to
+// the job's transaction time, replacing any earlier value (SPEC §4). The
+// change is a new version of the Patient, so meta.lastUpdated moves too.
+func (s *Server) recordDownload(ctx context.Context, tx *sql.Tx, pid string, at time.Time) error {
+	var raw []byte
+	err := tx.QueryRowContext(ctx, `SELECT json FROM resources WHERE type = 'Patient' AND id = ?`, pid).Scan(&raw)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading Patient/%s: %w", pid, err)
+	}
+	var pat map[string]any
+	if err := json.Unmarshal(raw, &pat); err != nil {
+		return fmt.Errorf("stored Patient/%s: %w", pid, err)
+	}
+	exts, _ := pat["extension"].([]any)
+	if !s.faults.has(FaultAppendLastDownload) {
+		exts = slices.DeleteFunc(exts, func(e any) bool {
+			m, _ := e.(map[string]any)
+			return m["url"] == s.edition.LastDownloadURL
+		})
+	}
+	stamp := at.UTC().Format(time.RFC3339Nano)
+	exts = append(exts, map[string]any{"url": s.edition.LastDownloadURL, "valueDateTime": stamp})
+	pat["extension"] = exts
+	meta, _ := pat["meta"].(map[string]any)
+	if meta == nil {
+		meta = map[string]any{}
+		pat["meta"] = meta
+	}
+	meta["lastUpdated"] = stamp
+	out, err := json.Marshal(pat)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE resources SET json = ?, last_updated = ? WHERE type = 'Patient' AND id = ?`, out, millis(at), pid); err != nil {
+		return fmt.Errorf("recording the download on Patient/%s: %w", pid, err)
+	}
+	return nil
+}
+
+// pendingFile is a file written but not yet listed.
+type pendingFile struct {
+	id, kind, typ string
+	count         int
+}
+
+// fileWriter writes NDJSON lines into chunked files in the database.
+type fileWriter struct {
+	s     *Server
+	ctx   context.Context
+	job   string
+	cur   *pendingFile
+	seq   int
+	buf   bytes.Buffer
+	files []pendingFile
+}
+
+func (w *fileWriter) start(kind, typ string) error {
+	if err := w.finish(); err != nil {
+		return err
+	}
+	w.cur = &pendingFile{kind: kind, typ: typ}
+	return nil
+}
+
+func (w *fileWriter) line(l []byte) error {
+	if w.cur.id == "" {
+		id, err := randomHex(16)
+		if err != nil {
+			return err
+		}
+		w.cur.id, w.seq = id, 0
+	}
+	w.buf.Write(l)
+	w.buf.WriteByte('\n')
+	w.cur.count++
+	if w.buf.Len() >= chunkSize {
+		if err := w.flush(); err != nil {
+			return err
+		}
+	}
+	if w.cur.count >= maxLinesPerFile {
+		if err := w.flush(); err != nil {
+			return err
+		}
+		kind, typ := w.cur.kind, w.cur.typ
+		w.closeFile()
+		w.cur = &pendingFile{kind: kind, typ: typ}
+	}
+	return nil
+}
+
+func (w *fileWriter) flush() error {
+	if w.buf.Len() == 0 {
+		return nil
+	}
+	if err := w.ctx.Err(); err != nil {
+		return err
+	}
+	_, err := w.s.store.db.ExecContext(w.ctx, `INSERT INTO file_chunks(file, seq, job, data) VALUES(?,?,?,?)`,
+		w.cur.id, w.seq, w.job, w.buf.Bytes())
+	if err != nil {
+		return fmt.Errorf("writing file chunk: %w", err)
+	}
+	w.seq++
+	w.buf.Reset()
+	return nil
+}
+
+// closeFile keeps the current file if it holds any line.
+func (w *fileWriter) closeFile() {
+	if w.cur != nil && w.cur.count > 0 {
+		w.files = append(w.files, *w.cur)
+	}
+	w.cur = nil
+}
+
+func (w *fileWriter) finish() error {
+	if w.cur != nil {
+		if err := w.flush(); err != nil {
+			return err
+		}
+	}
+	w.closeFile()
+	return nil
+}

@@ -1,0 +1,331 @@
+package framework
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pdex-conform/pdex-conform/fixtures"
+	"github.com/pdex-conform/pdex-conform/runner/bulk"
+)
+
+// ExportRequest describes a kick-off; zero fields take the run's defaults.
+type ExportRequest struct {
+	Group  string
+	Method string
+	// Params are sent as they are; nil means DefaultParams("snapshot").
+	Params []bulk.Param
+	Prefer string
+}
+
+// Export is what one export produced.
+type Export struct {
+	Kickoff   *bulk.Response
+	StatusURL string
+	Started   time.Time
+	Completed time.Time
+	Pending   []*bulk.Response
+	Final     *bulk.Response
+	Manifest  *bulk.Manifest
+	Files     []bulk.File // output files
+	ErrFiles  []bulk.File // error files
+	// Resources indexes every output line by "Type/id".
+	Resources map[string]Resource
+	// LineErrors lists lines that are not JSON resources.
+	LineErrors []string
+}
+
+// Resource is what the index keeps of one exported line.
+type Resource struct {
+	Type, ID, Patient string
+	LastUpdated       time.Time
+	File              string
+	Line              int
+	// FileType is the type its manifest entry declared.
+	FileType string
+}
+
+// Key is the index key of a resource.
+func Key(typ, id string) string { return typ + "/" + id }
+
+// DefaultParams are the parameters the edition requires on every kick-off.
+func (e *Env) DefaultParams(mode string) []bulk.Param {
+	return []bulk.Param{
+		{Name: "exportType", Type: "valueCanonical", Value: "hl7.fhir.us.davinci-pdex"},
+		{Name: "exportMode", Type: "valueCode", Value: mode},
+	}
+}
+
+// PatientParams names members with patient parameters.
+func PatientParams(ids ...string) []bulk.Param {
+	var out []bulk.Param
+	for _, id := range ids {
+		out = append(out, bulk.Param{Name: "patient", Type: "valueReference", Value: "Patient/" + id})
+	}
+	return out
+}
+
+// KickoffError is an export that did not get as far as a manifest.
+type KickoffError struct {
+	Stage  string // kick-off, status
+	Status int
+	Detail string
+}
+
+func (e *KickoffError) Error() string {
+	return fmt.Sprintf("%s answered HTTP %d: %s", e.Stage, e.Status, e.Detail)
+}
+
+// RunExport kicks off an export, polls it to completion, downloads every
+// file and indexes the output. It returns what it got so far with an error
+// when a step fails.
+func (e *Env) RunExport(ctx context.Context, r ExportRequest) (*Export, error) {
+	if r.Group == "" {
+		r.Group = e.Config.Group
+	}
+	if r.Params == nil {
+		r.Params = e.DefaultParams("snapshot")
+	}
+	c := e.Client()
+	x := &Export{Started: time.Now()}
+	e.progress("kick-off: %s Group/%s/$davinci-data-export", methodOr(r.Method), r.Group)
+	resp, err := c.StartExport(ctx, bulk.Kickoff{Group: r.Group, Method: r.Method, Params: r.Params, Prefer: r.Prefer})
+	if err != nil {
+		return x, err
+	}
+	x.Kickoff = resp
+	if resp.StatusCode != http.StatusAccepted {
+		return x, &KickoffError{Stage: "kick-off", Status: resp.StatusCode, Detail: OutcomeText(resp.Body)}
+	}
+	loc := resp.Header.Get("Content-Location")
+	if loc == "" {
+		return x, errors.New("the kick-off answered 202 without Content-Location")
+	}
+	x.StatusURL = loc
+	final, pending, err := c.Poll(ctx, loc, bulk.PollOptions{Deadline: time.Now().Add(e.Config.Timeouts.Export.Duration)})
+	x.Pending, x.Final = pending, final
+	if err != nil {
+		return x, fmt.Errorf("polling %s: %w", loc, err)
+	}
+	if final.StatusCode != http.StatusOK {
+		return x, &KickoffError{Stage: "status", Status: final.StatusCode, Detail: OutcomeText(final.Body)}
+	}
+	x.Completed = time.Now()
+	m, err := bulk.ParseManifest(final.Body)
+	if err != nil {
+		return x, err
+	}
+	x.Manifest = m
+	withToken := m.RequiresAccessToken != nil && *m.RequiresAccessToken
+	opts := bulk.DownloadOptions{Dir: e.WorkDir, WithToken: withToken}
+	x.Files = c.DownloadAll(ctx, resolveRefs(loc, m.Output), opts)
+	x.ErrFiles = c.DownloadAll(ctx, resolveRefs(loc, m.Error), opts)
+	for _, f := range append(append([]bulk.File{}, x.Files...), x.ErrFiles...) {
+		if f.Err != nil {
+			return x, fmt.Errorf("downloading %s file %s: %w", f.Ref.Type, f.Ref.URL, f.Err)
+		}
+	}
+	if err := x.index(); err != nil {
+		return x, err
+	}
+	e.progress("export complete: %d files, %d resources", len(x.Files), len(x.Resources))
+	return x, nil
+}
+
+func methodOr(m string) string {
+	if m == "" {
+		return "POST"
+	}
+	return m
+}
+
+func (e *Env) progress(format string, args ...any) {
+	if e.Progress != nil {
+		e.Progress(format, args...)
+	}
+}
+
+// resolveRefs makes relative file URLs absolute against the status URL, so
+// that a server giving relative URLs can still be downloaded (a separate
+// spec fails it for that).
+func resolveRefs(base string, refs []bulk.ManifestRef) []bulk.ManifestRef {
+	b, err := url.Parse(base)
+	if err != nil {
+		return refs
+	}
+	out := make([]bulk.ManifestRef, len(refs))
+	for i, r := range refs {
+		out[i] = r
+		if u, err := url.Parse(r.URL); err == nil && !u.IsAbs() {
+			out[i].URL = b.ResolveReference(u).String()
+		}
+	}
+	return out
+}
+
+// index reads every output line's type, id, lastUpdated and compartment.
+func (x *Export) index() error {
+	x.Resources = map[string]Resource{}
+	for _, f := range x.Files {
+		err := EachLine(f.Path, func(n int, line []byte) error {
+			var head struct {
+				ResourceType string `json:"resourceType"`
+				ID           string `json:"id"`
+				Meta         struct {
+					LastUpdated string `json:"lastUpdated"`
+				} `json:"meta"`
+			}
+			if err := json.Unmarshal(line, &head); err != nil || head.ResourceType == "" {
+				x.LineErrors = append(x.LineErrors, fmt.Sprintf("%s line %d: not a JSON resource", f.Ref.Type, n))
+				return nil
+			}
+			r := Resource{Type: head.ResourceType, ID: head.ID, File: f.Ref.URL, Line: n, FileType: f.Ref.Type}
+			r.LastUpdated, _ = time.Parse(time.RFC3339Nano, head.Meta.LastUpdated)
+			r.Patient, _ = fixtures.PatientOf(head.ResourceType, line)
+			x.Resources[Key(r.Type, r.ID)] = r
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// EachLine calls fn for every non-empty line of an NDJSON file.
+func EachLine(path string, fn func(n int, line []byte) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 1<<20)
+	for n := 1; ; n++ {
+		line, err := r.ReadBytes('\n')
+		if len(strings.TrimSpace(string(line))) > 0 {
+			if ferr := fn(n, line); ferr != nil {
+				return ferr
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// Types lists the resource types in the output, sorted.
+func (x *Export) Types() []string {
+	seen := map[string]bool{}
+	for _, r := range x.Resources {
+		seen[r.Type] = true
+	}
+	var out []string
+	for t := range seen {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Patients lists the compartment owners of the output, sorted.
+func (x *Export) Patients() []string {
+	seen := map[string]bool{}
+	for _, r := range x.Resources {
+		if r.Patient != "" {
+			seen[r.Patient] = true
+		}
+	}
+	var out []string
+	for p := range seen {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Select returns the keys of resources that satisfy keep, sorted.
+func (x *Export) Select(keep func(Resource) bool) []string {
+	var out []string
+	for k, r := range x.Resources {
+		if keep(r) {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// OutcomeText extracts the diagnostics of an OperationOutcome body, or the
+// start of the body when it is something else.
+func OutcomeText(body []byte) string {
+	var oo struct {
+		ResourceType string `json:"resourceType"`
+		Issue        []struct {
+			Severity    string `json:"severity"`
+			Code        string `json:"code"`
+			Diagnostics string `json:"diagnostics"`
+			Details     struct {
+				Text string `json:"text"`
+			} `json:"details"`
+		} `json:"issue"`
+	}
+	if json.Unmarshal(body, &oo) == nil && oo.ResourceType == "OperationOutcome" {
+		var parts []string
+		for _, i := range oo.Issue {
+			t := i.Diagnostics
+			if t == "" {
+				t = i.Details.Text
+			}
+			parts = append(parts, fmt.Sprintf("%s %s: %s", i.Severity, i.Code, t))
+		}
+		return strings.Join(parts, "; ")
+	}
+	s := strings.ToValidUTF8(string(body), "?")
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	if s == "" {
+		return "(empty body)"
+	}
+	return "not an OperationOutcome: " + s
+}
+
+// IsOperationOutcome reports whether a body is an OperationOutcome.
+func IsOperationOutcome(body []byte) bool {
+	var oo struct {
+		ResourceType string `json:"resourceType"`
+	}
+	return json.Unmarshal(body, &oo) == nil && oo.ResourceType == "OperationOutcome"
+}
+
+// FullExport runs, once per run, a snapshot export of the whole Group that
+// several scenarios compare against. Later callers get the same result.
+func (e *Env) FullExport(ctx context.Context) (*Export, error) {
+	e.mu.Lock()
+	done := e.fullDone
+	e.mu.Unlock()
+	if !done {
+		x, err := e.RunExport(ctx, ExportRequest{})
+		e.mu.Lock()
+		e.full, e.fullErr, e.fullDone = x, err, true
+		e.mu.Unlock()
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.fullErr != nil {
+		return e.full, fmt.Errorf("the full export failed: %w", e.fullErr)
+	}
+	return e.full, nil
+}

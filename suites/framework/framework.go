@@ -1,0 +1,133 @@
+// Package framework is what the suites stand on: the run's environment
+// (configuration, the authorized Bulk Data client, validators), helpers that
+// keep specs short, and the way specs name the requirements they test.
+package framework
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+
+	. "github.com/onsi/ginkgo/v2"
+
+	"github.com/pdex-conform/pdex-conform/runner/bulk"
+	"github.com/pdex-conform/pdex-conform/runner/config"
+	"github.com/pdex-conform/pdex-conform/runner/evidence"
+	"github.com/pdex-conform/pdex-conform/suites/catalog"
+	"github.com/pdex-conform/pdex-conform/validators"
+)
+
+// Validator checks one exported resource; the runner supplies it (structure
+// plus profiles when packages are loaded). It must be safe for concurrent
+// use.
+type Validator interface {
+	// Validate returns the issues of one resource of the given type.
+	Validate(resourceType string, raw []byte) []validators.Issue
+	// ProfilesLoaded reports whether profile validation runs; when false,
+	// profile specs are skipped, never passed.
+	ProfilesLoaded() (bool, string)
+}
+
+// Env is one run's environment, shared by every spec.
+type Env struct {
+	Config *config.Config
+	// HTTP is the transport (timeouts, TLS) for every request.
+	HTTP *http.Client
+	// NewAuthorizer returns a fresh authorizer for the configured client
+	// (nil when auth mode is none).
+	Authorizer bulk.Authorizer
+	// Check, when set, checks exchanges against the OpenAPI description.
+	Check func(req *http.Request, reqBody []byte, resp *http.Response, respBody []byte) []string
+	// Validator checks exported resources.
+	Validator Validator
+	// WorkDir holds downloaded files for the run.
+	WorkDir string
+	// Progress reports long work to the console.
+	Progress func(format string, args ...any)
+
+	mu        sync.Mutex
+	exchanges []evidence.Exchange
+	full      *Export
+	fullErr   error
+	fullDone  bool
+	members   []string
+}
+
+// Client returns a Bulk Data client that records its exchanges as the
+// current spec's evidence.
+func (e *Env) Client() *bulk.Client {
+	return &bulk.Client{
+		Base:     e.Config.Target,
+		HTTP:     e.HTTP,
+		Auth:     e.Authorizer,
+		Record:   e.record,
+		Check:    e.Check,
+		Progress: e.Progress,
+	}
+}
+
+// AnonymousClient sends no token.
+func (e *Env) AnonymousClient() *bulk.Client {
+	c := e.Client()
+	c.Auth = nil
+	return c
+}
+
+func (e *Env) record(ex evidence.Exchange) {
+	e.mu.Lock()
+	e.exchanges = append(e.exchanges, ex)
+	e.mu.Unlock()
+}
+
+// maxExchangesPerSpec bounds the evidence one spec keeps, so a target that
+// answers 202 forever cannot grow a report without end.
+const maxExchangesPerSpec = 200
+
+// flush attaches the exchanges recorded during a spec to its report. It runs
+// on the spec's goroutine (AddReportEntry must), while the recording may
+// happen on download goroutines.
+func (e *Env) flush() {
+	e.mu.Lock()
+	exs := e.exchanges
+	e.exchanges = nil
+	e.mu.Unlock()
+	if len(exs) > maxExchangesPerSpec {
+		dropped := len(exs) - maxExchangesPerSpec
+		exs = append(exs[:maxExchangesPerSpec/2], exs[len(exs)-maxExchangesPerSpec/2:]...)
+		AddReportEntry("note", fmt.Sprintf("%d exchanges left out of the evidence", dropped))
+	}
+	for _, ex := range exs {
+		AddReportEntry(evidence.EntryExchange, ex, ReportEntryVisibilityNever)
+	}
+}
+
+// Install registers the hooks every spec needs. Call it once in Register.
+func (e *Env) Install() {
+	JustAfterEach(func() { e.flush() })
+}
+
+// Req returns the labels of a spec that tests the given requirements: their
+// IDs and the strongest level among them. An unknown ID is a programming
+// error and panics at registration, before any spec runs.
+func Req(ids ...string) Labels {
+	labels := Labels{}
+	level := catalog.MAY
+	for _, id := range ids {
+		r, ok := catalog.Lookup(id)
+		if !ok {
+			panic(fmt.Sprintf("framework.Req: unknown requirement %s", id))
+		}
+		labels = append(labels, id)
+		if r.Level == catalog.SHALL || (r.Level == catalog.SHOULD && level == catalog.MAY) {
+			level = r.Level
+		}
+	}
+	return append(labels, string(level))
+}
+
+// Ctx is the context specs pass to network calls: bounded by the export
+// timeout.
+func (e *Env) Ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), e.Config.Timeouts.Export.Duration+e.Config.Timeouts.Request.Duration)
+}

@@ -1,0 +1,160 @@
+// Package pdex holds the Provider Access rules that are not profile
+// constraints: no remittance or cost-sharing in claim EOBs, data only of
+// allowed members, only the requested types, and lastUpdated inside the
+// requested window. The suites and `pdex-conform validate` use them.
+package pdex
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/pdex-conform/pdex-conform/validators"
+)
+
+// Rule IDs, named in issues.
+const (
+	RuleFinancial = "pdex-no-financial"
+	RuleMember    = "pdex-allowed-member"
+	RuleType      = "pdex-requested-type"
+	RuleWindow    = "pdex-since-until"
+)
+
+// IsPriorAuth tells prior-authorization EOBs, which may carry amounts, from
+// claims and encounters.
+func IsPriorAuth(eob map[string]any) bool {
+	use, _ := eob["use"].(string)
+	return use == "preauthorization"
+}
+
+// FinancialIssues lists the remittance and cost-sharing elements present in
+// a claim EOB (SPEC §5: what the CARIN NonFinancial profiles set to max 0).
+// Prior authorizations yield none.
+func FinancialIssues(raw []byte) ([]validators.Issue, error) {
+	var eob map[string]any
+	if err := json.Unmarshal(raw, &eob); err != nil {
+		return nil, fmt.Errorf("not JSON: %w", err)
+	}
+	if eob["resourceType"] != "ExplanationOfBenefit" || IsPriorAuth(eob) {
+		return nil, nil
+	}
+	var out []validators.Issue
+	add := func(path string) {
+		out = append(out, validators.Issue{
+			Severity: validators.Error, Path: path, Rule: RuleFinancial,
+			Message: "a claim EOB exported through Provider Access must not carry remittance or cost-sharing (" + lastSegment(path) + ")",
+		})
+	}
+	const root = "ExplanationOfBenefit"
+	if _, ok := eob["total"]; ok {
+		add(root + ".total")
+	}
+	if pay, ok := eob["payment"].(map[string]any); ok {
+		if _, ok := pay["amount"]; ok {
+			add(root + ".payment.amount")
+		}
+	}
+	for i, bb := range arr(eob["benefitBalance"]) {
+		if m, ok := bb.(map[string]any); ok {
+			if _, ok := m["financial"]; ok {
+				add(fmt.Sprintf("%s.benefitBalance[%d].financial", root, i))
+			}
+		}
+	}
+	adjudications(eob, root, add)
+	lines(eob, root, "item", add)
+	lines(eob, root, "addItem", add)
+	return out, nil
+}
+
+func lastSegment(p string) string {
+	if i := strings.LastIndexByte(p, '.'); i >= 0 {
+		return p[i+1:]
+	}
+	return p
+}
+
+func arr(v any) []any {
+	a, _ := v.([]any)
+	return a
+}
+
+func adjudications(m map[string]any, path string, add func(string)) {
+	for i, a := range arr(m["adjudication"]) {
+		if am, ok := a.(map[string]any); ok {
+			if _, ok := am["amount"]; ok {
+				add(fmt.Sprintf("%s.adjudication[%d].amount", path, i))
+			}
+		}
+	}
+}
+
+// lines checks item/addItem and their detail and subDetail.
+func lines(m map[string]any, path, key string, add func(string)) {
+	for i, l := range arr(m[key]) {
+		lm, ok := l.(map[string]any)
+		if !ok {
+			continue
+		}
+		p := fmt.Sprintf("%s.%s[%d]", path, key, i)
+		for _, k := range []string{"net", "unitPrice"} {
+			if _, ok := lm[k]; ok {
+				add(p + "." + k)
+			}
+		}
+		adjudications(lm, p, add)
+		lines(lm, p, "detail", add)
+		lines(lm, p, "subDetail", add)
+	}
+}
+
+// Window is a _since/_until request window; nil ends are open.
+type Window struct {
+	Since, Until *time.Time
+}
+
+// Contains reports whether t lies in the window (both ends inclusive, the
+// reference server's documented choice).
+func (w Window) Contains(t time.Time) bool {
+	if w.Since != nil && t.Before(*w.Since) {
+		return false
+	}
+	if w.Until != nil && t.After(*w.Until) {
+		return false
+	}
+	return true
+}
+
+// WindowIssue reports a resource whose meta.lastUpdated lies outside the
+// requested window, or that has none.
+func WindowIssue(typ, id string, lastUpdated time.Time, w Window) *validators.Issue {
+	if lastUpdated.IsZero() {
+		return &validators.Issue{Severity: validators.Error, Path: typ + ".meta.lastUpdated", Rule: RuleWindow,
+			Message: fmt.Sprintf("%s/%s has no meta.lastUpdated, so _since/_until cannot be checked", typ, id)}
+	}
+	if !w.Contains(lastUpdated) {
+		return &validators.Issue{Severity: validators.Error, Path: typ + ".meta.lastUpdated", Rule: RuleWindow,
+			Message: fmt.Sprintf("%s/%s was last updated %s, outside the requested window", typ, id, lastUpdated.Format(time.RFC3339))}
+	}
+	return nil
+}
+
+// MemberIssue reports a patient-compartment resource of a patient outside
+// the allowed set.
+func MemberIssue(typ, id, patient string, allowed map[string]bool) *validators.Issue {
+	if patient == "" || allowed[patient] {
+		return nil
+	}
+	return &validators.Issue{Severity: validators.Error, Path: typ, Rule: RuleMember,
+		Message: fmt.Sprintf("%s/%s belongs to Patient/%s, who is not among the members the export may return", typ, id, patient)}
+}
+
+// TypeIssue reports a resource of a type that was not requested.
+func TypeIssue(typ, id string, requested map[string]bool) *validators.Issue {
+	if len(requested) == 0 || requested[typ] {
+		return nil
+	}
+	return &validators.Issue{Severity: validators.Error, Path: typ, Rule: RuleType,
+		Message: fmt.Sprintf("%s/%s is of a type the request did not ask for", typ, id)}
+}
