@@ -60,7 +60,6 @@ CREATE TABLE IF NOT EXISTS files(
 	seq INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS files_job ON files(job);
-CREATE INDEX IF NOT EXISTS file_chunks_job ON file_chunks(job);
 CREATE TABLE IF NOT EXISTS file_chunks(
 	file TEXT NOT NULL,
 	seq INTEGER NOT NULL,
@@ -68,6 +67,7 @@ CREATE TABLE IF NOT EXISTS file_chunks(
 	data BLOB NOT NULL,
 	PRIMARY KEY(file, seq)
 );
+CREATE INDEX IF NOT EXISTS file_chunks_job ON file_chunks(job);
 CREATE TABLE IF NOT EXISTS settings(
 	key TEXT PRIMARY KEY,
 	value BLOB NOT NULL

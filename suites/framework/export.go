@@ -12,6 +12,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pdex-conform/pdex-conform/fixtures"
@@ -42,6 +43,9 @@ type Export struct {
 	Resources map[string]Resource
 	// LineErrors lists lines that are not JSON resources.
 	LineErrors []string
+
+	validateOnce sync.Once
+	validation   *Validation
 }
 
 // Resource is what the index keeps of one exported line.

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"text/tabwriter"
+
+	"github.com/pdex-conform/pdex-conform/fixtures"
+	"github.com/pdex-conform/pdex-conform/reference"
+)
+
+const serveUsage = `Usage: pdex-conform serve [flags]
+
+Runs the reference Provider Access server (PDex edition 2.0.0) over an
+embedded SQLite database, loaded from the built-in data set or --data.
+
+Flags:
+`
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("serve", serveUsage, stderr)
+	var (
+		addr        = fs.String("addr", "127.0.0.1:8080", "address to listen on")
+		db          = fs.String("db", "pdex-reference.db", "SQLite database file (created when missing)")
+		data        = fs.String("data", "", "folder of NDJSON files (from 'fixtures generate') to load into an empty database")
+		writeConfig = fs.String("write-config", "", "write a run configuration for this server to this file")
+		baseURL     = fs.String("base-url", "", "public base URL (default http://ADDR)")
+		edition     = fs.String("edition", "2.0.0", "PDex edition")
+		listFaults  = fs.Bool("list-faults", false, "list the fault switches and exit")
+		faults      listFlag
+	)
+	fs.Var(&faults, "fault", "switch on a fault (repeatable; see --list-faults)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *listFaults {
+		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+		for _, f := range reference.Faults() {
+			fmt.Fprintf(tw, "%s\t%s\n", f.Name, f.Description)
+		}
+		return tw.Flush()
+	}
+	if fs.NArg() > 0 {
+		return usagef("serve takes no arguments, got %q", fs.Arg(0))
+	}
+	opts := reference.Options{
+		DB: *db, BaseURL: *baseURL, Edition: *edition, Faults: faults,
+		Logger: slog.New(slog.NewTextHandler(stderr, nil)),
+	}
+	if *data != "" {
+		d, err := fixtures.LoadDir(*data)
+		if err != nil {
+			return usagef("--data: %v", err)
+		}
+		opts.Data = d
+	}
+	srv, err := reference.Listen(ctx, *addr, opts)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	defer srv.Close()
+	if *writeConfig != "" {
+		cfg, err := srv.RunConfig(ctx)
+		if err != nil {
+			return err
+		}
+		if err := cfg.Write(*writeConfig); err != nil {
+			return usagef("%v", err)
+		}
+		fmt.Fprintf(stderr, "wrote the run configuration to %s (it holds a private key: keep it private)\n", *writeConfig)
+	}
+	fmt.Fprintf(stderr, "reference Provider Access server (edition %s) listening at %s\n", *edition, srv.URL)
+	<-ctx.Done()
+	fmt.Fprintln(stderr, "shutting down")
+	return nil
+}
+
+const fixturesUsage = `Usage: pdex-conform fixtures generate [flags]
+
+Writes a deterministic synthetic payer data set as NDJSON, one file per
+resource type, in the payer's stored form (claims with financial detail).
+
+Flags:
+`
+
+func cmdFixtures(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "generate" {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			fmt.Fprint(stdout, fixturesUsage)
+			return nil
+		}
+		return usagef("fixtures needs a subcommand: generate")
+	}
+	fs := newFlags("fixtures generate", fixturesUsage, stderr)
+	def := fixtures.DefaultOptions()
+	var (
+		members = fs.Int("members", def.Members, "members attributed across the Groups")
+		groups  = fs.Int("groups", def.Groups, "provider attribution Groups")
+		seed    = fs.Int64("seed", def.Seed, "random seed")
+		out     = fs.String("out", "", "output folder (required)")
+	)
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	if *out == "" {
+		return usagef("fixtures generate needs --out DIR")
+	}
+	opts := def
+	opts.Members, opts.Groups, opts.Seed = *members, *groups, *seed
+	opts.OptedOut = 0 // let the generator derive it from Members
+	d, err := fixtures.Generate(opts)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return usagef("cannot create %s: %v", *out, err)
+	}
+	if err := d.WriteDir(*out); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %d resources to %s\n", len(d.Resources), *out)
+	return nil
+}

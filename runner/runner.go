@@ -1,0 +1,195 @@
+// Package runner runs the conformance suites from inside the binary against
+// one target: it completes the configuration, starts the reference server
+// when asked to, builds the authorized client and the validators, and runs
+// the Ginkgo specs, returning their report.
+package runner
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/extensions/globals"
+	"github.com/onsi/ginkgo/v2/types"
+	"github.com/onsi/gomega"
+
+	"github.com/pdex-conform/pdex-conform/reference"
+	"github.com/pdex-conform/pdex-conform/runner/config"
+	"github.com/pdex-conform/pdex-conform/suites"
+	"github.com/pdex-conform/pdex-conform/suites/framework"
+)
+
+// Options adjust a run beyond its configuration.
+type Options struct {
+	// Progress hears of long work; nil is quiet.
+	Progress func(format string, args ...any)
+	// Verbose lets Ginkgo print every spec; otherwise it prints succinctly.
+	Verbose bool
+	// NoColor turns off Ginkgo's colours (off the terminal).
+	NoColor bool
+	// Packages are FHIR package paths for profile validation.
+	Packages []string
+}
+
+// Result is a finished run.
+type Result struct {
+	Config   *config.Config
+	Report   types.Report
+	Started  time.Time
+	Duration time.Duration
+	// Validation summarises validation across the run's exports.
+	Profiles string
+}
+
+// Run runs the suites against cfg.Target. The error is for a run that could
+// not take place (bad configuration, no reference server); failing specs are
+// in the report.
+func Run(ctx context.Context, cfg *config.Config, o Options) (*Result, error) {
+	cfg.ApplyEnv(os.Getenv)
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.LabelFilter != "" {
+		if _, err := types.ParseLabelFilter(cfg.LabelFilter); err != nil {
+			return nil, fmt.Errorf("label filter %q: %v", cfg.LabelFilter, err)
+		}
+	}
+	work, err := os.MkdirTemp("", "pdex-conform-run-")
+	if err != nil {
+		return nil, fmt.Errorf("creating a work directory: %w", err)
+	}
+	defer os.RemoveAll(work)
+
+	if cfg.Target == "reference" {
+		srv, err := reference.Listen(ctx, "127.0.0.1:0", reference.Options{
+			DB:     work + "/reference.db",
+			Faults: cfg.Faults,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("starting the reference server: %w", err)
+		}
+		defer srv.Close()
+		derived, err := srv.RunConfig(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("configuring the run against the reference server: %w", err)
+		}
+		mergeReference(cfg, derived)
+		if o.Progress != nil {
+			o.Progress("reference server listening at %s", srv.URL)
+		}
+	}
+
+	hc, err := httpClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	authz, err := authorizer(ctx, cfg, hc)
+	if err != nil {
+		return nil, err
+	}
+	val, err := newValidator(o.Packages)
+	if err != nil {
+		return nil, err
+	}
+	env := &framework.Env{
+		Config:     cfg,
+		HTTP:       hc,
+		Authorizer: authz,
+		Validator:  val,
+		WorkDir:    work,
+		Progress:   o.Progress,
+	}
+	res := &Result{Config: cfg, Started: time.Now()}
+	globals.Reset()
+	gomega.RegisterFailHandler(ginkgo.Fail)
+	suites.Register(env)
+	ginkgo.ReportAfterSuite("pdex-conform", func(r ginkgo.Report) { res.Report = r })
+
+	sc := types.NewDefaultSuiteConfig()
+	sc.LabelFilter = cfg.LabelFilter
+	sc.Timeout = 2 * time.Hour
+	rc := types.NewDefaultReporterConfig()
+	rc.Succinct = !o.Verbose
+	rc.Verbose = o.Verbose
+	rc.NoColor = o.NoColor
+	rc.SilenceSkips = true
+	ginkgo.RunSpecs(&testingT{}, "pdex-conform: Provider Access conformance", sc, rc)
+	res.Duration = time.Since(res.Started)
+	return res, nil
+}
+
+// testingT stands in for *testing.T: Ginkgo only needs Fail.
+type testingT struct{ failed bool }
+
+func (t *testingT) Fail() { t.failed = true }
+
+// mergeReference fills what the user left out from the reference server's
+// own configuration.
+func mergeReference(cfg, d *config.Config) {
+	cfg.Target = d.Target
+	if cfg.Group == "" {
+		cfg.Group = d.Group
+	}
+	if len(cfg.Members) == 0 {
+		cfg.Members = d.Members
+	}
+	if len(cfg.OptedOut) == 0 {
+		cfg.OptedOut = d.OptedOut
+	}
+	if cfg.NonMember == "" {
+		cfg.NonMember = d.NonMember
+	}
+	if cfg.OtherGroup == "" {
+		cfg.OtherGroup = d.OtherGroup
+	}
+	if cfg.Auth.Mode == "" || cfg.Auth.Mode == "none" {
+		scope := cfg.Auth.Scope
+		cfg.Auth = d.Auth
+		if scope != "" {
+			cfg.Auth.Scope = scope
+		}
+	}
+	cfg.LastDownloadExtension = d.LastDownloadExtension
+}
+
+func httpClient(cfg *config.Config) (*http.Client, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.ResponseHeaderTimeout = cfg.Timeouts.Request.Duration
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if cfg.TLS.CACert != "" {
+		pem, err := os.ReadFile(cfg.TLS.CACert)
+		if err != nil {
+			return nil, fmt.Errorf("reading tls.caCert: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls.caCert %s holds no PEM certificate", cfg.TLS.CACert)
+		}
+		tc.RootCAs = pool
+	}
+	if cfg.TLS.ClientCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLS.ClientCert, cfg.TLS.ClientKey)
+		if err != nil {
+			return nil, fmt.Errorf("loading the client certificate: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	tr.TLSClientConfig = tc
+	return &http.Client{
+		Transport: tr,
+		// Redirects are followed a few times at most: a redirect loop must
+		// end as a failure, not a hang.
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= 5 {
+				return fmt.Errorf("stopped after %d redirects", len(via))
+			}
+			return nil
+		},
+	}, nil
+}
