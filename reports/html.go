@@ -20,7 +20,7 @@ var tmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 		}
 		return d.Round(100 * time.Millisecond).String()
 	},
-	"when": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 MST") },
+	"when":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 MST") },
 	"lower": strings.ToLower,
 	"bar":   bar,
 	"sorted": func(m map[string]int) []kv {

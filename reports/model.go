@@ -85,7 +85,7 @@ type Requirement struct {
 
 // Area totals one scenario area.
 type Area struct {
-	Name                               string
+	Name                              string
 	Passed, Failed, Skipped, Warnings int
 }
 

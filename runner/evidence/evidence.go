@@ -115,7 +115,9 @@ func RedactBody(s string) string {
 }
 
 // RedactURL removes secrets that some servers put in query strings.
-func RedactURL(u string) string { return formSecret.ReplaceAllString(u, "${1}"+url.QueryEscape(Redacted)) }
+func RedactURL(u string) string {
+	return formSecret.ReplaceAllString(u, "${1}"+url.QueryEscape(Redacted))
+}
 
 // Preview cuts a body to BodyPreview bytes, on a UTF-8 boundary, and
 // redacts it.
