@@ -63,7 +63,7 @@ func (ed *edition) checkRequest(p *exportParams, f faults) error {
 		if p.ExportType == "" {
 			return badf("exportType is required: it SHALL be %s", ed.ExportType)
 		}
-		if p.ExportType != ed.ExportType {
+		if p.ExportType != ed.ExportType || f.has(FaultRefusePDexType) {
 			return badf("exportType %q is not supported: it SHALL be %s", p.ExportType, ed.ExportType)
 		}
 	}

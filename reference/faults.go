@@ -42,6 +42,14 @@ const (
 	FaultIgnoreExpiry        = "ignore-expiry"
 	FaultAllowReplay         = "allow-replay"
 	FaultAcceptUnknownKid    = "accept-unknown-kid"
+	FaultNoExpires           = "no-expires"
+	FaultManifestContentType = "manifest-content-type"
+	FaultInvalidR4           = "invalid-r4"
+	FaultRefuseNDJSONAlias   = "refuse-ndjson-alias"
+	FaultSlowExport          = "slow-export"
+	FaultNoRetryAfter        = "no-retry-after"
+	FaultPlainTextErrors     = "plain-text-errors"
+	FaultRefusePDexType      = "refuse-pdex-export-type"
 )
 
 // Fault describes one switch for `serve --list-faults`.
@@ -86,6 +94,14 @@ func Faults() []Fault {
 		{FaultIgnoreExpiry, "token endpoint: accept a client assertion with a missing, past or too distant exp"},
 		{FaultAllowReplay, "token endpoint: accept a replayed jti"},
 		{FaultAcceptUnknownKid, "token endpoint: accept a client assertion whose kid is not registered"},
+		{FaultNoExpires, "leave Expires off the completed status response"},
+		{FaultManifestContentType, "serve the manifest as text/plain"},
+		{FaultInvalidR4, "export one Observation that is not valid R4 (a status outside its required value set)"},
+		{FaultRefuseNDJSONAlias, "accept only application/fhir+ndjson as _outputFormat"},
+		{FaultSlowExport, "make every export take at least 1.5 s, so that status requests see it in progress"},
+		{FaultNoRetryAfter, "leave Retry-After off in-progress status responses"},
+		{FaultPlainTextErrors, "answer kick-off errors with plain text instead of an OperationOutcome"},
+		{FaultRefusePDexType, "refuse exportType hl7.fhir.us.davinci-pdex, wanting a 2.1.0-style value instead"},
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 func (s *Server) handleSmartConfig(w http.ResponseWriter, r *http.Request) {
@@ -173,6 +174,9 @@ var groupSearchPaths = map[string][]string{
 
 // handleKickoff starts a $davinci-data-export job.
 func (s *Server) handleKickoff(w http.ResponseWriter, r *http.Request, c *caller) {
+	if s.faults.has(FaultPlainTextErrors) {
+		w = &plainErrors{ResponseWriter: w}
+	}
 	if op := r.PathValue("op"); op != "$davinci-data-export" {
 		writeOutcome(w, http.StatusNotFound, "not-supported", fmt.Sprintf("operation %q is not supported on Group (use $davinci-data-export)", op))
 		return
@@ -251,8 +255,22 @@ func (s *Server) handleKickoff(w http.ResponseWriter, r *http.Request, c *caller
 	writeJSON(w, http.StatusAccepted, "application/fhir+json", outcome("information", "informational", "export job "+id+" accepted"))
 }
 
+// statusHold is how long a status request waits for a running job to
+// finish before answering 202: small exports then complete in one round
+// trip instead of costing the client a Retry-After second.
+const statusHold = 400 * time.Millisecond
+
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request, c *caller) {
 	j, err := s.job(r.Context(), r.PathValue("id"))
+	for deadline := time.Now().Add(statusHold); err == nil && j.client == c.clientID &&
+		(j.state == stateQueued || j.state == stateRunning) && time.Now().Before(deadline); {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+		j, err = s.job(r.Context(), r.PathValue("id"))
+	}
 	if errors.Is(err, errNotFound) || (err == nil && (j.client != c.clientID || j.state == stateCancelled)) {
 		writeOutcome(w, http.StatusNotFound, "not-found", "no such export job")
 		return
@@ -263,7 +281,9 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request, c *caller)
 	}
 	switch j.state {
 	case stateQueued, stateRunning:
-		w.Header().Set("Retry-After", "1")
+		if !s.faults.has(FaultNoRetryAfter) {
+			w.Header().Set("Retry-After", "1")
+		}
 		p := j.progress
 		if p == "" {
 			p = j.state
@@ -280,8 +300,14 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request, c *caller)
 			s.internalError(w, err)
 			return
 		}
-		w.Header().Set("Expires", j.finished.Add(s.opts.FileTTL).UTC().Format(http.TimeFormat))
-		writeJSON(w, http.StatusOK, "application/json", m)
+		if !s.faults.has(FaultNoExpires) {
+			w.Header().Set("Expires", j.finished.Add(s.opts.FileTTL).UTC().Format(http.TimeFormat))
+		}
+		ct := "application/json"
+		if s.faults.has(FaultManifestContentType) {
+			ct = "text/plain"
+		}
+		writeJSON(w, http.StatusOK, ct, m)
 	}
 }
 
@@ -339,4 +365,26 @@ func (s *Server) internalError(w http.ResponseWriter, err error) {
 	}
 	s.log.Error("internal error", "err", err)
 	writeOutcome(w, http.StatusInternalServerError, "exception", "internal error: "+err.Error())
+}
+
+// plainErrors turns error responses into plain text, for the
+// plain-text-errors fault.
+type plainErrors struct {
+	http.ResponseWriter
+	status int
+}
+
+func (p *plainErrors) WriteHeader(status int) {
+	p.status = status
+	if status >= 400 {
+		p.Header().Set("Content-Type", "text/plain")
+	}
+	p.ResponseWriter.WriteHeader(status)
+}
+
+func (p *plainErrors) Write(b []byte) (int, error) {
+	if p.status >= 400 {
+		return p.ResponseWriter.Write([]byte("export refused\n"))
+	}
+	return p.ResponseWriter.Write(b)
 }

@@ -235,7 +235,7 @@ func validate(raw []rawParam, ed *edition, lenient bool, f faults) (*exportParam
 			if err := once(rp.name); err != nil {
 				return nil, err
 			}
-			if !slices.Contains(outputFormats, rp.value) {
+			if !slices.Contains(outputFormats, rp.value) || (f.has(FaultRefuseNDJSONAlias) && rp.value != outputFormats[0]) {
 				return nil, badf("_outputFormat %q is not supported (use application/fhir+ndjson)", rp.value)
 			}
 			p.OutputFormat = rp.value

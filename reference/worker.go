@@ -253,6 +253,13 @@ func (s *Server) export(ctx context.Context, j *job) error {
 	if err := fw.finish(); err != nil {
 		return err
 	}
+	if s.faults.has(FaultSlowExport) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(1500 * time.Millisecond):
+		}
+	}
 	return s.complete(ctx, j, fw.files, patients)
 }
 
@@ -315,7 +322,9 @@ func (s *Server) exportType(ctx context.Context, fw *fileWriter, j *job, typ, pa
 // transform applies _typeFilter and turns a stored resource into its
 // exported form: claim EOBs lose their financial detail.
 func (s *Server) transform(typ string, raw []byte, filters []*typeFilter, broke *bool) ([]byte, bool, error) {
-	needDecode := len(filters) > 0 || typ == "ExplanationOfBenefit" || (typ == "Condition" && s.faults.has(FaultBreakProfile) && !*broke)
+	needDecode := len(filters) > 0 || typ == "ExplanationOfBenefit" ||
+		(typ == "Condition" && s.faults.has(FaultBreakProfile) && !*broke) ||
+		(typ == "Observation" && s.faults.has(FaultInvalidR4) && !*broke)
 	if !needDecode {
 		return raw, true, nil
 	}
@@ -334,6 +343,11 @@ func (s *Server) transform(typ string, raw []byte, filters []*typeFilter, broke 
 	if typ == "Condition" && s.faults.has(FaultBreakProfile) && !*broke {
 		// US Core Condition requires category (1..*); base R4 does not.
 		delete(res, "category")
+		*broke, changed = true, true
+	}
+	if typ == "Observation" && s.faults.has(FaultInvalidR4) && !*broke {
+		// Observation.status has a required binding; base R4 rejects this.
+		res["status"] = "not-a-status"
 		*broke, changed = true, true
 	}
 	if !changed {

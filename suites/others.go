@@ -2,13 +2,5 @@ package suites
 
 import "github.com/pdex-conform/pdex-conform/suites/framework"
 
-func registerDiscovery(e *framework.Env)  {}
-func registerGroup(e *framework.Env)      {}
-func registerSubset(e *framework.Env)     {}
-func registerTypes(e *framework.Env)      {}
-func registerSince(e *framework.Env)      {}
-func registerExportType(e *framework.Env) {}
-func registerExportMode(e *framework.Env) {}
-func registerOptOut(e *framework.Env)     {}
-func registerFinancial(e *framework.Env)  {}
-func registerMechanics(e *framework.Env)  {}
+func registerDiscovery(e *framework.Env) {}
+func registerGroup(e *framework.Env)     {}

@@ -140,11 +140,9 @@ var all = []Requirement{
 		Text: "No resource of an opted-out member is exported, even when the member is named in patient."},
 	// Financial
 	{ID: "PA-FIN-01", Level: SHALL, Area: "Remittance and cost-sharing", Source: cms + "; " + carin,
-		Text: "Claim and encounter EOBs carry no remittance or cost-sharing: no total, payment amount, adjudication amounts, net or unit prices, or benefit balance financials."},
+		Text: "Claim and encounter EOBs carry no remittance or cost-sharing: no total, payment amount, adjudication amounts, net or unit prices, or benefit balance financials. Prior-authorization EOBs (use = preauthorization) are not claims and may carry amounts."},
 	{ID: "PA-FIN-02", Level: SHALL, Area: "Remittance and cost-sharing", Source: carin,
 		Text: "Claim EOBs claim and conform to their CARIN NonFinancial profile."},
-	{ID: "PA-FIN-03", Level: MAY, Area: "Remittance and cost-sharing", Source: "PDex pdex-priorauthorization",
-		Text: "Prior-authorization EOBs (use = preauthorization) may carry amounts and are not held to the NonFinancial rule."},
 	// Profiles
 	{ID: "PA-PROF-01", Level: SHALL, Area: "Profiles", Source: "PDex 2.0.0; US Core 3.1.1; CARIN BB 2.0.0",
 		Text: "Every exported resource validates against the edition's profile for its type with zero errors."},

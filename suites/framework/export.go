@@ -333,3 +333,47 @@ func (e *Env) FullExport(ctx context.Context) (*Export, error) {
 	}
 	return e.full, nil
 }
+
+// EachResource calls fn for every line of the output files of a type ("" for
+// every type).
+func (x *Export) EachResource(typ string, fn func(raw []byte) error) error {
+	for _, f := range x.Files {
+		if typ != "" && f.Ref.Type != typ {
+			continue
+		}
+		if err := EachLine(f.Path, func(_ int, line []byte) error { return fn(line) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// EachError calls fn for every line of the error files.
+func (x *Export) EachError(fn func(raw []byte) error) error {
+	for _, f := range x.ErrFiles {
+		if err := EachLine(f.Path, func(_ int, line []byte) error { return fn(line) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Attempt sends a kick-off that a spec expects to be refused, and cancels
+// the job if the server accepts it anyway, so that stray jobs never count
+// against the client's concurrent-export limit.
+func (e *Env) Attempt(ctx context.Context, r ExportRequest) (*bulk.Response, error) {
+	if r.Group == "" {
+		r.Group = e.Config.Group
+	}
+	c := e.Client()
+	resp, err := c.StartExport(ctx, bulk.Kickoff{Group: r.Group, Method: r.Method, Params: r.Params, Prefer: r.Prefer})
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode == http.StatusAccepted {
+		if loc := resp.Header.Get("Content-Location"); loc != "" {
+			c.Delete(ctx, loc)
+		}
+	}
+	return resp, nil
+}

@@ -1,0 +1,145 @@
+package runner
+
+import (
+	"context"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/onsi/ginkgo/v2/types"
+
+	"github.com/pdex-conform/pdex-conform/runner/config"
+	"github.com/pdex-conform/pdex-conform/suites/catalog"
+)
+
+// exportAreas selects the export scenarios (the discovery, authorization and
+// Group areas have their own table in faults_auth_test.go).
+const exportAreas = "!(/^PA-AUTH-/ || /^PA-CAP-/ || /^PA-SMART-/ || /^PA-GROUP-/)"
+
+// TestSuiteAgainstFaults proves every export spec able to fail: against the
+// clean reference server every spec passes, and each fault switch makes
+// exactly the specs of the requirements it breaks fail.
+func TestSuiteAgainstFaults(t *testing.T) {
+	tests := []struct {
+		faults []string
+		fail   []string // requirement IDs whose specs must fail; all others pass
+	}{
+		{nil, nil},
+		{[]string{"accept-any-export-type"}, []string{"PA-ETYPE-01"}},
+		{[]string{"refuse-pdex-export-type"}, []string{"PA-ETYPE-02", "PA-EXP-01", "PA-EXP-02", "PA-EXP-03", "PA-EXP-04", "PA-EXP-05", "PA-EXP-06", "PA-EXP-07",
+			"PA-SUB-01", "PA-SUB-02", "PA-SUB-03", "PA-TYPE-01", "PA-TYPE-02", "PA-SINCE-01", "PA-SINCE-02", "PA-MODE-02", "PA-MODE-03",
+			"PA-OPT-01", "PA-FIN-01", "PA-FIN-02", "PA-BULK-01", "PA-BULK-03", "PA-BULK-04", "PA-BULK-05"}},
+		{[]string{"accept-any-export-mode"}, []string{"PA-MODE-01"}},
+		{[]string{"leak-opted-out"}, []string{"PA-OPT-01"}},
+		{[]string{"keep-financial"}, []string{"PA-FIN-01", "PA-FIN-02"}},
+		{[]string{"ignore-since"}, []string{"PA-SINCE-01"}},
+		{[]string{"ignore-until"}, []string{"PA-SINCE-02"}},
+		{[]string{"ignore-type"}, []string{"PA-TYPE-01", "PA-TYPE-02"}},
+		{[]string{"ignore-type-filter"}, []string{"PA-TYPE-02"}},
+		{[]string{"ignore-patient"}, []string{"PA-SUB-01", "PA-SUB-03", "PA-TYPE-02", "PA-MODE-03"}},
+		{[]string{"include-non-member"}, []string{"PA-EXP-06", "PA-SUB-01", "PA-SUB-02", "PA-TYPE-02"}},
+		{[]string{"skip-last-download"}, []string{"PA-MODE-03"}},
+		{[]string{"track-on-snapshot"}, []string{"PA-MODE-02", "PA-MODE-03"}},
+		{[]string{"append-last-download"}, []string{"PA-MODE-03"}},
+		{[]string{"wrong-content-type"}, []string{"PA-EXP-04"}},
+		{[]string{"manifest-missing-field"}, []string{"PA-EXP-03"}},
+		{[]string{"manifest-content-type"}, []string{"PA-EXP-02"}},
+		{[]string{"wrong-count"}, []string{"PA-EXP-04"}},
+		{[]string{"mixed-types-in-file"}, []string{"PA-EXP-03"}},
+		{[]string{"relative-urls"}, []string{"PA-EXP-03"}},
+		{[]string{"no-expires"}, []string{"PA-EXP-07"}},
+		{[]string{"invalid-r4"}, []string{"PA-EXP-05"}},
+		{[]string{"ignore-delete"}, []string{"PA-BULK-04"}},
+		{[]string{"accept-no-prefer"}, []string{"PA-BULK-02"}},
+		{[]string{"accept-unknown-param"}, []string{"PA-BULK-03"}},
+		{[]string{"refuse-ndjson-alias"}, []string{"PA-BULK-01"}},
+		{[]string{"no-error-for-non-member"}, []string{"PA-SUB-03"}},
+		{[]string{"plain-text-errors"}, []string{"PA-BULK-03", "PA-BULK-06", "PA-ETYPE-01", "PA-MODE-01"}},
+		// Retry-After can only be seen on an export still running when it is
+		// polled: slow-export alone passes, with no-retry-after it fails.
+		{[]string{"slow-export"}, nil},
+		{[]string{"slow-export", "no-retry-after"}, []string{"PA-BULK-05"}},
+	}
+	if testing.Short() {
+		tests = tests[:3]
+	}
+	for _, tt := range tests {
+		name := strings.Join(tt.faults, "+")
+		if name == "" {
+			name = "no-fault"
+		}
+		t.Run(name, func(t *testing.T) {
+			cfg := &config.Config{Target: "reference", Faults: tt.faults, LabelFilter: exportAreas}
+			res, err := Run(context.Background(), cfg, Options{NoColor: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkFailures(t, res.Report, tt.fail, name == "no-fault")
+		})
+	}
+}
+
+// checkFailures asserts that exactly the specs labelled with the given
+// requirement IDs failed. clean also asserts that nothing was skipped other
+// than specs whose input the reference server cannot provide.
+func checkFailures(t *testing.T, r types.Report, want []string, clean bool) {
+	t.Helper()
+	var failed, unexpected, passedButWanted []string
+	ran := 0
+	for _, sr := range r.SpecReports {
+		if sr.LeafNodeType != types.NodeTypeIt {
+			if sr.State.Is(types.SpecStateFailureStates) {
+				t.Errorf("suite node %s failed: %s", sr.LeafNodeType, sr.Failure.Message)
+			}
+			continue
+		}
+		ids := requirementIDs(sr.Labels())
+		shouldFail := slices.ContainsFunc(ids, func(id string) bool { return slices.Contains(want, id) })
+		switch {
+		case sr.State.Is(types.SpecStateFailureStates):
+			ran++
+			failed = append(failed, ids...)
+			if !shouldFail {
+				unexpected = append(unexpected, sr.LeafNodeText+" "+strings.Join(ids, ",")+": "+sr.Failure.Message)
+			}
+		case sr.State == types.SpecStatePassed:
+			ran++
+			if shouldFail {
+				passedButWanted = append(passedButWanted, sr.LeafNodeText+" "+strings.Join(ids, ","))
+			}
+		case sr.State == types.SpecStateSkipped && clean:
+			if !slices.Contains(ids, "PA-BULK-05") { // needs an export still running when polled
+				t.Errorf("spec skipped against the clean reference server: %s: %s", sr.LeafNodeText, sr.Failure.Message)
+			}
+		}
+	}
+	if ran == 0 {
+		t.Fatal("no spec ran")
+	}
+	for _, u := range unexpected {
+		t.Errorf("unexpected failure: %s", u)
+	}
+	for _, p := range passedButWanted {
+		t.Errorf("spec should have failed: %s", p)
+	}
+	for _, id := range want {
+		if !slices.Contains(failed, id) {
+			if _, ok := catalog.Lookup(id); !ok {
+				t.Errorf("test names unknown requirement %s", id)
+			}
+		}
+	}
+	sort.Strings(failed)
+	t.Logf("failed requirements: %v", slices.Compact(failed))
+}
+
+func requirementIDs(labels []string) []string {
+	var out []string
+	for _, l := range labels {
+		if catalog.IsID(l) {
+			out = append(out, l)
+		}
+	}
+	return out
+}

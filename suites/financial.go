@@ -1,0 +1,85 @@
+package suites
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/pdex-conform/pdex-conform/suites/framework"
+	"github.com/pdex-conform/pdex-conform/validators/pdex"
+)
+
+// NonFinancialProfiles are the CARIN profiles claim EOBs must claim.
+var nonFinancialProfiles = []string{
+	"http://hl7.org/fhir/us/carin-bb/StructureDefinition/C4BB-ExplanationOfBenefit-Inpatient-Institutional-NonFinancial",
+	"http://hl7.org/fhir/us/carin-bb/StructureDefinition/C4BB-ExplanationOfBenefit-Outpatient-Institutional-NonFinancial",
+	"http://hl7.org/fhir/us/carin-bb/StructureDefinition/C4BB-ExplanationOfBenefit-Professional-NonClinician-NonFinancial",
+	"http://hl7.org/fhir/us/carin-bb/StructureDefinition/C4BB-ExplanationOfBenefit-Oral-NonFinancial",
+	"http://hl7.org/fhir/us/carin-bb/StructureDefinition/C4BB-ExplanationOfBenefit-Pharmacy-NonFinancial",
+}
+
+func registerFinancial(e *framework.Env) {
+	Describe("Remittance and cost-sharing", func() {
+		It("exports claim EOBs without remittance or cost-sharing", framework.Req("PA-FIN-01"), func() {
+			if e.Config.AllowFinancial {
+				Skip("financial data is allowed by the configuration (allowFinancial: value-based contracts, §pdex-323)")
+			}
+			x := fullExport(e)
+			var found []string
+			claims := 0
+			Expect(x.EachResource("ExplanationOfBenefit", func(raw []byte) error {
+				issues, err := pdex.FinancialIssues(raw)
+				if err != nil {
+					return err
+				}
+				var eob map[string]any
+				json.Unmarshal(raw, &eob)
+				if !pdex.IsPriorAuth(eob) {
+					claims++
+				}
+				for _, is := range issues {
+					if len(found) < 20 {
+						found = append(found, fmt.Sprintf("ExplanationOfBenefit/%v: %s", eob["id"], is.Path))
+					}
+				}
+				return nil
+			})).To(Succeed())
+			Expect(claims).To(BeNumerically(">", 0), "the full export holds no claim EOB to check")
+			Expect(found).To(BeEmpty(), "financial elements in claim EOBs (first 20)")
+		})
+
+		It("exports claim EOBs that claim their CARIN NonFinancial profile", framework.Req("PA-FIN-02"), func() {
+			x := fullExport(e)
+			var wrong []string
+			Expect(x.EachResource("ExplanationOfBenefit", func(raw []byte) error {
+				var eob struct {
+					ID   string `json:"id"`
+					Use  string `json:"use"`
+					Meta struct {
+						Profile []string `json:"profile"`
+					} `json:"meta"`
+				}
+				json.Unmarshal(raw, &eob)
+				if eob.Use == "preauthorization" {
+					return nil
+				}
+				for _, p := range eob.Meta.Profile {
+					p, _, _ = strings.Cut(p, "|")
+					for _, nf := range nonFinancialProfiles {
+						if p == nf {
+							return nil
+						}
+					}
+				}
+				if len(wrong) < 20 {
+					wrong = append(wrong, fmt.Sprintf("ExplanationOfBenefit/%s claims %v", eob.ID, eob.Meta.Profile))
+				}
+				return nil
+			})).To(Succeed())
+			Expect(wrong).To(BeEmpty(), "claim EOBs that do not claim a NonFinancial profile (first 20)")
+		})
+	})
+}

@@ -1,0 +1,93 @@
+package suites
+
+import (
+	"net/http"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/pdex-conform/pdex-conform/runner/bulk"
+	"github.com/pdex-conform/pdex-conform/suites/framework"
+)
+
+func registerMechanics(e *framework.Env) {
+	Describe("Bulk mechanics", func() {
+		// A small request, so that these checks cost little.
+		small := func(extra ...[]bulk.Param) []bulk.Param {
+			return params(e, "snapshot", append([][]bulk.Param{framework.PatientParams(subset(e)[0]), param("_type", "valueString", "Patient")}, extra...)...)
+		}
+
+		DescribeTable("accepts every NDJSON _outputFormat spelling",
+			func(format string) {
+				ctx, cancel := e.Ctx()
+				defer cancel()
+				resp, err := e.Attempt(ctx, framework.ExportRequest{Params: small(param("_outputFormat", "valueString", format))})
+				Expect(err).NotTo(HaveOccurred())
+				Expect(resp.StatusCode).To(Equal(http.StatusAccepted), "_outputFormat=%s: %s", format, framework.OutcomeText(resp.Body))
+			},
+			Entry("application/fhir+ndjson", framework.Req("PA-BULK-01"), "application/fhir+ndjson"),
+			Entry("application/ndjson", framework.Req("PA-BULK-01"), "application/ndjson"),
+			Entry("ndjson", framework.Req("PA-BULK-01"), "ndjson"),
+		)
+
+		It("refuses a kick-off without Prefer: respond-async", framework.Req("PA-BULK-02"), func() {
+			ctx, cancel := e.Ctx()
+			defer cancel()
+			resp, err := e.Attempt(ctx, framework.ExportRequest{Params: small(), Prefer: "-"})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(resp.StatusCode).To(BeNumerically(">=", 400), "a kick-off without Prefer: respond-async was answered %d", resp.StatusCode)
+			Expect(resp.StatusCode).To(BeNumerically("<", 500))
+		})
+
+		It("refuses an unsupported parameter with an OperationOutcome, and accepts it leniently", framework.Req("PA-BULK-03"), func() {
+			ctx, cancel := e.Ctx()
+			defer cancel()
+			unsupported := param("_elements", "valueString", "id")
+			resp, err := e.Attempt(ctx, framework.ExportRequest{Params: small(unsupported)})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(resp.StatusCode).To(Equal(http.StatusBadRequest), "strict handling of an unsupported parameter")
+			Expect(framework.IsOperationOutcome(resp.Body)).To(BeTrue())
+			resp, err = e.Attempt(ctx, framework.ExportRequest{Params: small(unsupported), Prefer: "respond-async, handling=lenient"})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(resp.StatusCode).To(Or(Equal(http.StatusAccepted), Equal(http.StatusBadRequest)), "lenient handling may ignore or refuse it")
+		})
+
+		It("cancels an export on DELETE, after which the status URL answers 404", framework.Req("PA-BULK-04"), func() {
+			ctx, cancel := e.Ctx()
+			defer cancel()
+			c := e.Client()
+			resp, err := c.StartExport(ctx, bulk.Kickoff{Group: e.Config.Group, Params: e.DefaultParams("snapshot")})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(resp.StatusCode).To(Equal(http.StatusAccepted))
+			loc := resp.Header.Get("Content-Location")
+			Expect(loc).NotTo(BeEmpty())
+			del, err := c.Delete(ctx, loc)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(del.StatusCode).To(Equal(http.StatusAccepted), "DELETE on the status URL")
+			st, err := c.Do(ctx, framework.Get(loc))
+			Expect(err).NotTo(HaveOccurred())
+			Expect(st.StatusCode).To(Equal(http.StatusNotFound), "the status URL after DELETE")
+			Expect(framework.IsOperationOutcome(st.Body)).To(BeTrue(), "the 404 carries an OperationOutcome")
+		})
+
+		It("gives Retry-After on in-progress status responses", framework.Req("PA-BULK-05"), func() {
+			x := fullExport(e)
+			if len(x.Pending) == 0 {
+				Skip("the export completed before the first status request: no in-progress response to check")
+			}
+			for _, p := range x.Pending {
+				Expect(p.Header.Get("Retry-After")).NotTo(BeEmpty(), "a 202 status response without Retry-After")
+			}
+		})
+
+		It("answers a kick-off on an unknown Group with 404 and an OperationOutcome", framework.Req("PA-BULK-06"), func() {
+			ctx, cancel := e.Ctx()
+			defer cancel()
+			resp, err := e.Attempt(ctx, framework.ExportRequest{Group: "pdex-conform-no-such-group", Params: e.DefaultParams("snapshot")})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(resp.StatusCode).To(BeNumerically(">=", 400))
+			Expect(resp.StatusCode).To(BeNumerically("<", 500))
+			Expect(framework.IsOperationOutcome(resp.Body)).To(BeTrue(), "the error carries an OperationOutcome, got: %s", framework.OutcomeText(resp.Body))
+		})
+	})
+}
