@@ -184,7 +184,7 @@ func (s *Server) manifest(ctx context.Context, j *job) (map[string]any, error) {
 		}
 		url := s.opts.BaseURL + "/files/" + id
 		if s.faults.has(FaultRelativeURLs) {
-			url = "files/" + id
+			url = "/files/" + id
 		}
 		if s.faults.has(FaultWrongCount) && kind == "output" {
 			count++

@@ -1,21 +1,10 @@
 package reference
 
+import "github.com/pdex-conform/pdex-conform/fixtures"
+
 // The CARIN NonFinancial EOB profiles (SPEC §5) set max = 0 on every amount a
 // claim carries: what the provider was paid (remittance) and what the member
 // owes (cost-sharing). The Provider Access API exports claims in that form.
-
-// nonFinancialProfiles maps a claim EOB's type code (CARIN C4BBClaimType
-// codes of http://terminology.hl7.org/CodeSystem/claim-type plus CARIN's
-// own) and its stored financial profile to the NonFinancial profile.
-var nonFinancialProfiles = map[string]string{
-	"C4BB-ExplanationOfBenefit-Inpatient-Institutional":   "C4BB-ExplanationOfBenefit-Inpatient-Institutional-NonFinancial",
-	"C4BB-ExplanationOfBenefit-Outpatient-Institutional":  "C4BB-ExplanationOfBenefit-Outpatient-Institutional-NonFinancial",
-	"C4BB-ExplanationOfBenefit-Professional-NonClinician": "C4BB-ExplanationOfBenefit-Professional-NonClinician-NonFinancial",
-	"C4BB-ExplanationOfBenefit-Oral":                      "C4BB-ExplanationOfBenefit-Oral-NonFinancial",
-	"C4BB-ExplanationOfBenefit-Pharmacy":                  "C4BB-ExplanationOfBenefit-Pharmacy-NonFinancial",
-}
-
-const carinSD = "http://hl7.org/fhir/us/carin-bb/StructureDefinition/"
 
 // isClaimEOB tells claims (and encounters) from prior authorizations, which
 // keep their amounts.
@@ -54,23 +43,12 @@ func stripFinancial(eob map[string]any) {
 		if profs, ok := meta["profile"].([]any); ok {
 			for i, p := range profs {
 				s, _ := p.(string)
-				if len(s) > len(carinSD) && s[:len(carinSD)] == carinSD {
-					if nf, ok := nonFinancialProfiles[trimVersion(s[len(carinSD):])]; ok {
-						profs[i] = carinSD + nf
-					}
+				if nf, ok := fixtures.NonFinancialProfile(s); ok {
+					profs[i] = nf
 				}
 			}
 		}
 	}
-}
-
-func trimVersion(s string) string {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '|' {
-			return s[:i]
-		}
-	}
-	return s
 }
 
 // stripLines removes net, unitPrice and adjudication amounts from item or

@@ -311,9 +311,14 @@ func (s *Server) exportType(ctx context.Context, fw *fileWriter, j *job, typ, pa
 		return err
 	}
 	if typ == "Patient" && s.faults.has(FaultMixedTypesInFile) {
-		cov, err := s.store.ofType(ctx, "Coverage")
-		if err == nil && len(cov) > 0 {
-			return fw.line(cov[0])
+		// One of the job's own Coverages, inside its window: only the
+		// file's type is wrong.
+		var cov []byte
+		err := s.store.db.QueryRowContext(ctx, `SELECT json FROM resources WHERE type = 'Coverage'
+			AND patient IN (SELECT value FROM json_each(?)) AND last_updated >= ? AND last_updated <= ? ORDER BY id LIMIT 1`,
+			patientsJSON, since, until).Scan(&cov)
+		if err == nil {
+			return fw.line(cov)
 		}
 	}
 	return nil
