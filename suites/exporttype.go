@@ -48,7 +48,9 @@ func registerExportType(e *framework.Env) {
 			Entry("without exportType", framework.Req("PA-ETYPE-01"),
 				func() []bulk.Param { return without(e.DefaultParams("snapshot"), "exportType") }, "a kick-off without exportType"),
 			Entry("with another exportType", framework.Req("PA-ETYPE-01"),
-				func() []bulk.Param { return with(e.DefaultParams("snapshot"), "exportType", "http://example.org/other-export") }, "exportType http://example.org/other-export"),
+				func() []bulk.Param {
+					return with(e.DefaultParams("snapshot"), "exportType", "http://example.org/other-export")
+				}, "exportType http://example.org/other-export"),
 		)
 
 		It("accepts the edition's exportType hl7.fhir.us.davinci-pdex", framework.Req("PA-ETYPE-02"), func() {
