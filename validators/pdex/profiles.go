@@ -1,0 +1,130 @@
+package pdex
+
+import (
+	"encoding/json"
+)
+
+// Canonical URLs of the profiles Provider Access exports must meet.
+const (
+	carin  = "http://hl7.org/fhir/us/carin-bb/StructureDefinition/"
+	usCore = "http://hl7.org/fhir/us/core/StructureDefinition/"
+	pdexSD = "http://hl7.org/fhir/us/davinci-pdex/StructureDefinition/"
+
+	ProfilePriorAuth  = pdexSD + "pdex-priorauthorization"
+	ProfileVitalSigns = "http://hl7.org/fhir/StructureDefinition/vitalsigns"
+)
+
+// byType is the profile each non-EOB type is held to in edition 2.0.0
+// (SPEC §6): CARIN for the member and the parties of a claim, US Core 3.1.1
+// for clinical data.
+var byType = map[string]string{
+	"Patient":            carin + "C4BB-Patient",
+	"Coverage":           carin + "C4BB-Coverage",
+	"Organization":       carin + "C4BB-Organization",
+	"Practitioner":       carin + "C4BB-Practitioner",
+	"AllergyIntolerance": usCore + "us-core-allergyintolerance",
+	"Condition":          usCore + "us-core-condition",
+	"Encounter":          usCore + "us-core-encounter",
+	"Immunization":       usCore + "us-core-immunization",
+	"MedicationRequest":  usCore + "us-core-medicationrequest",
+	"Procedure":          usCore + "us-core-procedure",
+	"Device":             pdexSD + "pdex-device",
+	"MedicationDispense": pdexSD + "pdex-medicationdispense",
+	"Provenance":         pdexSD + "pdex-provenance",
+}
+
+// ExpectedProfiles returns the profiles an exported resource must meet in an
+// edition, whatever it claims in meta.profile: claim EOBs their CARIN
+// NonFinancial profile by type, prior authorizations pdex-priorauthorization,
+// clinical resources US Core 3.1.1. Nil means the edition names none.
+func ExpectedProfiles(edition, resourceType string, raw []byte) []string {
+	switch resourceType {
+	case "ExplanationOfBenefit":
+		return eobProfile(raw)
+	case "Observation":
+		return observationProfile(raw)
+	case "DiagnosticReport":
+		return diagnosticReportProfile(raw)
+	}
+	if p, ok := byType[resourceType]; ok {
+		return []string{p}
+	}
+	return nil
+}
+
+type coded struct {
+	Coding []struct {
+		System string `json:"system"`
+		Code   string `json:"code"`
+	} `json:"coding"`
+}
+
+func (c coded) has(code string) bool {
+	for _, cd := range c.Coding {
+		if cd.Code == code {
+			return true
+		}
+	}
+	return false
+}
+
+func eobProfile(raw []byte) []string {
+	var eob struct {
+		Use     string `json:"use"`
+		Type    coded  `json:"type"`
+		SubType coded  `json:"subType"`
+	}
+	if json.Unmarshal(raw, &eob) != nil {
+		return nil
+	}
+	if eob.Use == "preauthorization" {
+		return []string{ProfilePriorAuth}
+	}
+	nf := func(name string) []string { return []string{carin + "C4BB-ExplanationOfBenefit-" + name + "-NonFinancial"} }
+	switch {
+	case eob.Type.has("institutional") && eob.SubType.has("inpatient"):
+		return nf("Inpatient-Institutional")
+	case eob.Type.has("institutional"):
+		return nf("Outpatient-Institutional")
+	case eob.Type.has("professional"):
+		return nf("Professional-NonClinician")
+	case eob.Type.has("oral"):
+		return nf("Oral")
+	case eob.Type.has("pharmacy"):
+		return nf("Pharmacy")
+	}
+	return nil
+}
+
+func observationProfile(raw []byte) []string {
+	var o struct {
+		Category []coded `json:"category"`
+	}
+	if json.Unmarshal(raw, &o) != nil {
+		return nil
+	}
+	for _, c := range o.Category {
+		switch {
+		case c.has("laboratory"):
+			return []string{usCore + "us-core-observation-lab"}
+		case c.has("vital-signs"):
+			return []string{ProfileVitalSigns}
+		}
+	}
+	return nil
+}
+
+func diagnosticReportProfile(raw []byte) []string {
+	var d struct {
+		Category []coded `json:"category"`
+	}
+	if json.Unmarshal(raw, &d) != nil {
+		return nil
+	}
+	for _, c := range d.Category {
+		if c.has("LAB") {
+			return []string{usCore + "us-core-diagnosticreport-lab"}
+		}
+	}
+	return []string{usCore + "us-core-diagnosticreport-note"}
+}
