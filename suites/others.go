@@ -2,8 +2,6 @@ package suites
 
 import "github.com/pdex-conform/pdex-conform/suites/framework"
 
-func registerDiscovery(e *framework.Env)  {}
-func registerGroup(e *framework.Env)      {}
 func registerSubset(e *framework.Env)     {}
 func registerTypes(e *framework.Env)      {}
 func registerSince(e *framework.Env)      {}
