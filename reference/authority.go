@@ -80,6 +80,11 @@ func newAuthority(ctx context.Context, s *Server) (*authority, error) {
 		TokenURL: s.opts.BaseURL + "/auth/token",
 		Clients: func(id string) (*auth.Client, bool) {
 			c, ok := a.byID[id]
+			if !ok && s.faults.has(FaultAcceptUnknownClient) {
+				// The fault: an unknown client id falls back to the
+				// first registered client instead of being refused.
+				c, ok = a.byID[a.clients[0].ID]
+			}
 			return c, ok
 		},
 		Now:    s.now,
@@ -90,6 +95,10 @@ func newAuthority(ctx context.Context, s *Server) (*authority, error) {
 			IgnoreExpiry:       s.faults.has(FaultIgnoreExpiry),
 			AllowReplay:        s.faults.has(FaultAllowReplay),
 			AcceptUnknownKid:   s.faults.has(FaultAcceptUnknownKid),
+			AcceptAnyGrantType: s.faults.has(FaultAcceptWrongGrantType),
+			AcceptAnyAssertion: s.faults.has(FaultAcceptWrongAssertType),
+			TrustHeaderAlg:     s.faults.has(FaultTrustHeaderAlg),
+			OmitExpiresIn:      s.faults.has(FaultTokenWithoutExpiresIn),
 		},
 	})
 	if err != nil {
@@ -143,10 +152,12 @@ type grantKey struct{}
 type caller struct {
 	clientID string
 	grant    *auth.Grant // nil when the no-auth fault is on
+	// anyGroup is the ignore-entitlement fault.
+	anyGroup bool
 }
 
 func (c *caller) entitledTo(group string) bool {
-	return c.grant == nil || c.grant.EntitledTo(group)
+	return c.grant == nil || c.anyGroup || c.grant.EntitledTo(group)
 }
 
 // authorized wraps a FHIR endpoint: a valid bearer token with a read scope
@@ -166,7 +177,7 @@ func (s *Server) authorized(h func(http.ResponseWriter, *http.Request, *caller))
 			writeOutcome(w, http.StatusForbidden, "forbidden", "the token's scope does not permit reading: need system/*.read or system/*.rs")
 			return
 		}
-		h(w, r, &caller{clientID: g.ClientID, grant: g})
+		h(w, r, &caller{clientID: g.ClientID, grant: g, anyGroup: s.faults.has(FaultIgnoreEntitlement)})
 	}
 }
 

@@ -50,6 +50,17 @@ const (
 	FaultNoRetryAfter        = "no-retry-after"
 	FaultPlainTextErrors     = "plain-text-errors"
 	FaultRefusePDexType      = "refuse-pdex-export-type"
+
+	FaultCapabilityNoSearch    = "capability-no-group-search"
+	FaultSmartConfigIncomplete = "smart-config-incomplete"
+	FaultTokenWithoutExpiresIn = "token-without-expires-in"
+	FaultAcceptUnknownClient   = "accept-unknown-client"
+	FaultAcceptWrongGrantType  = "accept-wrong-grant-type"
+	FaultAcceptWrongAssertType = "accept-wrong-assertion-type"
+	FaultTrustHeaderAlg        = "trust-header-alg"
+	FaultIgnoreEntitlement     = "ignore-entitlement"
+	FaultNoGroupRead           = "no-group-read"
+	FaultGroupBadShape         = "group-bad-shape"
 )
 
 // Fault describes one switch for `serve --list-faults`.
@@ -86,7 +97,7 @@ func Faults() []Fault {
 		{FaultNoContentLocation, "answer a kick-off without Content-Location"},
 		{FaultMixedTypesInFile, "write Coverage lines into the Patient file"},
 		{FaultCapabilityNoExport, "leave davinci-data-export out of the CapabilityStatement"},
-		{FaultGroupSearchBroken, "Group search by identifier returns no match"},
+		{FaultGroupSearchBroken, "Group search by identifier or characteristic returns no match"},
 		{FaultRelativeURLs, "give relative file URLs in the manifest"},
 		{FaultNoErrorForNonMember, "report no OperationOutcome for a patient that is not a member"},
 		{FaultAcceptBadSignature, "token endpoint: accept a client assertion with a bad signature"},
@@ -102,6 +113,16 @@ func Faults() []Fault {
 		{FaultNoRetryAfter, "leave Retry-After off in-progress status responses"},
 		{FaultPlainTextErrors, "answer kick-off errors with plain text instead of an OperationOutcome"},
 		{FaultRefusePDexType, "refuse exportType hl7.fhir.us.davinci-pdex, wanting a 2.1.0-style value instead"},
+		{FaultCapabilityNoSearch, "leave Group search-type and its search parameters out of the CapabilityStatement"},
+		{FaultSmartConfigIncomplete, "leave token_endpoint_auth_methods_supported out of the SMART configuration"},
+		{FaultTokenWithoutExpiresIn, "token endpoint: leave expires_in out of the token response"},
+		{FaultAcceptUnknownClient, "token endpoint: take an unknown client id for the first registered client"},
+		{FaultAcceptWrongGrantType, "token endpoint: accept any grant_type, not only client_credentials"},
+		{FaultAcceptWrongAssertType, "token endpoint: accept any client_assertion_type, not only jwt-bearer"},
+		{FaultTrustHeaderAlg, "token endpoint: trust the assertion's alg header: accept alg none, and HS256 keyed with the client's public key"},
+		{FaultIgnoreEntitlement, "let every client read and export every Group"},
+		{FaultNoGroupRead, "answer Group read with 404"},
+		{FaultGroupBadShape, "serve the Group without managingEntity"},
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 )
 
 func (s *Server) handleSmartConfig(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, "application/json", map[string]any{
+	sc := map[string]any{
 		"issuer":                                s.opts.BaseURL,
 		"token_endpoint":                        s.TokenURL(),
 		"grant_types_supported":                 []string{"client_credentials"},
@@ -21,7 +21,11 @@ func (s *Server) handleSmartConfig(w http.ResponseWriter, r *http.Request) {
 		"token_endpoint_auth_signing_alg_values_supported": []string{"RS384", "ES384"},
 		"scopes_supported": []string{"system/*.read", "system/*.rs"},
 		"capabilities":     []string{"client-confidential-asymmetric", "permission-v1", "permission-v2"},
-	})
+	}
+	if s.faults.has(FaultSmartConfigIncomplete) {
+		delete(sc, "token_endpoint_auth_methods_supported")
+	}
+	writeJSON(w, http.StatusOK, "application/json", sc)
 }
 
 func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
@@ -42,6 +46,10 @@ func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
 	}
 	if ops != nil {
 		group["operation"] = ops
+	}
+	if s.faults.has(FaultCapabilityNoSearch) {
+		group["interaction"] = []any{map[string]any{"code": "read"}}
+		delete(group, "searchParam")
 	}
 	resources := []any{group}
 	for _, t := range exportableTypes {
@@ -93,11 +101,21 @@ func (s *Server) handleRead(w http.ResponseWriter, r *http.Request, c *caller) {
 		writeOutcome(w, http.StatusForbidden, "forbidden", fmt.Sprintf("this client is not entitled to Group/%s", id))
 		return
 	}
+	if typ == "Group" && s.faults.has(FaultGroupBadShape) {
+		if raw, err = withoutElement(raw, "managingEntity"); err != nil {
+			s.internalError(w, err)
+			return
+		}
+	}
 	w.Header().Set("Content-Type", "application/fhir+json")
 	w.Write(raw)
 }
 
 func (s *Server) handleGroupRead(w http.ResponseWriter, r *http.Request, c *caller) {
+	if s.faults.has(FaultNoGroupRead) {
+		writeOutcome(w, http.StatusNotFound, "not-supported", "Group read is not supported")
+		return
+	}
 	r.SetPathValue("type", "Group")
 	s.handleRead(w, r, c)
 }
@@ -143,7 +161,7 @@ func (s *Server) handleGroupSearch(w http.ResponseWriter, r *http.Request, c *ca
 				ok = false
 			}
 		}
-		if s.faults.has(FaultGroupSearchBroken) && len(q["identifier"]) > 0 {
+		if s.faults.has(FaultGroupSearchBroken) && len(q["identifier"])+len(q["characteristic"]) > 0 {
 			ok = false
 		}
 		if ok {
@@ -357,6 +375,16 @@ func (s *Server) handleFile(w http.ResponseWriter, r *http.Request) {
 		// Content-Length, which is the honest signal left.
 		s.log.Error("streaming file", "file", f.id, "err", err)
 	}
+}
+
+// withoutElement removes a top-level element from a resource (for faults).
+func withoutElement(raw []byte, name string) ([]byte, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("stored resource is not JSON: %w", err)
+	}
+	delete(m, name)
+	return json.Marshal(m)
 }
 
 func (s *Server) internalError(w http.ResponseWriter, err error) {

@@ -240,6 +240,10 @@ func codings(v any) [][2]string {
 		}
 		code, _ := t["code"].(string)
 		system, _ := t["system"].(string)
+		if _, isCoding := t["code"]; !isCoding {
+			// An Identifier: token search matches system|value.
+			code, _ = t["value"].(string)
+		}
 		if code != "" {
 			return [][2]string{{system, code}}
 		}

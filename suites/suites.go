@@ -11,6 +11,7 @@ import (
 func Register(e *framework.Env) {
 	e.Install()
 	registerDiscovery(e)
+	registerAuth(e)
 	registerGroup(e)
 	registerFullExport(e)
 	registerSubset(e)

@@ -67,6 +67,18 @@ type Faults struct {
 	// AcceptUnknownKid tries every key of the client when the kid matches
 	// none (or is missing).
 	AcceptUnknownKid bool
+	// AcceptAnyGrantType accepts a grant_type other than
+	// client_credentials (a missing one is still refused).
+	AcceptAnyGrantType bool
+	// AcceptAnyAssertion accepts a client_assertion_type other than
+	// jwt-bearer (a missing one is still refused).
+	AcceptAnyAssertion bool
+	// TrustHeaderAlg verifies with the algorithm the assertion's header
+	// names when it is "none" (no signature needed) or HS256 (an HMAC keyed
+	// with the client's public key in PEM): algorithm confusion.
+	TrustHeaderAlg bool
+	// OmitExpiresIn leaves expires_in out of the token response.
+	OmitExpiresIn bool
 }
 
 // Options configure a Server.
@@ -164,7 +176,7 @@ func invalidClient(format string, a ...any) *tokenError {
 type tokenResponse struct {
 	AccessToken string `json:"access_token"`
 	TokenType   string `json:"token_type"`
-	ExpiresIn   int64  `json:"expires_in"`
+	ExpiresIn   int64  `json:"expires_in,omitempty"` // zero only under the OmitExpiresIn fault
 	Scope       string `json:"scope"`
 }
 
@@ -220,6 +232,9 @@ func (s *Server) issue(r *http.Request) (*tokenResponse, error) {
 		return nil, invalidRequest("grant_type is missing")
 	case grantTypeClientCredentials:
 	default:
+		if s.opts.Faults.AcceptAnyGrantType {
+			break
+		}
 		return nil, &tokenError{http.StatusBadRequest, "unsupported_grant_type", fmt.Sprintf("grant_type %q is not supported; use client_credentials", truncate(gt))}
 	}
 	switch at := form.Get("client_assertion_type"); at {
@@ -227,6 +242,9 @@ func (s *Server) issue(r *http.Request) (*tokenResponse, error) {
 		return nil, invalidClient("client_assertion_type is missing")
 	case assertionTypeJWTBearer:
 	default:
+		if s.opts.Faults.AcceptAnyAssertion {
+			break
+		}
 		return nil, invalidClient("client_assertion_type %q is not supported; use %s", truncate(at), assertionTypeJWTBearer)
 	}
 	raw := form.Get("client_assertion")
@@ -252,12 +270,16 @@ func (s *Server) issue(r *http.Request) (*tokenResponse, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &tokenResponse{
+	resp := &tokenResponse{
 		AccessToken: tok,
 		TokenType:   "bearer",
 		ExpiresIn:   int64(s.opts.TokenTTL / time.Second),
 		Scope:       scope,
-	}, nil
+	}
+	if s.opts.Faults.OmitExpiresIn {
+		resp.ExpiresIn = 0
+	}
+	return resp, nil
 }
 
 // readForm reads the urlencoded body, refusing anything RFC 6749 calls
@@ -296,7 +318,8 @@ func (s *Server) verifyAssertion(ctx context.Context, raw, formClientID string) 
 		return nil, invalidClient("%s", err.Error())
 	}
 	h, c := a.header, a.claims
-	if h.Alg != algRS384 && h.Alg != algES384 {
+	confused := s.opts.Faults.TrustHeaderAlg && (h.Alg == "none" || h.Alg == "HS256")
+	if !confused && h.Alg != algRS384 && h.Alg != algES384 {
 		return nil, invalidClient("assertion algorithm %q is not accepted; use RS384 or ES384", truncate(h.Alg))
 	}
 	if h.Typ != "" && !strings.EqualFold(h.Typ, "JWT") && !strings.EqualFold(h.Typ, "application/jwt") {
@@ -326,13 +349,16 @@ func (s *Server) verifyAssertion(ctx context.Context, raw, formClientID string) 
 	if err != nil {
 		return nil, invalidClient("the client's keys could not be loaded: %s", err.Error())
 	}
+	if confused && !verifyConfused(h.Alg, h.Kid, keys, a.signingInput, a.signature) {
+		return nil, invalidClient("assertion signature does not verify with the client's registered key")
+	}
 	var candidates []verificationKey
 	for _, k := range keys {
 		if k.fits(h.Alg) && h.Kid != "" && k.kid == h.Kid {
 			candidates = append(candidates, k)
 		}
 	}
-	if len(candidates) == 0 {
+	if len(candidates) == 0 && !confused {
 		if !s.opts.Faults.AcceptUnknownKid {
 			return nil, invalidClient("no %s key with kid %q is registered for the client", h.Alg, truncate(h.Kid))
 		}
@@ -342,7 +368,7 @@ func (s *Server) verifyAssertion(ctx context.Context, raw, formClientID string) 
 			}
 		}
 	}
-	if !s.opts.Faults.AcceptBadSignature {
+	if !confused && !s.opts.Faults.AcceptBadSignature {
 		verified := false
 		for _, k := range candidates {
 			if verifySignature(h.Alg, k.pub, a.signingInput, a.signature) {

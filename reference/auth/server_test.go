@@ -240,8 +240,8 @@ func tokenCases(t testing.TB, f *fixture) []tokenCase {
 		bad("unknown client", client.AssertionOptions{Issuer: "nobody", Subject: "nobody"}, ""),
 		bad("iss differs from sub", client.AssertionOptions{Subject: ecClientID}, ""),
 		bad("missing jti", client.AssertionOptions{OmitJTI: true}, ""),
-		bad("alg none", client.AssertionOptions{AlgNone: true}, ""),
-		bad("HS256 keyed with the public key PEM", client.AssertionOptions{HS256Secret: pubPEM}, ""),
+		bad("alg none", client.AssertionOptions{AlgNone: true}, "TrustHeaderAlg"),
+		bad("HS256 keyed with the public key PEM", client.AssertionOptions{HS256Secret: pubPEM}, "TrustHeaderAlg"),
 		bad("HS256 keyed with the public JWK set", client.AssertionOptions{HS256Secret: pubJWK}, ""),
 		bad("RS256 properly signed", client.AssertionOptions{Alg: "RS256"}, ""),
 		bad("PS384 properly signed", client.AssertionOptions{Alg: "PS384"}, ""),
@@ -265,7 +265,7 @@ func tokenCases(t testing.TB, f *fixture) []tokenCase {
 			status: 400, errorCode: "invalid_client"},
 		{name: "wrong grant_type",
 			build:  withAssertion(rsClientID, "system/*.read", none, func(v url.Values) { v.Set("grant_type", "password") }),
-			status: 400, errorCode: "unsupported_grant_type"},
+			status: 400, errorCode: "unsupported_grant_type", fault: "AcceptAnyGrantType"},
 		{name: "missing grant_type",
 			build:  withAssertion(rsClientID, "system/*.read", none, func(v url.Values) { v.Del("grant_type") }),
 			status: 400, errorCode: "invalid_request"},
@@ -273,7 +273,7 @@ func tokenCases(t testing.TB, f *fixture) []tokenCase {
 			build: withAssertion(rsClientID, "system/*.read", none, func(v url.Values) {
 				v.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:saml2-bearer")
 			}),
-			status: 400, errorCode: "invalid_client"},
+			status: 400, errorCode: "invalid_client", fault: "AcceptAnyAssertion"},
 		{name: "scope not allowed", build: withAssertion(rsClientID, "system/*.write", none, nil),
 			status: 400, errorCode: "invalid_scope"},
 		{name: "scope partly not allowed", build: withAssertion(rsClientID, "system/*.read patient/*.read", none, nil),
@@ -391,6 +391,9 @@ func TestFaults(t *testing.T) {
 		"IgnoreExpiry":       {IgnoreExpiry: true},
 		"AllowReplay":        {AllowReplay: true},
 		"AcceptUnknownKid":   {AcceptUnknownKid: true},
+		"AcceptAnyGrantType": {AcceptAnyGrantType: true},
+		"AcceptAnyAssertion": {AcceptAnyAssertion: true},
+		"TrustHeaderAlg":     {TrustHeaderAlg: true},
 	}
 	cases := tokenCases(t, f)
 	for name, fault := range faults {
@@ -511,5 +514,27 @@ func TestJWKSURL(t *testing.T) {
 	}
 	if res := postForm(t, plain.Client(), plainURL, client.Form(a, "system/*.read")); res.status != 400 || res.errorCode() != "invalid_client" {
 		t.Errorf("no fetching: HTTP %d %s, want 400 invalid_client", res.status, res.raw)
+	}
+}
+
+// TestFaultOmitExpiresIn shows the fault changes only the success body:
+// the token is issued and works, without expires_in.
+func TestFaultOmitExpiresIn(t *testing.T) {
+	f := newFixture(t)
+	s, ts := f.server(t, func(o *Options) { o.Faults = Faults{OmitExpiresIn: true} })
+	build := withAssertion(rsClientID, "system/*.read", client.AssertionOptions{}, nil)
+	form := build(t, f, ts.URL+"/auth/token")
+	got := postForm(t, ts.Client(), ts.URL+"/auth/token", form)
+	if got.status != 200 {
+		t.Fatalf("HTTP %d %s, want 200", got.status, got.raw)
+	}
+	if _, ok := got.body["expires_in"]; ok {
+		t.Errorf("expires_in present under OmitExpiresIn: %s", got.raw)
+	}
+	tok, _ := got.body["access_token"].(string)
+	req := httptest.NewRequest(http.MethodGet, "/Group/x", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	if _, err := s.Authenticate(req); err != nil {
+		t.Errorf("the issued token does not authenticate: %v", err)
 	}
 }

@@ -52,6 +52,7 @@ type Env struct {
 	fullErr   error
 	fullDone  bool
 	members   []string
+	tokenURL  string
 }
 
 // Client returns a Bulk Data client that records its exchanges as the

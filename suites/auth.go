@@ -1,0 +1,358 @@
+package suites
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/pdex-conform/pdex-conform/runner/auth"
+	"github.com/pdex-conform/pdex-conform/runner/bulk"
+	"github.com/pdex-conform/pdex-conform/suites/framework"
+)
+
+// smartCredentials returns the run's SMART client credentials, skipping the
+// spec when the run does not use SMART Backend Services.
+func smartCredentials(e *framework.Env) auth.Credentials {
+	if ok, why := e.SMART(); !ok {
+		Skip(why)
+	}
+	ctx, cancel := e.Ctx()
+	defer cancel()
+	creds, err := e.Credentials(ctx)
+	Expect(err).NotTo(HaveOccurred(), "building the SMART client credentials")
+	return creds
+}
+
+// otherClient returns a client authorized as the second registered client,
+// skipping the spec when none is configured.
+func otherClient(e *framework.Env) *bulk.Client {
+	if ok, why := e.SMART(); !ok {
+		Skip(why)
+	}
+	if e.Config.Auth.Other == nil {
+		Skip("auth.other is not configured: client isolation needs a second registered client (clientId, keyId, alg, privateKey)")
+	}
+	ctx, cancel := e.Ctx()
+	defer cancel()
+	creds, err := e.OtherCredentials(ctx)
+	Expect(err).NotTo(HaveOccurred(), "building the credentials of auth.other")
+	return e.ClientAs(creds)
+}
+
+// tokenBody is a token endpoint answer, success or error.
+type tokenBody struct {
+	AccessToken string          `json:"access_token"`
+	TokenType   string          `json:"token_type"`
+	ExpiresIn   json.RawMessage `json:"expires_in"`
+	Scope       string          `json:"scope"`
+	Error       string          `json:"error"`
+	Description string          `json:"error_description"`
+}
+
+// refusal is one kind of token request the endpoint must refuse.
+type refusal struct {
+	// assertion returns the options that break the client assertion; nil
+	// means a correct assertion.
+	assertion func(e *framework.Env, c auth.Credentials) (auth.AssertionOptions, error)
+	// form breaks the token request form; nil leaves it correct.
+	form func(url.Values)
+	// replay sends the request once first, which must succeed.
+	replay bool
+	// codes are the acceptable OAuth error codes.
+	codes []string
+}
+
+// Error codes. Every fault in the client assertion is invalid_client: SMART
+// Backend Services says so, and RFC 7523 §3.2 / RFC 7521 §4.2.1 agree for
+// client authentication (invalid_grant is for assertions used as grants,
+// which these are not).
+var (
+	invalidClient = []string{"invalid_client"}
+	// A grant_type the server does not support is unsupported_grant_type
+	// (RFC 6749 §5.2); one it supports but not for this client is
+	// unauthorized_client. A server may also see a password grant without
+	// username as invalid_request before looking at the type. All three
+	// refuse it.
+	wrongGrant = []string{"unsupported_grant_type", "unauthorized_client", "invalid_request"}
+	// An assertion type the server does not understand fails client
+	// authentication (invalid_client, RFC 7521 §4.2.1); RFC 6749 §5.2's
+	// invalid_request ("unsupported parameter value") fits as well.
+	wrongAssertionType = []string{"invalid_client", "invalid_request"}
+)
+
+func withAssertion(o auth.AssertionOptions) func(*framework.Env, auth.Credentials) (auth.AssertionOptions, error) {
+	return func(*framework.Env, auth.Credentials) (auth.AssertionOptions, error) { return o, nil }
+}
+
+// expectRefused checks a token endpoint refusal: 400 or 401 (SMART allows
+// either; RFC 6749 §5.2), an OAuth error object with one of codes, and no
+// token.
+func expectRefused(resp *bulk.Response, codes []string) {
+	var b tokenBody
+	_ = json.Unmarshal(resp.Body, &b)
+	Expect(resp.StatusCode).To(BeElementOf(http.StatusBadRequest, http.StatusUnauthorized),
+		"the token endpoint must refuse with 400 or 401; it answered HTTP %d%s", resp.StatusCode, issued(b))
+	Expect(json.Valid(resp.Body)).To(BeTrue(), "the refusal must be a JSON error object (RFC 6749 §5.2)")
+	Expect(b.Error).To(BeElementOf(codes), "the refusal's error code (error_description: %q)", b.Description)
+	Expect(b.AccessToken).To(BeEmpty(), "a refusal must not carry an access token")
+}
+
+func issued(b tokenBody) string {
+	if b.AccessToken != "" {
+		return " and issued an access token"
+	}
+	return ""
+}
+
+// tamper changes one character in the middle of a token, so that a server
+// that checks its tokens (signature, MAC or lookup) cannot accept it.
+func tamper(tok string) string {
+	b := []byte(tok)
+	if len(b) == 0 {
+		return "pdex-conform-invalid-token"
+	}
+	i := len(b) / 2
+	if b[i] == 'A' {
+		b[i] = 'B'
+	} else {
+		b[i] = 'A'
+	}
+	return string(b)
+}
+
+func registerAuth(e *framework.Env) {
+	Describe("Authorization", func() {
+		It("issues a bearer access token for a correct client assertion", framework.Req("PA-AUTH-01"), func() {
+			creds := smartCredentials(e)
+			ctx, cancel := e.Ctx()
+			defer cancel()
+			a, err := creds.Assertion(auth.AssertionOptions{})
+			Expect(err).NotTo(HaveOccurred())
+			resp, err := e.TokenRequest(ctx, auth.Form(a, creds.Scope))
+			Expect(err).NotTo(HaveOccurred())
+			var b tokenBody
+			Expect(resp.StatusCode).To(Equal(http.StatusOK), "token request: %s", resp.Body)
+			Expect(json.Unmarshal(resp.Body, &b)).To(Succeed(), "the token response is a JSON object")
+			Expect(b.AccessToken).NotTo(BeEmpty(), "access_token")
+			Expect(strings.EqualFold(b.TokenType, "bearer")).To(BeTrue(), "token_type is %q, want bearer", b.TokenType)
+			var expires float64
+			Expect(b.ExpiresIn).NotTo(BeEmpty(), "expires_in is required (SMART Backend Services)")
+			Expect(json.Unmarshal(b.ExpiresIn, &expires)).To(Succeed(), "expires_in must be a number of seconds, is %s", b.ExpiresIn)
+			Expect(expires).To(BeNumerically(">", 0), "expires_in")
+			Expect(b.Scope).NotTo(BeEmpty(), "scope is required (SMART Backend Services)")
+
+			// The token must be good for what it was issued for.
+			r, err := e.Client().Do(ctx, bulk.Request{Method: http.MethodGet, URL: "Group/" + url.PathEscape(e.Config.Group), Token: b.AccessToken})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(r.StatusCode).To(Equal(http.StatusOK), "GET Group/%s with the issued token: %s", e.Config.Group, framework.OutcomeText(r.Body))
+		})
+
+		DescribeTable("refuses a token request",
+			func(r refusal) {
+				creds := smartCredentials(e)
+				ctx, cancel := e.Ctx()
+				defer cancel()
+				var o auth.AssertionOptions
+				if r.assertion != nil {
+					var err error
+					o, err = r.assertion(e, creds)
+					Expect(err).NotTo(HaveOccurred())
+				}
+				a, err := creds.Assertion(o)
+				Expect(err).NotTo(HaveOccurred(), "building the client assertion")
+				form := auth.Form(a, creds.Scope)
+				if r.form != nil {
+					r.form(form)
+				}
+				if r.replay {
+					first, err := e.TokenRequest(ctx, form)
+					Expect(err).NotTo(HaveOccurred())
+					Expect(first.StatusCode).To(Equal(http.StatusOK), "the first use of the assertion must get a token: %s", first.Body)
+				}
+				resp, err := e.TokenRequest(ctx, form)
+				Expect(err).NotTo(HaveOccurred())
+				expectRefused(resp, r.codes)
+			},
+			Entry("with a corrupted signature", framework.Req("PA-AUTH-02"), refusal{
+				assertion: withAssertion(auth.AssertionOptions{CorruptSignature: true}), codes: invalidClient,
+			}),
+			Entry("signed with a key that is not registered", framework.Req("PA-AUTH-02"), refusal{
+				// Same kid and algorithm, another key: only the signature
+				// check can tell.
+				assertion: func(_ *framework.Env, c auth.Credentials) (auth.AssertionOptions, error) {
+					alg := c.Alg
+					if alg == "" {
+						var err error
+						if alg, err = auth.AlgForKey(c.Key); err != nil {
+							return auth.AssertionOptions{}, err
+						}
+					}
+					k, err := auth.GenerateKey(alg)
+					return auth.AssertionOptions{SignWith: k}, err
+				},
+				codes: invalidClient,
+			}),
+			Entry("whose aud is not the token URL", framework.Req("PA-AUTH-03"), refusal{
+				// The FHIR base URL: the audience clients most often get
+				// wrong.
+				assertion: func(e *framework.Env, _ auth.Credentials) (auth.AssertionOptions, error) {
+					return auth.AssertionOptions{Audience: e.Config.Target}, nil
+				},
+				codes: invalidClient,
+			}),
+			Entry("without exp", framework.Req("PA-AUTH-04"), refusal{
+				assertion: withAssertion(auth.AssertionOptions{OmitExp: true}), codes: invalidClient,
+			}),
+			Entry("with an exp in the past", framework.Req("PA-AUTH-04"), refusal{
+				// Ten minutes: well past any clock skew a server allows.
+				assertion: withAssertion(auth.AssertionOptions{ExpiresIn: -10 * time.Minute}), codes: invalidClient,
+			}),
+			Entry("with an exp more than five minutes ahead", framework.Req("PA-AUTH-04"), refusal{
+				// An hour: over the five-minute limit by far more than any
+				// clock skew.
+				assertion: withAssertion(auth.AssertionOptions{ExpiresIn: time.Hour}), codes: invalidClient,
+			}),
+			Entry("with a jti already used", framework.Req("PA-AUTH-05"), refusal{replay: true, codes: invalidClient}),
+			Entry("from a client that is not registered", framework.Req("PA-AUTH-06"), refusal{
+				assertion: withAssertion(auth.AssertionOptions{Issuer: "pdex-conform-unregistered-client", Subject: "pdex-conform-unregistered-client"}),
+				codes:     invalidClient,
+			}),
+			Entry("with a kid that is not registered", framework.Req("PA-AUTH-06"), refusal{
+				assertion: withAssertion(auth.AssertionOptions{KeyID: "pdex-conform-unregistered-kid"}), codes: invalidClient,
+			}),
+			Entry("with a grant_type other than client_credentials", framework.Req("PA-AUTH-07"), refusal{
+				form: func(v url.Values) { v.Set("grant_type", "password") }, codes: wrongGrant,
+			}),
+			Entry("with a client_assertion_type other than jwt-bearer", framework.Req("PA-AUTH-07"), refusal{
+				form: func(v url.Values) {
+					v.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:saml2-bearer")
+				},
+				codes: wrongAssertionType,
+			}),
+			Entry("with alg none", framework.Req("PA-AUTH-11"), refusal{
+				assertion: withAssertion(auth.AssertionOptions{AlgNone: true}), codes: invalidClient,
+			}),
+			Entry("signed HS256 with the client's public key", framework.Req("PA-AUTH-11"), refusal{
+				// The algorithm-confusion attack: a verifier that takes the
+				// algorithm from the header checks an HMAC keyed with the
+				// public key (PEM, as the classic attack does).
+				assertion: func(_ *framework.Env, c auth.Credentials) (auth.AssertionOptions, error) {
+					pem, err := auth.PublicKeyPEM(c.Key.Public())
+					return auth.AssertionOptions{HS256Secret: pem}, err
+				},
+				codes: invalidClient,
+			}),
+		)
+
+		DescribeTable("answers 401 to a FHIR request",
+			func(invalid bool) {
+				if e.Config.Auth.Mode == "none" {
+					Skip("auth.mode is none: the run has no token to withhold (configure auth.mode smart or bearer)")
+				}
+				ctx, cancel := e.Ctx()
+				defer cancel()
+				req := bulk.Request{Method: http.MethodGet, URL: "Group/" + url.PathEscape(e.Config.Group), NoAuth: true}
+				if invalid {
+					good, err := e.Authorizer.Token(ctx)
+					Expect(err).NotTo(HaveOccurred(), "getting an access token")
+					req.NoAuth, req.Token = false, tamper(good)
+				}
+				resp, err := e.Client().Do(ctx, req)
+				Expect(err).NotTo(HaveOccurred())
+				Expect(resp.StatusCode).To(Equal(http.StatusUnauthorized), "GET Group/%s %s answered HTTP %d", e.Config.Group, CurrentSpecReport().LeafNodeText, resp.StatusCode)
+			},
+			Entry("without a token", framework.Req("PA-AUTH-08"), false),
+			Entry("with an invalid token", framework.Req("PA-AUTH-08"), true),
+		)
+
+		It("refuses an output file without the token when the manifest says requiresAccessToken", framework.Req("PA-AUTH-09"), func() {
+			if e.Config.Auth.Mode == "none" {
+				Skip("auth.mode is none: the run has no token to withhold (configure auth.mode smart or bearer)")
+			}
+			x := fullExport(e)
+			if r := x.Manifest.RequiresAccessToken; r == nil || !*r {
+				Skip("the manifest does not say requiresAccessToken: true (PA-EXP-03 covers that)")
+			}
+			Expect(x.Files).NotTo(BeEmpty(), "the full export has no output file to ask for")
+			ctx, cancel := e.Ctx()
+			defer cancel()
+			f := x.Files[0].Ref
+			resp, err := e.Client().Do(ctx, bulk.Request{
+				Method: http.MethodGet, URL: f.URL, NoAuth: true,
+				Header: http.Header{"Accept": {"application/fhir+ndjson"}},
+			})
+			Expect(err).NotTo(HaveOccurred())
+			// §pdex-377: the kick-off's token rules apply, i.e. 401; 403
+			// and 404 refuse the file as well.
+			Expect(resp.StatusCode).To(BeElementOf(http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound),
+				"GET %s file %s without a token answered HTTP %d", f.Type, f.URL, resp.StatusCode)
+		})
+
+		Describe("client isolation", func() {
+			// A client with a valid token for itself is refused, not
+			// unauthenticated: 403, or 404 so as not to reveal what exists.
+			refused := BeElementOf(http.StatusForbidden, http.StatusNotFound)
+			otherGroup := func() string {
+				if e.Config.OtherGroup == "" {
+					Skip("otherGroup is not configured: it names a Group that auth.other may not access")
+				}
+				return e.Config.OtherGroup
+			}
+
+			It("does not let a client read a Group it is not entitled to", framework.Req("PA-AUTH-10"), func() {
+				c := otherClient(e)
+				g := otherGroup()
+				ctx, cancel := e.Ctx()
+				defer cancel()
+				resp, err := c.Do(ctx, framework.Get("Group/"+url.PathEscape(g)))
+				Expect(err).NotTo(HaveOccurred())
+				Expect(resp.StatusCode).To(refused, "auth.other: GET Group/%s answered HTTP %d", g, resp.StatusCode)
+			})
+
+			It("does not let a client export a Group it is not entitled to", framework.Req("PA-AUTH-10"), func() {
+				c := otherClient(e)
+				g := otherGroup()
+				ctx, cancel := e.Ctx()
+				defer cancel()
+				resp, err := c.StartExport(ctx, bulk.Kickoff{Group: g, Params: e.DefaultParams("snapshot")})
+				Expect(err).NotTo(HaveOccurred())
+				if loc := resp.Header.Get("Content-Location"); resp.StatusCode == http.StatusAccepted && loc != "" {
+					// Do not leave the wrongly accepted job running.
+					DeferCleanup(func() {
+						ctx, cancel := e.Ctx()
+						defer cancel()
+						c.Delete(ctx, loc)
+					})
+				}
+				Expect(resp.StatusCode).To(refused, "auth.other: kick-off of Group/%s answered HTTP %d: %s", g, resp.StatusCode, framework.OutcomeText(resp.Body))
+			})
+
+			It("does not let a client poll another client's export", framework.Req("PA-AUTH-10"), func() {
+				c := otherClient(e)
+				x := fullExport(e)
+				ctx, cancel := e.Ctx()
+				defer cancel()
+				resp, err := c.Do(ctx, bulk.Request{Method: http.MethodGet, URL: x.StatusURL, Header: http.Header{"Accept": {"application/json"}}})
+				Expect(err).NotTo(HaveOccurred())
+				Expect(resp.StatusCode).To(refused, "auth.other: GET %s (the run client's export) answered HTTP %d", x.StatusURL, resp.StatusCode)
+			})
+
+			It("does not let a client download another client's files", framework.Req("PA-AUTH-10"), func() {
+				c := otherClient(e)
+				x := fullExport(e)
+				Expect(x.Files).NotTo(BeEmpty(), "the full export has no output file to ask for")
+				ctx, cancel := e.Ctx()
+				defer cancel()
+				f := x.Files[0].Ref
+				resp, err := c.Do(ctx, bulk.Request{Method: http.MethodGet, URL: f.URL, Header: http.Header{"Accept": {"application/fhir+ndjson"}}})
+				Expect(err).NotTo(HaveOccurred())
+				Expect(resp.StatusCode).To(refused, "auth.other: GET %s file %s (the run client's export) answered HTTP %d", f.Type, f.URL, resp.StatusCode)
+			})
+		})
+	})
+}
