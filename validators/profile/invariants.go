@@ -1,0 +1,284 @@
+package profile
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/pdex-conform/pdex-conform/validators"
+	"github.com/pdex-conform/pdex-conform/validators/packages"
+	"github.com/pdex-conform/pdex-conform/validators/profile/fhirpath"
+)
+
+// invariant is a constraint of an element with its parsed expression.
+type invariant struct {
+	key          string
+	severity     string
+	human        string
+	expr         string
+	bestPractice bool
+	native       nativeCheck
+	x            *fhirpath.Expr
+	parseErr     error
+}
+
+// nativeCheck names the invariants implemented in Go: ele-1 and ext-1 apply
+// to nearly every element, so they must cost next to nothing.
+type nativeCheck int
+
+const (
+	notNative nativeCheck = iota
+	nativeEle1
+	nativeExt1
+)
+
+// exprCache shares parsed invariants between the plans of a validator: the
+// same constraint (ele-1, ext-1, dom-*) appears in every definition.
+type exprCache struct {
+	mu sync.Mutex
+	m  map[string]*invariant
+}
+
+func newExprCache() *exprCache { return &exprCache{m: map[string]*invariant{}} }
+
+func (c *exprCache) invariant(con packages.Constraint) *invariant {
+	k := con.Key + "\x00" + con.Severity + "\x00" + con.Expression
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if inv, ok := c.m[k]; ok {
+		return inv
+	}
+	inv := &invariant{key: con.Key, severity: con.Severity, human: con.Human, expr: con.Expression, bestPractice: con.BestPractice()}
+	switch {
+	case con.Key == "ele-1" && con.Expression == "hasValue() or (children().count() > id.count())":
+		inv.native = nativeEle1
+	case con.Key == "ext-1" && con.Expression == "extension.exists() != value.exists()":
+		inv.native = nativeExt1
+	default:
+		inv.x, inv.parseErr = fhirpath.Parse(con.Expression)
+	}
+	c.m[k] = inv
+	return inv
+}
+
+// invariants evaluates the constraints of element e (and of its content
+// reference target and its type's root) on one value.
+func (w *walker) invariants(e, def *elem, tplan *plan, typ string, val, ext any, path string) {
+	var seenBuf [16]string
+	seen := seenBuf[:0]
+	run := func(invs []*invariant) {
+		for _, inv := range invs {
+			dup := false
+			for _, k := range seen {
+				if k == inv.key {
+					dup = true
+					break
+				}
+			}
+			if dup {
+				continue
+			}
+			seen = append(seen, inv.key)
+			w.evalInvariant(e, inv, typ, val, ext, path)
+		}
+	}
+	run(e.invs)
+	if def != e {
+		run(def.invs)
+	}
+	if tplan != nil && tplan.root != e && tplan.root != def {
+		run(tplan.root.invs)
+	}
+}
+
+func (w *walker) evalInvariant(e *elem, inv *invariant, typ string, val, ext any, path string) {
+	if inv.bestPractice && !w.v.opts.BestPractice {
+		return
+	}
+	sev := validators.Error
+	if inv.severity == "warning" || inv.bestPractice {
+		sev = validators.Warning
+	}
+	extMap, _ := ext.(map[string]any)
+	var ok bool
+	switch inv.native {
+	case nativeEle1:
+		ok = hasValueOrChildren(val, extMap)
+	case nativeExt1:
+		ok = extensionOrValue(val)
+	default:
+		if inv.x == nil {
+			w.unsupported(inv, path, inv.parseErr)
+			return
+		}
+		defPath := typ
+		if typ == "" || typ == "BackboneElement" || typ == "Element" || e == e.plan.root {
+			defPath = e.path
+		}
+		focus := fhirpath.Item{V: val, Ext: extMap, T: typ, Def: defPath}
+		env := &fhirpath.Env{
+			Model:        model{w},
+			Resource:     fhirpath.Item{V: w.curRes, T: resType(w.curRes), Def: resType(w.curRes)},
+			RootResource: fhirpath.Item{V: w.rootRes, T: resType(w.rootRes), Def: resType(w.rootRes)},
+			Context:      focus,
+		}
+		res, valid, err := inv.x.EvalBool(env, []fhirpath.Item{focus})
+		if err != nil {
+			w.unsupported(inv, path, err)
+			return
+		}
+		ok = !valid || res // an empty result does not fail an invariant
+	}
+	if !w.quiet {
+		w.res.InvariantsEvaluated++
+	}
+	if !ok {
+		if sev == validators.Error {
+			w.errorf(path, inv.key, "constraint %s failed: %s", inv.key, inv.human)
+		} else {
+			w.warnf(path, inv.key, "constraint %s failed: %s", inv.key, inv.human)
+		}
+	}
+}
+
+func (w *walker) unsupported(inv *invariant, path string, err error) {
+	if w.quiet {
+		return
+	}
+	w.res.InvariantsUnsupported++
+	found := false
+	for _, k := range w.res.UnsupportedInvariants {
+		if k == inv.key {
+			found = true
+			break
+		}
+	}
+	if !found {
+		w.res.UnsupportedInvariants = append(w.res.UnsupportedInvariants, inv.key)
+	}
+	if w.v.opts.InvariantInfo {
+		w.issue(validators.Information, path, fmt.Sprintf("constraint %s not evaluated: %v", inv.key, err), inv.key, "")
+	}
+}
+
+func resType(m map[string]any) string {
+	rt, _ := m["resourceType"].(string)
+	return rt
+}
+
+// hasValueOrChildren is ele-1: an element has a value or children other
+// than its id.
+func hasValueOrChildren(val any, ext map[string]any) bool {
+	switch v := val.(type) {
+	case nil:
+	case map[string]any:
+		for k := range v {
+			if k != "id" {
+				return true
+			}
+		}
+		return false
+	default:
+		return true
+	}
+	for k := range ext {
+		if k != "id" {
+			return true
+		}
+	}
+	return false
+}
+
+// extensionOrValue is ext-1: an extension has nested extensions or a
+// value, not both.
+func extensionOrValue(val any) bool {
+	m, ok := val.(map[string]any)
+	if !ok {
+		return true
+	}
+	exts, _ := m["extension"].([]any)
+	hasExt := len(exts) > 0
+	hasValue := false
+	for k := range m {
+		if len(k) > 5 && strings.HasPrefix(k, "value") && k[5] >= 'A' && k[5] <= 'Z' {
+			hasValue = true
+			break
+		}
+	}
+	return hasExt != hasValue
+}
+
+// model gives the FHIRPath evaluator types from the base definitions,
+// references resolved within the resource (or its Bundle), and value set
+// membership.
+type model struct{ w *walker }
+
+func (m model) ChildType(def, name string) (string, string, bool) {
+	return m.w.v.childType(def, name)
+}
+
+func (m model) Resolve(ref string) (map[string]any, string) {
+	return m.w.resolveReference(ref)
+}
+
+func (m model) MemberOf(it fhirpath.Item, valueSet string) (bool, bool) {
+	return m.w.v.terms.valueSet(valueSet).contains(it.V, it.T)
+}
+
+type childTypeKey struct{ def, name string }
+
+type childTypeVal struct {
+	typ, def string
+	choice   bool
+}
+
+// childType answers the type of a child element from the base definitions,
+// remembering the answers.
+func (v *Validator) childType(def, name string) (string, string, bool) {
+	if def == "" {
+		return "", "", false
+	}
+	k := childTypeKey{def, name}
+	if c, ok := v.childTypes.Load(k); ok {
+		r := c.(childTypeVal)
+		return r.typ, r.def, r.choice
+	}
+	r := v.lookupChildType(def, name)
+	v.childTypes.Store(k, r)
+	return r.typ, r.def, r.choice
+}
+
+func (v *Validator) lookupChildType(def, name string) childTypeVal {
+	typ, _, _ := strings.Cut(def, ".")
+	p, _ := v.basePlan(typ)
+	if p == nil {
+		return childTypeVal{}
+	}
+	e := p.byID[def]
+	if e == nil {
+		return childTypeVal{}
+	}
+	t := v.target(e)
+	var c *elem
+	for _, k := range v.defChildren(t, "") {
+		if k.jsonName == name {
+			c = k
+			break
+		}
+	}
+	if c == nil {
+		return childTypeVal{}
+	}
+	if c.choice {
+		return childTypeVal{choice: true}
+	}
+	ct := v.target(c)
+	if len(ct.types) == 0 {
+		return childTypeVal{}
+	}
+	code := ct.types[0].code
+	if code == "BackboneElement" || code == "Element" {
+		return childTypeVal{typ: code, def: ct.path}
+	}
+	return childTypeVal{typ: code, def: code}
+}

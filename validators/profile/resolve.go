@@ -1,0 +1,142 @@
+package profile
+
+import "strings"
+
+// Definitions refer to each other (contentReference, type profiles, the
+// base definitions of data types). These are resolved at first use and
+// remembered on the element, so the walk pays for a lookup once per
+// element, not per value.
+
+const coreSD = "http://hl7.org/fhir/StructureDefinition/"
+
+// resolve fills the lazily computed fields of an element.
+func (v *Validator) resolve(e *elem) {
+	e.once.Do(func() {
+		e.ref = e
+		if e.contentRef != "" {
+			if t := v.contentTarget(e); t != nil {
+				e.ref = t
+			}
+		}
+		types := e.ref.types
+		e.typePlans = make(map[string]*plan, len(types))
+		for _, t := range types {
+			if isPrimitive(t.code) || t.code == "BackboneElement" || t.code == "Element" {
+				continue
+			}
+			var p *plan
+			for _, prof := range t.profiles {
+				if p, _ = v.planFor(prof); p != nil {
+					break
+				}
+			}
+			if p == nil && len(t.profiles) > 0 && t.code != "Extension" {
+				// A type profile that is not loaded: check the base type.
+				if e.typeErr == nil {
+					e.typeErr = map[string]string{}
+				}
+				e.typeErr[t.code] = "profile " + strings.Join(t.profiles, ", ") + " is not loaded"
+			}
+			if p == nil && !(t.code == "Extension" && len(t.profiles) > 0) {
+				p, _ = v.basePlan(t.code)
+			}
+			if p != nil {
+				e.typePlans[t.code] = p
+			}
+		}
+		e.refSet = v.computeTargets(e.ref)
+	})
+}
+
+// contentTarget finds the element a contentReference points to: "#path"
+// within the same definition, or "url#path" in another.
+func (v *Validator) contentTarget(e *elem) *elem {
+	url, path, ok := strings.Cut(e.contentRef, "#")
+	if !ok {
+		return nil
+	}
+	p := e.plan
+	if url != "" && url != p.baseURL {
+		q, _ := v.planFor(url)
+		if q == nil {
+			return nil
+		}
+		p = q
+	}
+	if t := p.byID[path]; t != nil {
+		return t
+	}
+	return nil
+}
+
+// target returns the element whose content (types, children) applies to e:
+// itself, or the target of its contentReference.
+func (v *Validator) target(e *elem) *elem {
+	v.resolve(e)
+	return e.ref
+}
+
+// childrenFor returns the element whose children describe a complex value
+// of element e with type typ, and the plan of that type (whose root
+// invariants also apply). holder is nil when the type is not loaded.
+func (v *Validator) childrenFor(e, def *elem, typ string, obj map[string]any) (*elem, *plan) {
+	v.resolve(e)
+	tp := e.typePlans[typ]
+	if tp == nil && def != e {
+		v.resolve(def)
+		tp = def.typePlans[typ]
+	}
+	if typ == "Extension" && tp == nil && len(def.children) == 0 {
+		// A generic extension: its definition comes from its url.
+		if url, _ := obj["url"].(string); url != "" {
+			if p, _ := v.planFor(url); p != nil && p.sd.Type == "Extension" {
+				tp = p
+			}
+		}
+		if tp == nil {
+			return nil, nil
+		}
+	}
+	if len(def.children) > 0 {
+		return def, tp
+	}
+	if tp != nil && len(tp.root.children) > 0 {
+		return tp.root, tp
+	}
+	if tp == nil {
+		return nil, nil
+	}
+	return tp.root, tp
+}
+
+// genericType returns the root element and plan of a type's base
+// definition.
+func (v *Validator) genericType(typ string) (*elem, *plan) {
+	p, _ := v.basePlan(typ)
+	if p == nil {
+		return nil, nil
+	}
+	return p.root, p
+}
+
+// defChildren returns the children describing element e's content: its
+// snapshot children, or those of its (single or given) type.
+func (v *Validator) defChildren(e *elem, typ string) []*elem {
+	def := v.target(e)
+	if len(def.children) > 0 {
+		return def.children
+	}
+	if typ == "" && len(def.types) > 0 {
+		typ = def.types[0].code
+	}
+	v.resolve(def)
+	if p := def.typePlans[typ]; p != nil {
+		return p.root.children
+	}
+	if e != def {
+		if p := e.typePlans[typ]; p != nil {
+			return p.root.children
+		}
+	}
+	return nil
+}
