@@ -65,7 +65,7 @@ type elem struct {
 
 	// resolved lazily, once, at first use (plans are shared by goroutines)
 	once      sync.Once
-	ref       *elem          // contentReference target
+	ref       *elem            // contentReference target
 	typePlans map[string]*plan // type code -> plan of its (profiled) type
 	typeErr   map[string]string
 	discOnce  sync.Once

@@ -15,11 +15,11 @@ type walker struct {
 	v   *Validator
 	res *Result
 
-	prof     string         // canonical of the plan being walked, for issues
-	curRes   map[string]any // the resource being walked (FHIRPath %resource)
-	rootRes  map[string]any // the container of contained resources (%rootResource)
-	bundle   map[string]any // the outermost Bundle, for resolving its references
-	isBase   bool           // walking a base definition, not a profile
+	prof    string         // canonical of the plan being walked, for issues
+	curRes  map[string]any // the resource being walked (FHIRPath %resource)
+	rootRes map[string]any // the container of contained resources (%rootResource)
+	bundle  map[string]any // the outermost Bundle, for resolving its references
+	isBase  bool           // walking a base definition, not a profile
 
 	// quiet walkers only count errors: they decide whether a value
 	// conforms to a profile (profile discriminators).

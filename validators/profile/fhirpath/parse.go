@@ -194,16 +194,16 @@ type nodeKind int
 const (
 	nLiteral nodeKind = iota
 	nEmpty
-	nMember  // name on the focus, or on recv
-	nFunc    // function call on recv (or focus)
-	nBinary  // op
-	nUnary   // - or +
-	nIndex   // recv[arg]
-	nVar     // %name
-	nThis    // $this
-	nIndexV  // $index
-	nTotal   // $total
-	nTypeOp  // is / as with a type name
+	nMember // name on the focus, or on recv
+	nFunc   // function call on recv (or focus)
+	nBinary // op
+	nUnary  // - or +
+	nIndex  // recv[arg]
+	nVar    // %name
+	nThis   // $this
+	nIndexV // $index
+	nTotal  // $total
+	nTypeOp // is / as with a type name
 )
 
 type node struct {
