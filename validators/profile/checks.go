@@ -8,11 +8,12 @@ import (
 // checkBinding checks a coded value against the required or extensible
 // binding of its element. A value set that cannot be expanded here makes a
 // required binding a warning ("not checked"), never a pass.
-func (w *walker) checkBinding(e *elem, typ string, val any, path string) {
+func (w *walker) checkBinding(e *elem, typ string, val any) {
 	b := e.binding
 	var in, known bool
 	var shown string
-	vs := w.v.terms.valueSet(b.ValueSet)
+	e.vsOnce.Do(func() { e.vs = w.v.terms.valueSet(b.ValueSet) })
+	vs := e.vs
 	switch typ {
 	case "code", "string", "uri", "url", "canonical":
 		s, _ := val.(string)
@@ -32,7 +33,7 @@ func (w *walker) checkBinding(e *elem, typ string, val any, path string) {
 		codings, _ := m["coding"].([]any)
 		if len(codings) == 0 {
 			if b.Strength == "required" {
-				w.errorf(path, e.id, "no code from the required value set %s (the CodeableConcept has no coding)", b.ValueSet)
+				w.errorf("", e.id, "no code from the required value set %s (the CodeableConcept has no coding)", b.ValueSet)
 			}
 			return
 		}
@@ -57,7 +58,7 @@ func (w *walker) checkBinding(e *elem, typ string, val any, path string) {
 	}
 	if !known {
 		if b.Strength == "required" {
-			w.warnf(path, e.id, "value set %s cannot be checked (%s): required binding not checked", b.ValueSet, vs.why())
+			w.warnf("", e.id, "value set %s cannot be checked (%s): required binding not checked", b.ValueSet, vs.why())
 		}
 		return
 	}
@@ -65,16 +66,16 @@ func (w *walker) checkBinding(e *elem, typ string, val any, path string) {
 		return
 	}
 	if b.Strength == "required" {
-		w.errorf(path, e.id, "%s is not in the value set %s (required binding)", shown, b.ValueSet)
+		w.errorf("", e.id, "%s is not in the value set %s (required binding)", shown, b.ValueSet)
 	} else {
-		w.warnf(path, e.id, "%s is not in the value set %s (extensible binding)", shown, b.ValueSet)
+		w.warnf("", e.id, "%s is not in the value set %s (extensible binding)", shown, b.ValueSet)
 	}
 }
 
 // reference checks that a Reference points to a resource type its element
 // allows. A target profile allows the resource type it profiles; whether
 // the referenced resource meets the profile is its own validation.
-func (w *walker) reference(e *elem, obj map[string]any, path string) {
+func (w *walker) reference(e *elem, obj map[string]any) {
 	ref, _ := obj["reference"].(string)
 	if ref == "" {
 		return
@@ -82,11 +83,11 @@ func (w *walker) reference(e *elem, obj map[string]any, path string) {
 	ts := w.v.refTargets(e)
 	if ts.any {
 		if strings.HasPrefix(ref, "#") {
-			w.resolveContained(ref, path, e)
+			w.resolveContained(ref, e)
 		}
 		return
 	}
-	if strings.HasPrefix(ref, "#") && !w.resolveContained(ref, path, e) {
+	if strings.HasPrefix(ref, "#") && !w.resolveContained(ref, e) {
 		return
 	}
 	_, typ := w.resolveReference(ref)
@@ -94,18 +95,18 @@ func (w *walker) reference(e *elem, obj map[string]any, path string) {
 		return
 	}
 	if !ts.types[typ] {
-		w.errorf(path+".reference", e.id, "reference to a %s is not allowed here (allowed: %s)", typ, ts.names)
+		w.errorf(".reference", e.id, "reference to a %s is not allowed here (allowed: %s)", typ, ts.names)
 	}
 }
 
 // resolveContained reports a local reference that matches no contained
 // resource.
-func (w *walker) resolveContained(ref, path string, e *elem) bool {
+func (w *walker) resolveContained(ref string, e *elem) bool {
 	if ref == "#" {
 		return true // the container itself
 	}
 	if obj, _ := w.resolveReference(ref); obj == nil {
-		w.errorf(path+".reference", e.id, "reference %s matches no contained resource", ref)
+		w.errorf(".reference", e.id, "reference %s matches no contained resource", ref)
 		return false
 	}
 	return true

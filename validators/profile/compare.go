@@ -9,12 +9,12 @@ import (
 // equality) and pattern[x] (the value holds at least what the pattern
 // says: every property of the pattern present with a matching value, and
 // every item of a pattern array matched by some item of the value).
-func (w *walker) fixedPattern(e *elem, val any, path string) {
+func (w *walker) fixedPattern(e *elem, val any) {
 	if e.fixed != nil && !equalJSON(e.fixed, val) {
-		w.errorf(path, e.id, "value %s does not equal the fixed value %s", compactJSON(val), compactJSON(e.fixed))
+		w.errorf("", e.id, "value %s does not equal the fixed value %s", compactJSON(val), compactJSON(e.fixed))
 	}
 	if e.pattern != nil && !matchesPattern(e.pattern, val) {
-		w.errorf(path, e.id, "value %s does not match the pattern %s", compactJSON(val), compactJSON(e.pattern))
+		w.errorf("", e.id, "value %s does not match the pattern %s", compactJSON(val), compactJSON(e.pattern))
 	}
 }
 

@@ -63,35 +63,25 @@ func (c *exprCache) invariant(con packages.Constraint) *invariant {
 
 // invariants evaluates the constraints of element e (and of its content
 // reference target and its type's root) on one value.
-func (w *walker) invariants(e, def *elem, tplan *plan, typ string, val, ext any, path string) {
-	var seenBuf [16]string
-	seen := seenBuf[:0]
-	run := func(invs []*invariant) {
-		for _, inv := range invs {
-			dup := false
-			for _, k := range seen {
-				if k == inv.key {
-					dup = true
-					break
-				}
-			}
-			if dup {
-				continue
-			}
-			seen = append(seen, inv.key)
-			w.evalInvariant(e, inv, typ, val, ext, path)
+func (w *walker) invariants(e, def *elem, tplan *plan, typ string, val, ext any) {
+	w.v.resolve(e)
+	if list, ok := e.invByType[typ]; ok && (tplan == nil || tplan == e.typePlans[typ] || isPrimitive(typ)) {
+		for _, inv := range list {
+			w.evalInvariant(e, inv, typ, val, ext)
 		}
+		return
 	}
-	run(e.invs)
-	if def != e {
-		run(def.invs)
-	}
+	// A value whose type plan was chosen for it (an extension by its url).
+	var root []*invariant
 	if tplan != nil && tplan.root != e && tplan.root != def {
-		run(tplan.root.invs)
+		root = tplan.root.invs
+	}
+	for _, inv := range mergeInvariants(e.invs, def.invs, root) {
+		w.evalInvariant(e, inv, typ, val, ext)
 	}
 }
 
-func (w *walker) evalInvariant(e *elem, inv *invariant, typ string, val, ext any, path string) {
+func (w *walker) evalInvariant(e *elem, inv *invariant, typ string, val, ext any) {
 	if inv.bestPractice && !w.v.opts.BestPractice {
 		return
 	}
@@ -108,7 +98,7 @@ func (w *walker) evalInvariant(e *elem, inv *invariant, typ string, val, ext any
 		ok = extensionOrValue(val)
 	default:
 		if inv.x == nil {
-			w.unsupported(inv, path, inv.parseErr)
+			w.unsupported(inv, inv.parseErr)
 			return
 		}
 		defPath := typ
@@ -124,7 +114,7 @@ func (w *walker) evalInvariant(e *elem, inv *invariant, typ string, val, ext any
 		}
 		res, valid, err := inv.x.EvalBool(env, []fhirpath.Item{focus})
 		if err != nil {
-			w.unsupported(inv, path, err)
+			w.unsupported(inv, err)
 			return
 		}
 		ok = !valid || res // an empty result does not fail an invariant
@@ -134,14 +124,14 @@ func (w *walker) evalInvariant(e *elem, inv *invariant, typ string, val, ext any
 	}
 	if !ok {
 		if sev == validators.Error {
-			w.errorf(path, inv.key, "constraint %s failed: %s", inv.key, inv.human)
+			w.errorf("", inv.key, "constraint %s failed: %s", inv.key, inv.human)
 		} else {
-			w.warnf(path, inv.key, "constraint %s failed: %s", inv.key, inv.human)
+			w.warnf("", inv.key, "constraint %s failed: %s", inv.key, inv.human)
 		}
 	}
 }
 
-func (w *walker) unsupported(inv *invariant, path string, err error) {
+func (w *walker) unsupported(inv *invariant, err error) {
 	if w.quiet {
 		return
 	}
@@ -157,7 +147,7 @@ func (w *walker) unsupported(inv *invariant, path string, err error) {
 		w.res.UnsupportedInvariants = append(w.res.UnsupportedInvariants, inv.key)
 	}
 	if w.v.opts.InvariantInfo {
-		w.issue(validators.Information, path, fmt.Sprintf("constraint %s not evaluated: %v", inv.key, err), inv.key, "")
+		w.issue(validators.Information, "", fmt.Sprintf("constraint %s not evaluated: %v", inv.key, err), inv.key, "")
 	}
 }
 

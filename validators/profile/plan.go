@@ -41,14 +41,20 @@ type elem struct {
 	array     bool
 	choice    bool
 	types     []typeRef
-	fixed     any
-	fixedType string
-	pattern   any
-	patType   string
-	binding   *packages.Binding
-	invs      []*invariant
-	mustSup   bool
-	maxLength int
+	typ       string // the only type, for elements that are not choices
+	// JSON property names, computed once: "_name" for a primitive, and
+	// "valueQuantity"/"_valueString" for each type of a choice.
+	extKey        string
+	choiceKeys    []string
+	choiceExtKeys []string
+	fixed         any
+	fixedType     string
+	pattern       any
+	patType       string
+	binding       *packages.Binding
+	invs          []*invariant
+	mustSup       bool
+	maxLength     int
 
 	slicing *packages.Slicing
 	slices  []*elem
@@ -72,6 +78,11 @@ type elem struct {
 	discs     [][]discMatcher // per slice, its discriminators
 	discErr   []string        // per slice, why it cannot be matched
 	refSet    targetSet
+	// invariants to evaluate on a value, by type: the element's own, its
+	// content reference target's and its type's root's, without repeats
+	invByType map[string][]*invariant
+	vsOnce    sync.Once
+	vs        *vsIndex
 }
 
 // childRef is what a JSON property name stands for.
@@ -79,6 +90,7 @@ type childRef struct {
 	e   *elem
 	typ string // the type the name selects (for choices) or the only type
 	ext bool   // "_name": the id/extensions of a primitive
+	idx int    // position of e among its parent's children
 }
 
 // targetSet is the resource types a Reference may point to.
@@ -209,6 +221,22 @@ func newElem(p *plan, ed *packages.ElementDefinition, cache *exprCache) *elem {
 	for _, t := range ed.Type {
 		e.types = append(e.types, typeRef{code: typeCode(t), profiles: t.Profile, targets: t.TargetProfile})
 	}
+	if e.choice {
+		for _, t := range e.types {
+			key := e.jsonName + upperFirst(t.code)
+			e.choiceKeys = append(e.choiceKeys, key)
+			if isPrimitive(t.code) {
+				e.choiceExtKeys = append(e.choiceExtKeys, "_"+key)
+			} else {
+				e.choiceExtKeys = append(e.choiceExtKeys, "")
+			}
+		}
+	} else if len(e.types) > 0 {
+		e.typ = e.types[0].code
+		if isPrimitive(e.typ) {
+			e.extKey = "_" + e.jsonName
+		}
+	}
 	if ed.Binding != nil && ed.Binding.ValueSet != "" && (ed.Binding.Strength == "required" || ed.Binding.Strength == "extensible") {
 		e.binding = ed.Binding
 	}
@@ -238,32 +266,23 @@ func (e *elem) index() {
 		return
 	}
 	e.byJSON = make(map[string]childRef, 2*len(e.children))
-	for _, c := range e.children {
+	for i, c := range e.children {
 		if c.choice {
 			if e.choiceBase == nil {
 				e.choiceBase = map[string]*elem{}
 			}
 			e.choiceBase[c.jsonName] = c
-			for _, t := range c.types {
-				key := c.jsonName + upperFirst(t.code)
-				e.byJSON[key] = childRef{e: c, typ: t.code}
-				if isPrimitive(t.code) {
-					e.byJSON["_"+key] = childRef{e: c, typ: t.code, ext: true}
+			for j, t := range c.types {
+				e.byJSON[c.choiceKeys[j]] = childRef{e: c, typ: t.code, idx: i}
+				if c.choiceExtKeys[j] != "" {
+					e.byJSON[c.choiceExtKeys[j]] = childRef{e: c, typ: t.code, ext: true, idx: i}
 				}
 			}
 			continue
 		}
-		typ := ""
-		if len(c.types) > 0 {
-			typ = c.types[0].code
-		}
-		e.byJSON[c.jsonName] = childRef{e: c, typ: typ}
-		if typ == "" || isPrimitive(typ) {
-			// contentReference elements have no type here; they are
-			// never primitives in R4, but allow "_" only for primitives.
-			if typ != "" {
-				e.byJSON["_"+c.jsonName] = childRef{e: c, typ: typ, ext: true}
-			}
+		e.byJSON[c.jsonName] = childRef{e: c, typ: c.typ, idx: i}
+		if c.extKey != "" {
+			e.byJSON[c.extKey] = childRef{e: c, typ: c.typ, ext: true, idx: i}
 		}
 	}
 }

@@ -10,7 +10,6 @@
 package profile
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -133,33 +132,34 @@ func (v *Validator) basePlan(typ string) (*plan, error) {
 // its type, the given profiles (canonicals, possibly "url|version") and
 // the profiles it claims in meta.profile.
 func (v *Validator) Validate(raw []byte, profiles ...string) Result {
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.UseNumber()
-	var res any
-	if err := d.Decode(&res); err != nil {
+	res, dups, err := decodeJSON(raw)
+	if err != nil {
 		return Result{Issues: []validators.Issue{{Severity: validators.Error, Message: "invalid JSON: " + err.Error(), Rule: "json"}}}
-	}
-	if d.More() {
-		return Result{Issues: []validators.Issue{{Severity: validators.Error, Message: "invalid JSON: data after the resource", Rule: "json"}}}
 	}
 	obj, ok := res.(map[string]any)
 	if !ok {
 		return Result{Issues: []validators.Issue{{Severity: validators.Error, Message: "not a JSON object", Rule: "json"}}}
 	}
-	return v.ValidateDecoded(obj, profiles...)
+	r := v.ValidateDecoded(obj, profiles...)
+	for _, k := range dups {
+		// FHIR JSON allows each property once; the decoder kept the last.
+		r.Issues = append(r.Issues, validators.Issue{Severity: validators.Error, Message: fmt.Sprintf("property %q appears more than once in an object", k), Rule: "json"})
+	}
+	return r
 }
 
 // ValidateDecoded is Validate for a resource already decoded by
 // encoding/json (with UseNumber, so numbers are json.Number).
 func (v *Validator) ValidateDecoded(res map[string]any, profiles ...string) Result {
 	var r Result
-	w := &walker{v: v, res: &r}
+	w := &walker{v: v, res: &r, path: make([]byte, 0, 128)}
 	rt, _ := res["resourceType"].(string)
 	if rt == "" {
 		w.issue(validators.Error, "", "resource has no resourceType", "Resource.resourceType", "")
 		return r
 	}
-	w.resource(res, rt, rt, profiles, true, false)
+	w.path = append(w.path, rt...)
+	w.resource(res, rt, profiles, true, false)
 	r.Issues = dedupe(r.Issues)
 	return r
 }

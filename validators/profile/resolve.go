@@ -45,6 +45,25 @@ func (v *Validator) resolve(e *elem) {
 			}
 		}
 		e.refSet = v.computeTargets(e.ref)
+		e.invByType = map[string][]*invariant{}
+		if e == e.plan.root {
+			e.invByType[e.plan.sd.Type] = mergeInvariants(e.invs)
+		}
+		for _, t := range types {
+			var root []*invariant
+			if p := e.typePlans[t.code]; p != nil {
+				root = p.root.invs
+			} else if isPrimitive(t.code) {
+				if p, _ := v.basePlan(t.code); p != nil {
+					root = p.root.invs
+				}
+			}
+			if e.ref != e {
+				e.invByType[t.code] = mergeInvariants(e.invs, e.ref.invs, root)
+			} else {
+				e.invByType[t.code] = mergeInvariants(e.invs, root)
+			}
+		}
 	})
 }
 
@@ -139,4 +158,24 @@ func (v *Validator) defChildren(e *elem, typ string) []*elem {
 		}
 	}
 	return nil
+}
+
+// mergeInvariants joins invariant lists, keeping the first of each key.
+func mergeInvariants(lists ...[]*invariant) []*invariant {
+	var out []*invariant
+	for _, l := range lists {
+		for _, inv := range l {
+			dup := false
+			for _, o := range out {
+				if o.key == inv.key {
+					dup = true
+					break
+				}
+			}
+			if !dup {
+				out = append(out, inv)
+			}
+		}
+	}
+	return out
 }

@@ -450,7 +450,7 @@ func lowerTypeName(s string) string {
 
 // sliced validates the occurrences of a sliced element: each is matched to
 // a slice and validated against it, and each slice's cardinality checked.
-func (w *walker) sliced(c *elem, occs []occ, parentPath string) {
+func (w *walker) sliced(c *elem, occs []occ) {
 	w.v.compileDiscriminators(c)
 	var countBuf [8]int
 	counts := countBuf[:0]
@@ -459,7 +459,9 @@ func (w *walker) sliced(c *elem, occs []occ, parentPath string) {
 	}
 	rules := c.slicing.Rules
 	last, unmatchedSeen := -1, false
-	for _, o := range occs {
+	for j := range occs {
+		o := occs[j]
+		mark := w.push(&occs[j])
 		si := -1
 		for i := range c.slices {
 			if c.discErr[i] == "" && w.matchSlice(c.discs[i], o) {
@@ -470,36 +472,38 @@ func (w *walker) sliced(c *elem, occs []occ, parentPath string) {
 		if si < 0 {
 			unmatchedSeen = true
 			if rules == "closed" {
-				w.errorf(o.path, c.id, "this %s matches none of the slices of %s, and the slicing is closed", c.name, c.id)
+				w.errorf("", c.id, "this %s matches none of the slices of %s, and the slicing is closed", c.name, c.id)
 			}
-			w.value(c, o.typ, o.val, o.ext, o.path)
+			w.value(c, o.typ, o.val, o.ext)
+			w.pop(mark)
 			continue
 		}
 		counts[si]++
 		if c.slicing.Ordered && si < last {
-			w.errorf(o.path, c.slices[si].id, "slice %s is out of order (slicing of %s is ordered)", c.slices[si].sliceName, c.id)
+			w.errorf("", c.slices[si].id, "slice %s is out of order (slicing of %s is ordered)", c.slices[si].sliceName, c.id)
 		}
 		if rules == "openAtEnd" && unmatchedSeen {
-			w.errorf(o.path, c.id, "an item matching slice %s follows items matching no slice (open at end)", c.slices[si].sliceName)
+			w.errorf("", c.id, "an item matching slice %s follows items matching no slice (open at end)", c.slices[si].sliceName)
 		}
 		last = si
-		w.value(c.slices[si], o.typ, o.val, o.ext, o.path)
+		w.value(c.slices[si], o.typ, o.val, o.ext)
+		w.pop(mark)
 	}
 	for i, s := range c.slices {
 		if c.discErr[i] != "" {
 			if s.min > 0 {
-				w.warnf(parentPath+"."+c.name, s.id, "slice %s not checked: %s", s.sliceName, c.discErr[i])
+				w.warnf("."+c.name, s.id, "slice %s not checked: %s", s.sliceName, c.discErr[i])
 			}
 			continue
 		}
 		if counts[i] < s.min {
-			w.errorf(parentPath+"."+c.name, s.id, "slice %s: minimum %d, found %d", s.sliceName, s.min, counts[i])
+			w.errorf("."+c.name, s.id, "slice %s: minimum %d, found %d", s.sliceName, s.min, counts[i])
 		}
 		if s.max >= 0 && counts[i] > s.max {
-			w.errorf(parentPath+"."+c.name, s.id, "slice %s: maximum %d, found %d", s.sliceName, s.max, counts[i])
+			w.errorf("."+c.name, s.id, "slice %s: maximum %d, found %d", s.sliceName, s.max, counts[i])
 		}
 		if counts[i] == 0 && s.mustSup && !w.isBase {
-			w.mustSupportMissing(s, parentPath)
+			w.mustSupportMissing(s)
 		}
 	}
 }
@@ -578,10 +582,11 @@ func (w *walker) conforms(obj map[string]any, typ, profile string) bool {
 		if rt != p.sd.Type {
 			return false
 		}
-		q.resource(obj, rt, rt, []string{profile}, false, false)
+		q.path = append(q.path, rt...)
+		q.resource(obj, rt, []string{profile}, false, false)
 	} else {
 		q.curRes = w.curRes
-		q.value(p.root, p.sd.Type, obj, nil, "")
+		q.value(p.root, p.sd.Type, obj, nil)
 	}
 	return q.errors == 0
 }

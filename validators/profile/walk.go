@@ -20,6 +20,7 @@ type walker struct {
 	rootRes map[string]any // the container of contained resources (%rootResource)
 	bundle  map[string]any // the outermost Bundle, for resolving its references
 	isBase  bool           // walking a base definition, not a profile
+	path    []byte         // FHIRPath-like location of the value being walked
 
 	// quiet walkers only count errors: they decide whether a value
 	// conforms to a profile (profile discriminators).
@@ -27,7 +28,9 @@ type walker struct {
 	errors int
 }
 
-func (w *walker) issue(sev validators.Severity, path, msg, rule, profile string) {
+// issue records a finding at the current path followed by suffix (such as
+// ".name" for a child that is missing).
+func (w *walker) issue(sev validators.Severity, suffix, msg, rule, profile string) {
 	if w.quiet {
 		if sev == validators.Error {
 			w.errors++
@@ -37,35 +40,51 @@ func (w *walker) issue(sev validators.Severity, path, msg, rule, profile string)
 	if profile == "" {
 		profile = w.prof
 	}
-	w.res.Issues = append(w.res.Issues, validators.Issue{Severity: sev, Path: path, Message: msg, Rule: rule, Profile: profile})
+	w.res.Issues = append(w.res.Issues, validators.Issue{Severity: sev, Path: string(w.path) + suffix, Message: msg, Rule: rule, Profile: profile})
 }
 
-func (w *walker) errorf(path, rule, format string, args ...any) {
+func (w *walker) errorf(suffix, rule, format string, args ...any) {
 	if w.quiet {
 		w.errors++
 		return
 	}
-	w.issue(validators.Error, path, fmt.Sprintf(format, args...), rule, "")
+	w.issue(validators.Error, suffix, fmt.Sprintf(format, args...), rule, "")
 }
 
-func (w *walker) warnf(path, rule, format string, args ...any) {
+func (w *walker) warnf(suffix, rule, format string, args ...any) {
 	if w.quiet {
 		return
 	}
-	w.issue(validators.Warning, path, fmt.Sprintf(format, args...), rule, "")
+	w.issue(validators.Warning, suffix, fmt.Sprintf(format, args...), rule, "")
 }
+
+// push appends an occurrence's step to the path; pop restores it. Paths
+// are built on one reused buffer, and made into strings only for issues.
+func (w *walker) push(o *occ) int {
+	n := len(w.path)
+	w.path = append(w.path, '.')
+	w.path = append(w.path, o.key...)
+	if o.idx >= 0 {
+		w.path = append(w.path, '[')
+		w.path = strconv.AppendInt(w.path, int64(o.idx), 10)
+		w.path = append(w.path, ']')
+	}
+	return n
+}
+
+func (w *walker) pop(n int) { w.path = w.path[:n] }
 
 // resource validates a resource (top-level or nested) against the base
 // definition of its type, or against the profiles it is asked to meet or
 // claims. A profile's snapshot holds everything its base does, so when a
 // profile is checked the base need not be walked as well.
-func (w *walker) resource(obj map[string]any, rt, path string, asked []string, top, contained bool) {
+func (w *walker) resource(obj map[string]any, rt string, asked []string, top, contained bool) {
 	base, err := w.v.basePlan(rt)
 	if base == nil {
 		if err != nil {
-			w.errorf(path, "Resource.resourceType", "cannot check resource type %q: %v", rt, err)
+			w.errorf("", "Resource.resourceType", "cannot check resource type %q: %v", rt, err)
 		} else {
-			w.errorf(path, "Resource.resourceType", "unknown resource type %q", rt)
+			w.errorf("", "Resource.resourceType", "unknown resource type %q", rt)
 		}
 		return
 	}
@@ -77,7 +96,7 @@ func (w *walker) resource(obj map[string]any, rt, path string, asked []string, t
 	for _, c := range profileList(asked, obj["meta"]) {
 		p, err := w.v.planFor(c)
 		if err != nil {
-			w.issue(validators.Error, path, fmt.Sprintf("profile %s cannot be used: %v", c, err), c, c)
+			w.issue(validators.Error, "", fmt.Sprintf("profile %s cannot be used: %v", c, err), c, c)
 			if top {
 				w.res.NotRun = append(w.res.NotRun, c)
 			}
@@ -87,20 +106,20 @@ func (w *walker) resource(obj map[string]any, rt, path string, asked []string, t
 			url, version, versioned := strings.Cut(c, "|")
 			if versioned {
 				if alt, _ := w.v.planFor(url); alt != nil {
-					w.issue(validators.Warning, path, fmt.Sprintf("profile %s is not loaded (version %s not found); checked against version %s", c, version, alt.sd.Version), c, c)
+					w.issue(validators.Warning, "", fmt.Sprintf("profile %s is not loaded (version %s not found); checked against version %s", c, version, alt.sd.Version), c, c)
 					p = alt
 				}
 			}
 		}
 		if p == nil {
-			w.issue(validators.Warning, path, fmt.Sprintf("profile %s is not loaded: not checked", c), c, c)
+			w.issue(validators.Warning, "", fmt.Sprintf("profile %s is not loaded: not checked", c), c, c)
 			if top {
 				w.res.NotRun = append(w.res.NotRun, c)
 			}
 			continue
 		}
 		if p.sd.Type != rt {
-			w.issue(validators.Error, path, fmt.Sprintf("profile %s is for %s resources, not %s", c, p.sd.Type, rt), c, c)
+			w.issue(validators.Error, "", fmt.Sprintf("profile %s is for %s resources, not %s", c, p.sd.Type, rt), c, c)
 			if top {
 				w.res.Checked = append(w.res.Checked, c)
 			}
@@ -137,7 +156,7 @@ func (w *walker) resource(obj map[string]any, rt, path string, asked []string, t
 	for _, q := range plans {
 		w.prof = q.p.url
 		w.isBase = q.p == base
-		w.value(q.p.root, rt, obj, nil, path)
+		w.value(q.p.root, rt, obj, nil)
 	}
 	w.prof, w.curRes, w.isBase, w.rootRes = saveProf, saveRes, saveBase, saveRoot
 }
@@ -145,90 +164,99 @@ func (w *walker) resource(obj map[string]any, rt, path string, asked []string, t
 // occ is one occurrence of an element in the JSON: its value and, for
 // primitives, the "_name" object with its id and extensions.
 type occ struct {
-	val  any
-	ext  any
-	typ  string
-	path string
+	val any
+	ext any
+	typ string
+	key string // JSON property name
+	idx int    // index in the array, or -1
 }
 
 // value validates one occurrence of element e, of type typ.
-func (w *walker) value(e *elem, typ string, val, ext any, path string) {
+func (w *walker) value(e *elem, typ string, val, ext any) {
 	def := w.v.target(e)
 	if isPrimitive(typ) {
-		w.primitive(e, def, typ, val, ext, path)
+		w.primitive(e, def, typ, val, ext)
 		return
 	}
 	obj, ok := val.(map[string]any)
 	if !ok {
 		if val == nil {
-			w.errorf(path, e.id, "null is not a valid value")
+			w.errorf("", e.id, "null is not a valid value")
 		} else {
-			w.errorf(path, e.id, "expected a JSON object for %s, found %s", typ, jsonKind(val))
+			w.errorf("", e.id, "expected a JSON object for %s, found %s", typ, jsonKind(val))
 		}
 		return
 	}
 	if typ == "Resource" || typ == "DomainResource" || (w.v.resourceTypes[typ] && e != e.plan.root) {
 		rt, _ := obj["resourceType"].(string)
 		if rt == "" {
-			w.errorf(path, e.id, "nested resource has no resourceType")
+			w.errorf("", e.id, "nested resource has no resourceType")
 			return
 		}
 		if typ != "Resource" && typ != "DomainResource" && rt != typ {
-			w.errorf(path, e.id, "a %s resource is not allowed here (expected %s)", rt, typ)
+			w.errorf("", e.id, "a %s resource is not allowed here (expected %s)", rt, typ)
 			return
 		}
 		var profiles []string
 		if t, ok := e.typeOf(typ); ok {
 			profiles = t.profiles
 		}
-		w.resource(obj, rt, path, profiles, false, e.jsonName == "contained")
+		w.resource(obj, rt, profiles, false, e.jsonName == "contained")
 		return
 	}
-	w.fixedPattern(e, obj, path)
+	w.fixedPattern(e, obj)
 	if e.binding != nil {
-		w.checkBinding(e, typ, obj, path)
+		w.checkBinding(e, typ, obj)
 	}
 	if typ == "Reference" {
-		w.reference(e, obj, path)
+		w.reference(e, obj)
 	}
 	holder, tplan := w.v.childrenFor(e, def, typ, obj)
 	if holder == nil {
 		if typ == "Extension" {
-			w.unknownExtension(e, obj, path)
+			w.unknownExtension(e, obj)
 			holder, tplan = w.v.genericType("Extension")
 		} else {
-			w.warnf(path, e.id, "the definition of type %s is not loaded: content not checked", typ)
+			w.warnf("", e.id, "the definition of type %s is not loaded: content not checked", typ)
 			return
 		}
 		if holder == nil {
 			return
 		}
 	}
-	w.object(holder, obj, path, e == e.plan.root && e.plan.sd.Kind == "resource")
-	w.invariants(e, def, tplan, typ, obj, nil, path)
+	w.object(holder, obj, e == e.plan.root && e.plan.sd.Kind == "resource")
+	w.invariants(e, def, tplan, typ, obj, nil)
 }
 
 // unknownExtension reports an extension whose definition is not loaded.
-func (w *walker) unknownExtension(e *elem, obj map[string]any, path string) {
+func (w *walker) unknownExtension(e *elem, obj map[string]any) {
 	url, _ := obj["url"].(string)
 	switch {
 	case url == "":
-		w.errorf(path, e.id, "extension has no url")
+		w.errorf("", e.id, "extension has no url")
 	case !strings.Contains(url, ":"):
-		w.errorf(path, e.id, "extension url %q is not an absolute URI", url)
+		w.errorf("", e.id, "extension url %q is not an absolute URI", url)
 	case e.name == "modifierExtension":
-		w.errorf(path, e.id, "modifier extension %s is not known: it cannot be ignored", url)
+		w.errorf("", e.id, "modifier extension %s is not known: it cannot be ignored", url)
 	default:
-		w.warnf(path, e.id, "extension %s is not loaded: only its structure is checked", url)
+		w.warnf("", e.id, "extension %s is not loaded: only its structure is checked", url)
 	}
 }
 
 // object validates the properties of a JSON object against the children
 // of holder.
-func (w *walker) object(holder *elem, obj map[string]any, path string, resourceRoot bool) {
+func (w *walker) object(holder *elem, obj map[string]any, resourceRoot bool) {
+	// Which children are present is learnt from the object's keys (a
+	// resource carries a fraction of the elements its type defines).
+	var presentBuf [64]bool
+	present := presentBuf[:]
+	if len(holder.children) > len(presentBuf) {
+		present = make([]bool, len(holder.children))
+	}
 	var unknown []string
 	for k := range obj {
-		if _, ok := holder.byJSON[k]; ok {
+		if ref, ok := holder.byJSON[k]; ok {
+			present[ref.idx] = true
 			continue
 		}
 		if (k == "resourceType" && resourceRoot) || k == "fhir_comments" {
@@ -239,40 +267,50 @@ func (w *walker) object(holder *elem, obj map[string]any, path string, resourceR
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
 		for _, k := range unknown {
-			w.unknownProperty(holder, k, path)
+			w.unknownProperty(holder, k)
 		}
 	}
 	var buf [4]occ
-	for _, c := range holder.children {
-		occs := w.gather(c, obj, path, buf[:0])
+	for i, c := range holder.children {
+		if !present[i] {
+			if c.min > 0 {
+				w.errorf("."+c.name, c.id, "missing required element %s: minimum %d, found 0", c.name, c.min)
+			}
+			if c.mustSup && !w.isBase {
+				w.mustSupportMissing(c)
+			}
+			continue
+		}
+		occs := w.gather(c, obj, buf[:0])
 		n := len(occs)
 		if n < c.min {
-			w.errorf(path+"."+c.name, c.id, "missing required element %s: minimum %d, found %d", c.name, c.min, n)
+			w.errorf("."+c.name, c.id, "missing required element %s: minimum %d, found %d", c.name, c.min, n)
 		}
 		if c.max >= 0 && n > c.max {
 			if c.max == 0 {
-				w.errorf(occs[0].path, c.id, "element %s is not allowed here (max 0)", c.name)
+				mark := w.push(&occs[0])
+				w.errorf("", c.id, "element %s is not allowed here (max 0)", c.name)
+				w.pop(mark)
 			} else {
-				w.errorf(path+"."+c.name, c.id, "too many %s: maximum %d, found %d", c.name, c.max, n)
+				w.errorf("."+c.name, c.id, "too many %s: maximum %d, found %d", c.name, c.max, n)
 			}
 		}
 		if n == 0 {
-			if c.mustSup && !w.isBase {
-				w.mustSupportMissing(c, path)
-			}
 			continue
 		}
 		if c.slicing != nil && len(c.slices) > 0 {
-			w.sliced(c, occs, path)
+			w.sliced(c, occs)
 			continue
 		}
-		for _, o := range occs {
-			w.value(c, o.typ, o.val, o.ext, o.path)
+		for j := range occs {
+			mark := w.push(&occs[j])
+			w.value(c, occs[j].typ, occs[j].val, occs[j].ext)
+			w.pop(mark)
 		}
 	}
 }
 
-func (w *walker) mustSupportMissing(c *elem, path string) {
+func (w *walker) mustSupportMissing(c *elem) {
 	if w.quiet {
 		return
 	}
@@ -283,12 +321,12 @@ func (w *walker) mustSupportMissing(c *elem, path string) {
 	}
 	w.res.MustSupportMissing = append(w.res.MustSupportMissing, c.id)
 	if w.v.opts.MustSupportInfo {
-		w.issue(validators.Information, path+"."+c.name, fmt.Sprintf("must-support element %s is not present", c.name), c.id, "")
+		w.issue(validators.Information, "."+c.name, fmt.Sprintf("must-support element %s is not present", c.name), c.id, "")
 	}
 }
 
 // unknownProperty reports a JSON property the definition does not allow.
-func (w *walker) unknownProperty(holder *elem, k, path string) {
+func (w *walker) unknownProperty(holder *elem, k string) {
 	name := strings.TrimPrefix(k, "_")
 	for base, c := range holder.choiceBase {
 		if len(name) > len(base) && strings.HasPrefix(name, base) && name[len(base)] >= 'A' && name[len(base)] <= 'Z' {
@@ -296,74 +334,73 @@ func (w *walker) unknownProperty(holder *elem, k, path string) {
 			for _, t := range c.types {
 				allowed = append(allowed, t.code)
 			}
-			w.errorf(path+"."+k, c.id, "type %s is not allowed for %s (allowed: %s)", name[len(base):], c.name, strings.Join(allowed, ", "))
+			w.errorf("."+k, c.id, "type %s is not allowed for %s (allowed: %s)", name[len(base):], c.name, strings.Join(allowed, ", "))
 			return
 		}
 	}
 	if c, ok := holder.byJSON[name]; ok && strings.HasPrefix(k, "_") {
-		w.errorf(path+"."+k, c.e.id, "%s is not a primitive element: %s is not allowed", name, k)
+		w.errorf("."+k, c.e.id, "%s is not a primitive element: %s is not allowed", name, k)
 		return
 	}
-	w.errorf(path+"."+k, holder.id, "element %s is not allowed here (unknown element)", k)
+	w.errorf("."+k, holder.id, "element %s is not allowed here (unknown element)", k)
 }
 
 // gather collects the occurrences of child c in obj, checking that arrays
 // are used where the base definition repeats and only there.
-func (w *walker) gather(c *elem, obj map[string]any, path string, out []occ) []occ {
+func (w *walker) gather(c *elem, obj map[string]any, out []occ) []occ {
 	if c.choice {
-		for _, t := range c.types {
-			key := c.jsonName + upperFirst(t.code)
+		for i, t := range c.types {
+			key := c.choiceKeys[i]
 			val, okv := obj[key]
 			var ext any
 			oke := false
-			if isPrimitive(t.code) {
-				ext, oke = obj["_"+key]
+			if c.choiceExtKeys[i] != "" {
+				ext, oke = obj[c.choiceExtKeys[i]]
 			}
 			if okv || oke {
-				out = append(out, occ{val: val, ext: ext, typ: t.code, path: path + "." + key})
+				out = append(out, occ{val: val, ext: ext, typ: t.code, key: key, idx: -1})
 			}
 		}
 		return out
 	}
-	typ := ""
-	if len(c.types) > 0 {
-		typ = c.types[0].code
-	} else if t := w.v.target(c); t != nil && len(t.types) > 0 {
-		typ = t.types[0].code
+	typ := c.typ
+	if typ == "" {
+		if t := w.v.target(c); len(t.types) > 0 {
+			typ = t.types[0].code
+		}
 	}
 	val, okv := obj[c.jsonName]
 	var ext any
 	oke := false
-	if isPrimitive(typ) {
-		ext, oke = obj["_"+c.jsonName]
+	if c.extKey != "" {
+		ext, oke = obj[c.extKey]
 	}
 	if !okv && !oke {
 		return out
 	}
-	p := path + "." + c.jsonName
 	if !c.array {
 		if _, isArr := val.([]any); isArr {
-			w.errorf(p, c.id, "%s must not be an array", c.jsonName)
+			w.errorf("."+c.jsonName, c.id, "%s must not be an array", c.jsonName)
 			return out
 		}
 		if _, isArr := ext.([]any); isArr {
-			w.errorf(p, c.id, "_%s must not be an array", c.jsonName)
+			w.errorf("."+c.extKey, c.id, "%s must not be an array", c.extKey)
 			return out
 		}
-		return append(out, occ{val: val, ext: ext, typ: typ, path: p})
+		return append(out, occ{val: val, ext: ext, typ: typ, key: c.jsonName, idx: -1})
 	}
 	vals, okva := val.([]any)
 	exts, okea := ext.([]any)
 	if (okv && !okva) || (oke && !okea) {
-		w.errorf(p, c.id, "%s must be an array", c.jsonName)
+		w.errorf("."+c.jsonName, c.id, "%s must be an array", c.jsonName)
 		return out
 	}
 	if okv && oke && len(vals) != len(exts) {
-		w.errorf(p, c.id, "%s and _%s have different lengths", c.jsonName, c.jsonName)
+		w.errorf("."+c.jsonName, c.id, "%s and %s have different lengths", c.jsonName, c.extKey)
 	}
 	n := max(len(vals), len(exts))
 	if n == 0 {
-		w.errorf(p, c.id, "%s is an empty array", c.jsonName)
+		w.errorf("."+c.jsonName, c.id, "%s is an empty array", c.jsonName)
 		return out
 	}
 	for i := range n {
@@ -374,29 +411,29 @@ func (w *walker) gather(c *elem, obj map[string]any, path string, out []occ) []o
 		if i < len(exts) {
 			x = exts[i]
 		}
-		out = append(out, occ{val: v, ext: x, typ: typ, path: p + "[" + strconv.Itoa(i) + "]"})
+		out = append(out, occ{val: v, ext: x, typ: typ, key: c.jsonName, idx: i})
 	}
 	return out
 }
 
 // primitive validates a primitive value and its "_name" object.
-func (w *walker) primitive(e, def *elem, typ string, val, ext any, path string) {
+func (w *walker) primitive(e, def *elem, typ string, val, ext any) {
 	if val == nil && ext == nil {
-		w.errorf(path, e.id, "null is not a valid value")
+		w.errorf("", e.id, "null is not a valid value")
 		return
 	}
 	if val != nil {
 		if msg := checkPrimitive(typ, val); msg != "" {
-			w.errorf(path, e.id, "%s", msg)
+			w.errorf("", e.id, "%s", msg)
 		} else {
 			if e.maxLength > 0 {
 				if s, ok := val.(string); ok && len([]rune(s)) > e.maxLength {
-					w.errorf(path, e.id, "value is longer than the maximum length %d", e.maxLength)
+					w.errorf("", e.id, "value is longer than the maximum length %d", e.maxLength)
 				}
 			}
-			w.fixedPattern(e, val, path)
+			w.fixedPattern(e, val)
 			if e.binding != nil {
-				w.checkBinding(e, typ, val, path)
+				w.checkBinding(e, typ, val)
 			}
 		}
 	}
@@ -404,16 +441,16 @@ func (w *walker) primitive(e, def *elem, typ string, val, ext any, path string) 
 	if ext != nil {
 		xo, ok := ext.(map[string]any)
 		if !ok {
-			w.errorf(path, e.id, "the _ object of a primitive must be a JSON object")
+			w.errorf("", e.id, "the _ object of a primitive must be a JSON object")
 		} else if holder, tp := w.v.genericType(typ); holder != nil {
 			tplan = tp
-			w.object(holder, xo, path, false)
+			w.object(holder, xo, false)
 		}
 	}
 	if tplan == nil {
 		_, tplan = w.v.genericType(typ)
 	}
-	w.invariants(e, def, tplan, typ, val, ext, path)
+	w.invariants(e, def, tplan, typ, val, ext)
 }
 
 func jsonKind(v any) string {
