@@ -81,13 +81,8 @@ func (w *walker) reference(e *elem, obj map[string]any) {
 		return
 	}
 	ts := w.v.refTargets(e)
-	if ts.any {
-		if strings.HasPrefix(ref, "#") {
-			w.resolveContained(ref, e)
-		}
-		return
-	}
-	if strings.HasPrefix(ref, "#") && !w.resolveContained(ref, e) {
+	if ts.any || strings.HasPrefix(ref, "#") {
+		// local references are ref-1's business
 		return
 	}
 	_, typ := w.resolveReference(ref)
@@ -97,19 +92,6 @@ func (w *walker) reference(e *elem, obj map[string]any) {
 	if !ts.types[typ] {
 		w.errorf(".reference", e.id, "reference to a %s is not allowed here (allowed: %s)", typ, ts.names)
 	}
-}
-
-// resolveContained reports a local reference that matches no contained
-// resource.
-func (w *walker) resolveContained(ref string, e *elem) bool {
-	if ref == "#" {
-		return true // the container itself
-	}
-	if obj, _ := w.resolveReference(ref); obj == nil {
-		w.errorf(".reference", e.id, "reference %s matches no contained resource", ref)
-		return false
-	}
-	return true
 }
 
 // refTargets returns the resource types a Reference element may point to.

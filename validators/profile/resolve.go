@@ -105,8 +105,9 @@ func (v *Validator) childrenFor(e, def *elem, typ string, obj map[string]any) (*
 		v.resolve(def)
 		tp = def.typePlans[typ]
 	}
-	if typ == "Extension" && tp == nil && len(def.children) == 0 {
+	if typ == "Extension" && len(def.children) == 0 && !e.extProfiled() {
 		// A generic extension: its definition comes from its url.
+		tp = nil
 		if url, _ := obj["url"].(string); url != "" {
 			if p, _ := v.planFor(url); p != nil && p.sd.Type == "Extension" {
 				tp = p
@@ -178,4 +179,16 @@ func mergeInvariants(lists ...[]*invariant) []*invariant {
 		}
 	}
 	return out
+}
+
+// extProfiled reports whether an Extension element names the definition
+// its values must meet (an extension slice), rather than taking it from
+// each value's url.
+func (e *elem) extProfiled() bool {
+	for _, t := range e.types {
+		if t.code == "Extension" && len(t.profiles) > 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -3,6 +3,7 @@ package profile
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -158,6 +159,10 @@ func (w *walker) resource(obj map[string]any, rt string, asked []string, top, co
 		w.isBase = q.p == base
 		w.value(q.p.root, rt, obj, nil)
 	}
+	if rt == "Bundle" {
+		w.prof = base.url
+		w.bundleFullURLs(obj)
+	}
 	w.prof, w.curRes, w.isBase, w.rootRes = saveProf, saveRes, saveBase, saveRoot
 }
 
@@ -233,9 +238,13 @@ func (w *walker) unknownExtension(e *elem, obj map[string]any) {
 	url, _ := obj["url"].(string)
 	switch {
 	case url == "":
-		w.errorf("", e.id, "extension has no url")
+		// Extension.url (1..1) reports it
 	case !strings.Contains(url, ":"):
-		w.errorf("", e.id, "extension url %q is not an absolute URI", url)
+		// a relative url names a part of a complex extension, which its
+		// parent's definition describes
+		if !strings.HasSuffix(e.path, "Extension.extension") {
+			w.errorf("", e.id, "extension url %q is not an absolute URI", url)
+		}
 	case e.name == "modifierExtension":
 		w.errorf("", e.id, "modifier extension %s is not known: it cannot be ignored", url)
 	default:
@@ -264,15 +273,23 @@ func (w *walker) object(holder *elem, obj map[string]any, resourceRoot bool) {
 		}
 		unknown = append(unknown, k)
 	}
+	// A value of a type its choice element does not allow still counts
+	// as present: its one error says what is wrong with it.
+	var wrongType []*elem
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
 		for _, k := range unknown {
-			w.unknownProperty(holder, k)
+			if c := w.unknownProperty(holder, k); c != nil {
+				wrongType = append(wrongType, c)
+			}
 		}
 	}
 	var buf [4]occ
 	for i, c := range holder.children {
 		if !present[i] {
+			if slices.Contains(wrongType, c) {
+				continue
+			}
 			if c.min > 0 {
 				w.errorf("."+c.name, c.id, "missing required element %s: minimum %d, found 0", c.name, c.min)
 			}
@@ -281,8 +298,8 @@ func (w *walker) object(holder *elem, obj map[string]any, resourceRoot bool) {
 			}
 			continue
 		}
-		occs := w.gather(c, obj, buf[:0])
-		n := len(occs)
+		occs, bad := w.gather(c, obj, buf[:0])
+		n := len(occs) + bad
 		if n < c.min {
 			w.errorf("."+c.name, c.id, "missing required element %s: minimum %d, found %d", c.name, c.min, n)
 		}
@@ -295,7 +312,7 @@ func (w *walker) object(holder *elem, obj map[string]any, resourceRoot bool) {
 				w.errorf("."+c.name, c.id, "too many %s: maximum %d, found %d", c.name, c.max, n)
 			}
 		}
-		if n == 0 {
+		if len(occs) == 0 {
 			continue
 		}
 		if c.slicing != nil && len(c.slices) > 0 {
@@ -326,7 +343,8 @@ func (w *walker) mustSupportMissing(c *elem) {
 }
 
 // unknownProperty reports a JSON property the definition does not allow.
-func (w *walker) unknownProperty(holder *elem, k string) {
+// For a type a choice element does not allow, it returns that element.
+func (w *walker) unknownProperty(holder *elem, k string) *elem {
 	name := strings.TrimPrefix(k, "_")
 	for base, c := range holder.choiceBase {
 		if len(name) > len(base) && strings.HasPrefix(name, base) && name[len(base)] >= 'A' && name[len(base)] <= 'Z' {
@@ -335,19 +353,21 @@ func (w *walker) unknownProperty(holder *elem, k string) {
 				allowed = append(allowed, t.code)
 			}
 			w.errorf("."+k, c.id, "type %s is not allowed for %s (allowed: %s)", name[len(base):], c.name, strings.Join(allowed, ", "))
-			return
+			return c
 		}
 	}
 	if c, ok := holder.byJSON[name]; ok && strings.HasPrefix(k, "_") {
 		w.errorf("."+k, c.e.id, "%s is not a primitive element: %s is not allowed", name, k)
-		return
+		return nil
 	}
 	w.errorf("."+k, holder.id, "element %s is not allowed here (unknown element)", k)
+	return nil
 }
 
 // gather collects the occurrences of child c in obj, checking that arrays
-// are used where the base definition repeats and only there.
-func (w *walker) gather(c *elem, obj map[string]any, out []occ) []occ {
+// are used where the base definition repeats and only there. bad counts
+// values present in a shape that cannot be validated (already reported).
+func (w *walker) gather(c *elem, obj map[string]any, out []occ) (occs []occ, bad int) {
 	if c.choice {
 		for i, t := range c.types {
 			key := c.choiceKeys[i]
@@ -361,7 +381,7 @@ func (w *walker) gather(c *elem, obj map[string]any, out []occ) []occ {
 				out = append(out, occ{val: val, ext: ext, typ: t.code, key: key, idx: -1})
 			}
 		}
-		return out
+		return out, 0
 	}
 	typ := c.typ
 	if typ == "" {
@@ -376,24 +396,24 @@ func (w *walker) gather(c *elem, obj map[string]any, out []occ) []occ {
 		ext, oke = obj[c.extKey]
 	}
 	if !okv && !oke {
-		return out
+		return out, 0
 	}
 	if !c.array {
 		if _, isArr := val.([]any); isArr {
 			w.errorf("."+c.jsonName, c.id, "%s must not be an array", c.jsonName)
-			return out
+			return out, 1
 		}
 		if _, isArr := ext.([]any); isArr {
 			w.errorf("."+c.extKey, c.id, "%s must not be an array", c.extKey)
-			return out
+			return out, 1
 		}
-		return append(out, occ{val: val, ext: ext, typ: typ, key: c.jsonName, idx: -1})
+		return append(out, occ{val: val, ext: ext, typ: typ, key: c.jsonName, idx: -1}), 0
 	}
 	vals, okva := val.([]any)
 	exts, okea := ext.([]any)
 	if (okv && !okva) || (oke && !okea) {
 		w.errorf("."+c.jsonName, c.id, "%s must be an array", c.jsonName)
-		return out
+		return out, 1
 	}
 	if okv && oke && len(vals) != len(exts) {
 		w.errorf("."+c.jsonName, c.id, "%s and %s have different lengths", c.jsonName, c.extKey)
@@ -401,7 +421,7 @@ func (w *walker) gather(c *elem, obj map[string]any, out []occ) []occ {
 	n := max(len(vals), len(exts))
 	if n == 0 {
 		w.errorf("."+c.jsonName, c.id, "%s is an empty array", c.jsonName)
-		return out
+		return out, 1
 	}
 	for i := range n {
 		var v, x any
@@ -413,7 +433,7 @@ func (w *walker) gather(c *elem, obj map[string]any, out []occ) []occ {
 		}
 		out = append(out, occ{val: v, ext: x, typ: typ, key: c.jsonName, idx: i})
 	}
-	return out
+	return out, 0
 }
 
 // primitive validates a primitive value and its "_name" object.
@@ -469,4 +489,31 @@ func jsonKind(v any) string {
 		return "an object"
 	}
 	return fmt.Sprintf("%T", v)
+}
+
+// bundleFullURLs checks that each entry's fullUrl, when it is a RESTful
+// URL, names the entry's resource (its type and id).
+func (w *walker) bundleFullURLs(bundle map[string]any) {
+	entries, _ := bundle["entry"].([]any)
+	for i, e := range entries {
+		em, _ := e.(map[string]any)
+		full, _ := em["fullUrl"].(string)
+		res, _ := em["resource"].(map[string]any)
+		id, _ := res["id"].(string)
+		if full == "" || id == "" || strings.HasPrefix(full, "urn:") {
+			continue
+		}
+		u := full
+		if j := strings.Index(u, "/_history/"); j >= 0 {
+			u = u[:j]
+		}
+		parts := strings.Split(u, "/")
+		if len(parts) < 2 {
+			continue
+		}
+		rt, _ := res["resourceType"].(string)
+		if parts[len(parts)-2] != rt || parts[len(parts)-1] != id {
+			w.errorf(".entry["+strconv.Itoa(i)+"].fullUrl", "Bundle.entry.fullUrl", "fullUrl %s does not match the entry's resource %s/%s", full, rt, id)
+		}
+	}
 }
