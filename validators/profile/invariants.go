@@ -30,6 +30,8 @@ const (
 	notNative nativeCheck = iota
 	nativeEle1
 	nativeExt1
+	nativeTxt1
+	nativeTxt2
 )
 
 // exprCache shares parsed invariants between the plans of a validator: the
@@ -54,6 +56,12 @@ func (c *exprCache) invariant(con packages.Constraint) *invariant {
 		inv.native = nativeEle1
 	case con.Key == "ext-1" && con.Expression == "extension.exists() != value.exists()":
 		inv.native = nativeExt1
+	// txt-1 and txt-2 share the expression htmlChecks(); told apart by key,
+	// each checks its own half (allowed markup; some content).
+	case con.Key == "txt-1" && con.Expression == "htmlChecks()":
+		inv.native = nativeTxt1
+	case con.Key == "txt-2" && con.Expression == "htmlChecks()":
+		inv.native = nativeTxt2
 	default:
 		inv.x, inv.parseErr = fhirpath.Parse(con.Expression)
 	}
@@ -96,6 +104,13 @@ func (w *walker) evalInvariant(e *elem, inv *invariant, typ string, val, ext any
 		ok = hasValueOrChildren(val, extMap)
 	case nativeExt1:
 		ok = extensionOrValue(val)
+	case nativeTxt1, nativeTxt2:
+		s, _ := val.(string)
+		allowed, content := fhirpath.CheckHTML(s)
+		ok = allowed
+		if inv.native == nativeTxt2 {
+			ok = content
+		}
 	default:
 		if inv.x == nil {
 			w.unsupported(inv, inv.parseErr)

@@ -74,6 +74,7 @@ func init() {
 		"extension":  fExtension,
 		"today":      fToday,
 		"now":        fNow,
+		"htmlChecks": fHTMLChecks,
 	}
 }
 
