@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -209,83 +210,94 @@ var errBadEscape = errors.New("invalid escape in a JSON string")
 func (d *decoder) str() (string, error) {
 	d.i++
 	start := d.i
-	// fast path: no escapes, ASCII only
+	high := false
+	// fast path: no escapes
 	for d.i < len(d.data) {
 		c := d.data[d.i]
 		if c == '"' {
-			s := string(d.data[start:d.i])
+			seg := d.data[start:d.i]
 			d.i++
-			return s, nil
+			if high && !utf8.Valid(seg) {
+				// as encoding/json does: invalid UTF-8 becomes U+FFFD
+				return strings.ToValidUTF8(string(seg), "\uFFFD"), nil
+			}
+			return string(seg), nil
 		}
-		if c == '\\' || c >= 0x80 || c < 0x20 {
+		if c == '\\' || c < 0x20 {
 			break
 		}
+		high = high || c >= 0x80
 		d.i++
 	}
-	buf := make([]byte, 0, d.i-start+16)
+	buf := make([]byte, 0, d.i-start+64)
 	buf = append(buf, d.data[start:d.i]...)
 	for d.i < len(d.data) {
+		// copy the run up to the next quote, escape or control character
+		run := d.i
+		for d.i < len(d.data) {
+			c := d.data[d.i]
+			if c == '"' || c == '\\' || c < 0x20 {
+				break
+			}
+			high = high || c >= 0x80
+			d.i++
+		}
+		buf = append(buf, d.data[run:d.i]...)
+		if d.i >= len(d.data) {
+			break
+		}
 		c := d.data[d.i]
 		switch {
 		case c == '"':
 			d.i++
+			if high && !utf8.Valid(buf) {
+				return strings.ToValidUTF8(string(buf), "\uFFFD"), nil
+			}
 			return string(buf), nil
 		case c < 0x20:
 			return "", d.errorf("control character in a JSON string")
-		case c == '\\':
-			if d.i+1 >= len(d.data) {
-				return "", errBadEscape
-			}
-			d.i++
-			switch e := d.data[d.i]; e {
-			case '"', '\\', '/':
-				buf = append(buf, e)
-			case 'b':
-				buf = append(buf, '\b')
-			case 'f':
-				buf = append(buf, '\f')
-			case 'n':
-				buf = append(buf, '\n')
-			case 'r':
-				buf = append(buf, '\r')
-			case 't':
-				buf = append(buf, '\t')
-			case 'u':
-				r, ok := d.hex4(d.i + 1)
-				if !ok {
-					return "", errBadEscape
-				}
-				d.i += 4
-				if utf16.IsSurrogate(r) {
-					r2, ok := rune(0), false
-					if d.i+6 < len(d.data) && d.data[d.i+1] == '\\' && d.data[d.i+2] == 'u' {
-						r2, ok = d.hex4(d.i + 3)
-					}
-					if dec := utf16.DecodeRune(r, r2); ok && dec != utf8.RuneError {
-						r = dec
-						d.i += 6
-					} else {
-						r = utf8.RuneError
-					}
-				}
-				buf = utf8.AppendRune(buf, r)
-			default:
-				return "", errBadEscape
-			}
-			d.i++
-		case c < 0x80:
-			buf = append(buf, c)
-			d.i++
-		default:
-			r, size := utf8.DecodeRune(d.data[d.i:])
-			if r == utf8.RuneError && size == 1 {
-				// as encoding/json does: invalid UTF-8 becomes U+FFFD
-				buf = utf8.AppendRune(buf, utf8.RuneError)
-			} else {
-				buf = append(buf, d.data[d.i:d.i+size]...)
-			}
-			d.i += size
 		}
+		// an escape
+		if d.i+1 >= len(d.data) {
+			return "", errBadEscape
+		}
+		d.i++
+		switch e := d.data[d.i]; e {
+		case '"', '\\', '/':
+			buf = append(buf, e)
+		case 'b':
+			buf = append(buf, '\b')
+		case 'f':
+			buf = append(buf, '\f')
+		case 'n':
+			buf = append(buf, '\n')
+		case 'r':
+			buf = append(buf, '\r')
+		case 't':
+			buf = append(buf, '\t')
+		case 'u':
+			r, ok := d.hex4(d.i + 1)
+			if !ok {
+				return "", errBadEscape
+			}
+			d.i += 4
+			if utf16.IsSurrogate(r) {
+				r2, ok := rune(0), false
+				if d.i+6 < len(d.data) && d.data[d.i+1] == '\\' && d.data[d.i+2] == 'u' {
+					r2, ok = d.hex4(d.i + 3)
+				}
+				if dec := utf16.DecodeRune(r, r2); ok && dec != utf8.RuneError {
+					r = dec
+					d.i += 6
+				} else {
+					r = utf8.RuneError
+				}
+			}
+			buf = utf8.AppendRune(buf, r)
+		default:
+			return "", errBadEscape
+		}
+		d.i++
 	}
 	return "", d.errorf("unterminated JSON string")
 }

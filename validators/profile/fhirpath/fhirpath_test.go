@@ -207,6 +207,13 @@ func TestCheckHTML(t *testing.T) {
 		{`<p xmlns="http://www.w3.org/1999/xhtml">not a div</p>`, false, true},
 		{`<div xmlns="http://www.w3.org/1999/xhtml"><p>unclosed</div>`, false, true},
 		{`<div xmlns="http://www.w3.org/1999/xhtml">caf&eacute; &amp; bar</div>`, true, true},
+		{`<div xmlns="http://www.w3.org/1999/xhtml">a & b</div>`, false, true},
+		{`<div xmlns="http://www.w3.org/1999/xhtml"><!-- note --><table><tr><td class='x'>1</td></tr></table></div>`, true, true},
+		{`<div xmlns="http://www.w3.org/1999/xhtml"/>`, true, false},
+		{`<div xmlns="http://www.w3.org/1999/xhtml">a</div><div xmlns="http://www.w3.org/1999/xhtml">b</div>`, false, true},
+		{`<div xmlns="http://www.w3.org/1999/xhtml"><p>a</b></div>`, false, true},
+		{`<div xmlns="http://www.w3.org/1999/xhtml"><p class=x>a</p></div>`, false, true},
+		{`<div xmlns="http://www.w3.org/1999/xhtml"><svg xmlns="http://www.w3.org/2000/svg"/></div>`, false, true},
 	}
 	for _, tc := range tests {
 		allowed, content := CheckHTML(tc.div)
