@@ -1,7 +1,10 @@
 package profile
 
 import (
+	"bytes"
+	"encoding/json"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -39,9 +42,83 @@ func benchExamples(b *testing.B) (*Validator, map[string][][]byte) {
 	return v, byType
 }
 
+// stripNarrative removes the narrative and whitespace of examples: the
+// shipped examples carry large generated narratives, which payer exports
+// (the validator's real input) mostly do not.
+func stripNarrative(b *testing.B, byType map[string][][]byte) map[string][][]byte {
+	out := map[string][][]byte{}
+	for rt, exs := range byType {
+		for _, raw := range exs {
+			var m map[string]any
+			d := json.NewDecoder(bytes.NewReader(raw))
+			d.UseNumber()
+			if err := d.Decode(&m); err != nil {
+				b.Fatal(err)
+			}
+			delete(m, "text")
+			c, err := json.Marshal(m)
+			if err != nil {
+				b.Fatal(err)
+			}
+			out[rt] = append(out[rt], c)
+		}
+	}
+	return out
+}
+
+var benchTypes = []string{"ExplanationOfBenefit", "Patient", "Coverage", "Organization", "Practitioner", "Observation", "Condition", "Encounter", "Provenance", "Group"}
+
+// BenchmarkValidateCompact validates the examples without narrative, one
+// resource type at a time, on one goroutine.
+func BenchmarkValidateCompact(b *testing.B) {
+	v, byType := benchExamples(b)
+	byType = stripNarrative(b, byType)
+	for _, rt := range benchTypes {
+		ex := byType[rt]
+		if len(ex) == 0 {
+			continue
+		}
+		size := 0
+		for _, e := range ex {
+			size += len(e)
+		}
+		b.Run(rt, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(size / len(ex)))
+			cpu := cpuTime()
+			i := 0
+			for b.Loop() {
+				v.Validate(ex[i%len(ex)])
+				i++
+			}
+			reportRates(b, cpuTime()-cpu)
+		})
+	}
+}
+
+// BenchmarkValidateParallel validates a mix of all claimed examples without
+// narrative on every core (GOMAXPROCS goroutines), as the CLI does.
+func BenchmarkValidateParallel(b *testing.B) {
+	v, byType := benchExamples(b)
+	byType = stripNarrative(b, byType)
+	var mix [][]byte
+	for _, exs := range byType {
+		mix = append(mix, exs...)
+	}
+	b.ReportAllocs()
+	cpu := cpuTime()
+	var next atomic.Int64
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			v.Validate(mix[int(next.Add(1))%len(mix)])
+		}
+	})
+	reportRates(b, cpuTime()-cpu)
+}
+
 func BenchmarkValidate(b *testing.B) {
 	v, byType := benchExamples(b)
-	for _, rt := range []string{"ExplanationOfBenefit", "Patient", "Coverage", "Organization", "Practitioner", "Observation", "Condition", "Encounter", "Provenance", "Group"} {
+	for _, rt := range benchTypes {
 		ex := byType[rt]
 		if len(ex) == 0 {
 			continue

@@ -32,6 +32,8 @@ const (
 	nativeExt1
 	nativeTxt1
 	nativeTxt2
+	nativeRef1
+	nativeDom3
 )
 
 // exprCache shares parsed invariants between the plans of a validator: the
@@ -58,6 +60,12 @@ func (c *exprCache) invariant(con packages.Constraint) *invariant {
 		inv.native = nativeExt1
 	// txt-1 and txt-2 share the expression htmlChecks(); told apart by key,
 	// each checks its own half (allowed markup; some content).
+	// ref-1 applies to every Reference; dom-3 walks the whole resource
+	// once per contained resource in FHIRPath. Both are done directly.
+	case con.Key == "ref-1" && strings.HasPrefix(con.Expression, "reference.startsWith('#').not()"):
+		inv.native = nativeRef1
+	case con.Key == "dom-3" && strings.HasPrefix(con.Expression, "contained.where("):
+		inv.native = nativeDom3
 	case con.Key == "txt-1" && con.Expression == "htmlChecks()":
 		inv.native = nativeTxt1
 	case con.Key == "txt-2" && con.Expression == "htmlChecks()":
@@ -104,6 +112,10 @@ func (w *walker) evalInvariant(e *elem, inv *invariant, typ string, val, ext any
 		ok = hasValueOrChildren(val, extMap)
 	case nativeExt1:
 		ok = extensionOrValue(val)
+	case nativeRef1:
+		ok = w.localReferenceOK(val)
+	case nativeDom3:
+		ok = containedReferenced(val)
 	case nativeTxt1, nativeTxt2:
 		s, _ := val.(string)
 		allowed, content := fhirpath.CheckHTML(s)
@@ -121,13 +133,14 @@ func (w *walker) evalInvariant(e *elem, inv *invariant, typ string, val, ext any
 			defPath = e.path
 		}
 		focus := fhirpath.Item{V: val, Ext: extMap, T: typ, Def: defPath}
-		env := &fhirpath.Env{
-			Model:        model{w},
-			Resource:     fhirpath.Item{V: w.curRes, T: resType(w.curRes), Def: resType(w.curRes)},
-			RootResource: fhirpath.Item{V: w.rootRes, T: resType(w.rootRes), Def: resType(w.rootRes)},
-			Context:      focus,
+		if w.env == nil {
+			w.env = &fhirpath.Env{Model: model{w}}
 		}
-		res, valid, err := inv.x.EvalBool(env, []fhirpath.Item{focus})
+		w.env.Resource = fhirpath.Item{V: w.curRes, T: resType(w.curRes), Def: resType(w.curRes)}
+		w.env.RootResource = fhirpath.Item{V: w.rootRes, T: resType(w.rootRes), Def: resType(w.rootRes)}
+		w.env.Context = focus
+		w.focus[0] = focus
+		res, valid, err := inv.x.EvalBool(w.env, w.focus[:])
 		if err != nil {
 			w.unsupported(inv, err)
 			return
@@ -211,6 +224,80 @@ func extensionOrValue(val any) bool {
 		}
 	}
 	return hasExt != hasValue
+}
+
+// localReferenceOK is ref-1: a reference to "#id" names a contained
+// resource of the root resource ("#" alone names the container itself).
+func (w *walker) localReferenceOK(val any) bool {
+	m, _ := val.(map[string]any)
+	ref, _ := m["reference"].(string)
+	id, local := strings.CutPrefix(ref, "#")
+	if !local || id == "" {
+		return true
+	}
+	cs, _ := w.rootRes["contained"].([]any)
+	for _, c := range cs {
+		if cm, ok := c.(map[string]any); ok && cm["id"] == id {
+			return true
+		}
+	}
+	return false
+}
+
+// containedReferenced is dom-3: every contained resource is referred to
+// from elsewhere in the resource ("#id" in a reference, canonical or uri):
+// from the container, from another contained resource, or it refers to
+// its container ("#").
+func containedReferenced(val any) bool {
+	res, _ := val.(map[string]any)
+	cs, _ := res["contained"].([]any)
+	if len(cs) == 0 {
+		return true
+	}
+	// local references found in the container (outside contained) and in
+	// each contained resource
+	fromContainer := map[string]bool{}
+	for k, v := range res {
+		if k != "contained" {
+			localRefs(v, fromContainer)
+		}
+	}
+	fromContained := make([]map[string]bool, len(cs))
+	for i, c := range cs {
+		fromContained[i] = map[string]bool{}
+		localRefs(c, fromContained[i])
+	}
+	for i, c := range cs {
+		cm, _ := c.(map[string]any)
+		id, _ := cm["id"].(string)
+		ref := "#" + id
+		ok := fromContainer[ref] || fromContained[i]["#"]
+		for j := range cs {
+			ok = ok || j != i && fromContained[j][ref]
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// localRefs adds every string starting with "#" found in v to refs.
+func localRefs(v any, refs map[string]bool) {
+	switch x := v.(type) {
+	case map[string]any:
+		for _, c := range x {
+			localRefs(c, refs)
+		}
+	case []any:
+		for _, c := range x {
+			localRefs(c, refs)
+		}
+	case string:
+		if strings.HasPrefix(x, "#") {
+			refs[x] = true
+		}
+	}
 }
 
 // model gives the FHIRPath evaluator types from the base definitions,

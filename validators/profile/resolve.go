@@ -21,7 +21,13 @@ func (v *Validator) resolve(e *elem) {
 		types := e.ref.types
 		e.typePlans = make(map[string]*plan, len(types))
 		for _, t := range types {
-			if isPrimitive(t.code) || t.code == "BackboneElement" || t.code == "Element" {
+			if t.code == "BackboneElement" || t.code == "Element" {
+				continue
+			}
+			if isPrimitive(t.code) {
+				if p, _ := v.basePlan(t.code); p != nil {
+					e.typePlans[t.code] = p
+				}
 				continue
 			}
 			var p *plan
@@ -53,10 +59,6 @@ func (v *Validator) resolve(e *elem) {
 			var root []*invariant
 			if p := e.typePlans[t.code]; p != nil {
 				root = p.root.invs
-			} else if isPrimitive(t.code) {
-				if p, _ := v.basePlan(t.code); p != nil {
-					root = p.root.invs
-				}
 			}
 			if e.ref != e {
 				e.invByType[t.code] = mergeInvariants(e.invs, e.ref.invs, root)

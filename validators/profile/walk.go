@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/pdex-conform/pdex-conform/validators"
+	"github.com/pdex-conform/pdex-conform/validators/profile/fhirpath"
 )
 
 // walker validates one resource. It is not shared between goroutines.
@@ -22,6 +23,9 @@ type walker struct {
 	bundle  map[string]any // the outermost Bundle, for resolving its references
 	isBase  bool           // walking a base definition, not a profile
 	path    []byte         // FHIRPath-like location of the value being walked
+
+	env   *fhirpath.Env    // reused by every invariant evaluation
+	focus [1]fhirpath.Item // the input collection of an evaluation
 
 	// quiet walkers only count errors: they decide whether a value
 	// conforms to a profile (profile discriminators).
@@ -460,15 +464,15 @@ func (w *walker) primitive(e, def *elem, typ string, val, ext any) {
 	var tplan *plan
 	if ext != nil {
 		xo, ok := ext.(map[string]any)
+		tplan = e.typePlans[typ]
+		if tplan == nil {
+			tplan = def.typePlans[typ]
+		}
 		if !ok {
 			w.errorf("", e.id, "the _ object of a primitive must be a JSON object")
-		} else if holder, tp := w.v.genericType(typ); holder != nil {
-			tplan = tp
-			w.object(holder, xo, false)
+		} else if tplan != nil {
+			w.object(tplan.root, xo, false)
 		}
-	}
-	if tplan == nil {
-		_, tplan = w.v.genericType(typ)
 	}
 	w.invariants(e, def, tplan, typ, val, ext)
 }
