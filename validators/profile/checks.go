@@ -1,0 +1,217 @@
+package profile
+
+import (
+	"sort"
+	"strings"
+)
+
+// checkBinding checks a coded value against the required or extensible
+// binding of its element. A value set that cannot be expanded here makes a
+// required binding a warning ("not checked"), never a pass.
+func (w *walker) checkBinding(e *elem, typ string, val any) {
+	b := e.binding
+	var in, known bool
+	var shown string
+	e.vsOnce.Do(func() { e.vs = w.v.terms.valueSet(b.ValueSet) })
+	vs := e.vs
+	switch typ {
+	case "code", "string", "uri", "url", "canonical":
+		s, _ := val.(string)
+		in, known = vs.hasCode(s)
+		shown = "'" + s + "'"
+	case "Coding", "Quantity":
+		m, _ := val.(map[string]any)
+		code, _ := m["code"].(string)
+		if code == "" {
+			return
+		}
+		sys, _ := m["system"].(string)
+		in, known = vs.hasCoding(sys, code)
+		shown = sys + "#" + code
+	case "CodeableConcept":
+		m, _ := val.(map[string]any)
+		codings, _ := m["coding"].([]any)
+		if len(codings) == 0 {
+			if b.Strength == "required" {
+				w.errorf("", e.id, "no code from the required value set %s (the CodeableConcept has no coding)", b.ValueSet)
+			}
+			return
+		}
+		known = true
+		var shownList []string
+		for _, c := range codings {
+			cm, _ := c.(map[string]any)
+			code, _ := cm["code"].(string)
+			sys, _ := cm["system"].(string)
+			shownList = append(shownList, sys+"#"+code)
+			i, k := vs.hasCoding(sys, code)
+			if i {
+				in = true
+				break
+			}
+			known = known && k
+		}
+		known = known || in
+		shown = strings.Join(shownList, ", ")
+	default:
+		return
+	}
+	if !known {
+		if b.Strength == "required" {
+			w.warnf("", e.id, "value set %s cannot be checked (%s): required binding not checked", b.ValueSet, vs.why())
+		}
+		return
+	}
+	if in {
+		return
+	}
+	if b.Strength == "required" {
+		w.errorf("", e.id, "%s is not in the value set %s (required binding)", shown, b.ValueSet)
+	} else {
+		w.warnf("", e.id, "%s is not in the value set %s (extensible binding)", shown, b.ValueSet)
+	}
+}
+
+// reference checks that a Reference points to a resource type its element
+// allows. A target profile allows the resource type it profiles; whether
+// the referenced resource meets the profile is its own validation.
+func (w *walker) reference(e *elem, obj map[string]any) {
+	ref, _ := obj["reference"].(string)
+	if ref == "" {
+		return
+	}
+	ts := w.v.refTargets(e)
+	if ts.any || strings.HasPrefix(ref, "#") {
+		// local references are ref-1's business
+		return
+	}
+	_, typ := w.resolveReference(ref)
+	if typ == "" {
+		return
+	}
+	if !ts.types[typ] {
+		w.errorf(".reference", e.id, "reference to a %s is not allowed here (allowed: %s)", typ, ts.names)
+	}
+}
+
+// refTargets returns the resource types a Reference element may point to.
+func (v *Validator) refTargets(e *elem) targetSet {
+	v.resolve(e)
+	return e.refSet
+}
+
+// computeTargets works out the target resource types of an element's
+// Reference type from its target profiles.
+func (v *Validator) computeTargets(def *elem) targetSet {
+	t, ok := def.typeOf("Reference")
+	if !ok || len(t.targets) == 0 {
+		return targetSet{any: true}
+	}
+	ts := targetSet{types: map[string]bool{}}
+	for _, tp := range t.targets {
+		typ := v.profileType(tp)
+		if typ == "" || typ == "Resource" || typ == "DomainResource" {
+			return targetSet{any: true}
+		}
+		ts.types[typ] = true
+	}
+	names := make([]string, 0, len(ts.types))
+	for n := range ts.types {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	ts.names = strings.Join(names, ", ")
+	return ts
+}
+
+// targetTypes lists the resource types a Reference element may point to,
+// for type discriminators through resolve().
+func (v *Validator) targetTypes(e *elem) []string {
+	ts := v.refTargets(e)
+	var out []string
+	for t := range ts.types {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// profileType returns the type a profile constrains, from the index (no
+// decoding), or from a core URL; "" when unknown.
+func (v *Validator) profileType(canonical string) string {
+	if en, ok := v.reg.Lookup(canonical); ok && en.Type != "" {
+		return en.Type
+	}
+	url, _, _ := strings.Cut(canonical, "|")
+	if name, ok := strings.CutPrefix(url, coreSD); ok && v.resourceTypes[name] {
+		return name
+	}
+	return ""
+}
+
+// resolveReference finds what a reference points to: a contained resource
+// ("#id"), a Bundle entry (by fullUrl or type and id), or at least the
+// resource type named in a relative or absolute URL. It returns the
+// resource when it is at hand, and its type when known.
+func (w *walker) resolveReference(ref string) (map[string]any, string) {
+	if id, ok := strings.CutPrefix(ref, "#"); ok {
+		for _, res := range []map[string]any{w.curRes, w.rootRes} {
+			cs, _ := res["contained"].([]any)
+			for _, c := range cs {
+				cm, _ := c.(map[string]any)
+				if cm["id"] == id {
+					rt, _ := cm["resourceType"].(string)
+					return cm, rt
+				}
+			}
+		}
+		return nil, ""
+	}
+	if entries := w.bundleEntries(); entries != nil {
+		for _, en := range entries {
+			em, _ := en.(map[string]any)
+			if em["fullUrl"] == ref {
+				res, _ := em["resource"].(map[string]any)
+				rt, _ := res["resourceType"].(string)
+				return res, rt
+			}
+		}
+	}
+	if strings.HasPrefix(ref, "urn:") {
+		return nil, ""
+	}
+	r := ref
+	if i := strings.Index(r, "/_history/"); i >= 0 {
+		r = r[:i]
+	}
+	if i := strings.IndexAny(r, "?#"); i >= 0 {
+		r = r[:i]
+	}
+	parts := strings.Split(r, "/")
+	if len(parts) < 2 {
+		return nil, ""
+	}
+	typ, id := parts[len(parts)-2], parts[len(parts)-1]
+	if !w.v.resourceTypes[typ] {
+		return nil, ""
+	}
+	if entries := w.bundleEntries(); entries != nil {
+		for _, en := range entries {
+			em, _ := en.(map[string]any)
+			res, _ := em["resource"].(map[string]any)
+			if res["resourceType"] == typ && res["id"] == id {
+				return res, typ
+			}
+		}
+	}
+	return nil, typ
+}
+
+// bundleEntries returns the entries of the outermost Bundle, if any.
+func (w *walker) bundleEntries() []any {
+	if w.bundle == nil {
+		return nil
+	}
+	es, _ := w.bundle["entry"].([]any)
+	return es
+}

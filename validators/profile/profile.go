@@ -1,0 +1,240 @@
+// Package profile validates FHIR R4 resources, as JSON, against
+// StructureDefinition snapshots from the loaded packages: the base
+// definition of the resource's type and the profiles it is asked to meet.
+//
+// It checks cardinality, types and choice types, fixed and pattern values,
+// slicing, extensions, bindings against local value sets, reference
+// targets, and the FHIRPath invariants of the definitions (with its own
+// evaluator, covering what the shipped profiles use). Each definition is
+// compiled once into a plan, shared by all goroutines.
+package profile
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/pdex-conform/pdex-conform/validators"
+	"github.com/pdex-conform/pdex-conform/validators/packages"
+)
+
+// Options tunes what the validator reports beyond errors and warnings.
+type Options struct {
+	// MustSupportInfo adds an Information issue for each must-support
+	// element of a profile that the resource does not carry (they are
+	// always listed in Result.MustSupportMissing).
+	MustSupportInfo bool
+	// InvariantInfo adds an Information issue for each invariant that
+	// could not be evaluated (they are always counted in the Result).
+	InvariantInfo bool
+	// BestPractice evaluates best-practice invariants (such as dom-6, "a
+	// resource should have narrative") and reports failures as warnings.
+	BestPractice bool
+}
+
+// Result is the outcome of validating one resource.
+type Result struct {
+	Issues []validators.Issue
+	// Checked lists the definitions the resource was validated against:
+	// the base definition of its type and each profile found.
+	Checked []string
+	// NotRun lists the profiles asked for or claimed that are not loaded,
+	// so were not checked.
+	NotRun []string
+	// InvariantsEvaluated counts invariant evaluations (one per invariant
+	// per element occurrence); InvariantsUnsupported counts those that
+	// could not be evaluated (an expression or function the evaluator does
+	// not support, or a reference it cannot resolve). An unsupported
+	// invariant is never reported as an error.
+	InvariantsEvaluated   int
+	InvariantsUnsupported int
+	// UnsupportedInvariants lists the keys of the invariants not evaluated.
+	UnsupportedInvariants []string
+	// MustSupportMissing lists the ids of must-support elements the
+	// resource does not carry.
+	MustSupportMissing []string
+}
+
+// Errors counts the error issues.
+func (r *Result) Errors() int { return validators.CountErrors(r.Issues) }
+
+// Validator validates resources against the definitions of a registry. It
+// is safe for concurrent use.
+type Validator struct {
+	reg  *packages.Registry
+	opts Options
+
+	mu    sync.Mutex
+	plans map[string]*planSlot
+
+	exprs      *exprCache
+	terms      *terminology
+	childTypes sync.Map // childTypeKey -> childTypeVal
+
+	resourceTypes map[string]bool
+}
+
+type planSlot struct {
+	once sync.Once
+	p    *plan
+	err  error
+}
+
+// New returns a validator over the definitions in reg.
+func New(reg *packages.Registry, opts Options) *Validator {
+	v := &Validator{
+		reg:           reg,
+		opts:          opts,
+		plans:         map[string]*planSlot{},
+		exprs:         newExprCache(),
+		resourceTypes: map[string]bool{},
+	}
+	v.terms = newTerminology(reg)
+	for _, e := range reg.Entries(packages.TypeStructureDefinition) {
+		if e.Kind == "resource" && strings.HasPrefix(e.URL, "http://hl7.org/fhir/StructureDefinition/") &&
+			e.URL == "http://hl7.org/fhir/StructureDefinition/"+e.Type {
+			v.resourceTypes[e.Type] = true
+		}
+	}
+	return v
+}
+
+// planFor returns the compiled plan of a canonical (possibly versioned),
+// compiling it on first use. It returns (nil, nil) when no such definition
+// is loaded.
+func (v *Validator) planFor(canonical string) (*plan, error) {
+	v.mu.Lock()
+	s, ok := v.plans[canonical]
+	if !ok {
+		s = &planSlot{}
+		v.plans[canonical] = s
+	}
+	v.mu.Unlock()
+	s.once.Do(func() {
+		sd, err := v.reg.StructureDefinition(canonical)
+		if err != nil || sd == nil {
+			s.err = err
+			return
+		}
+		s.p, s.err = compile(sd, v.exprs)
+	})
+	return s.p, s.err
+}
+
+// basePlan returns the plan of a FHIR type's base definition.
+func (v *Validator) basePlan(typ string) (*plan, error) {
+	return v.planFor("http://hl7.org/fhir/StructureDefinition/" + typ)
+}
+
+// Validate checks one resource (raw JSON) against the base definition of
+// its type, the given profiles (canonicals, possibly "url|version") and
+// the profiles it claims in meta.profile.
+func (v *Validator) Validate(raw []byte, profiles ...string) Result {
+	res, dups, err := decodeJSON(raw)
+	if err != nil {
+		return Result{Issues: []validators.Issue{{Severity: validators.Error, Message: "invalid JSON: " + err.Error(), Rule: "json"}}}
+	}
+	obj, ok := res.(map[string]any)
+	if !ok {
+		return Result{Issues: []validators.Issue{{Severity: validators.Error, Message: "not a JSON object", Rule: "json"}}}
+	}
+	r := v.ValidateDecoded(obj, profiles...)
+	for _, k := range dups {
+		// FHIR JSON allows each property once; the decoder kept the last.
+		r.Issues = append(r.Issues, validators.Issue{Severity: validators.Error, Message: fmt.Sprintf("property %q appears more than once in an object", k), Rule: "json"})
+	}
+	return r
+}
+
+// ValidateDecoded is Validate for a resource already decoded by
+// encoding/json (with UseNumber, so numbers are json.Number).
+func (v *Validator) ValidateDecoded(res map[string]any, profiles ...string) Result {
+	var r Result
+	w := &walker{v: v, res: &r, path: make([]byte, 0, 128)}
+	rt, _ := res["resourceType"].(string)
+	if rt == "" {
+		w.issue(validators.Error, "", "resource has no resourceType", "Resource.resourceType", "")
+		return r
+	}
+	w.path = append(w.path, rt...)
+	w.resource(res, rt, profiles, true, false)
+	r.Issues = dedupe(r.Issues)
+	return r
+}
+
+// dedupe drops repeated issues: the same problem found by the base
+// definition and by a profile, or by two profiles, is reported once.
+func dedupe(issues []validators.Issue) []validators.Issue {
+	if len(issues) < 2 {
+		return issues
+	}
+	type key struct {
+		sev       validators.Severity
+		path, msg string
+	}
+	seen := make(map[key]bool, len(issues))
+	out := issues[:0]
+	for _, is := range issues {
+		k := key{is.Severity, is.Path, is.Message}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, is)
+	}
+	return out
+}
+
+// profileList merges the profiles asked for and those claimed, dropping
+// duplicates (a versioned and an unversioned form of the same canonical
+// count as different: both are resolved).
+func profileList(asked []string, meta any) []string {
+	var out []string
+	add := func(p string) {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			return
+		}
+		for _, o := range out {
+			if o == p {
+				return
+			}
+		}
+		out = append(out, p)
+	}
+	for _, p := range asked {
+		add(p)
+	}
+	if m, ok := meta.(map[string]any); ok {
+		if ps, ok := m["profile"].([]any); ok {
+			for _, p := range ps {
+				if s, ok := p.(string); ok {
+					add(s)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func compactJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	if len(b) > 200 {
+		return string(b[:200]) + "…"
+	}
+	return string(b)
+}
