@@ -22,6 +22,7 @@ import (
 	"github.com/pdex-conform/pdex-conform/runner/config"
 	"github.com/pdex-conform/pdex-conform/suites"
 	"github.com/pdex-conform/pdex-conform/suites/framework"
+	"github.com/pdex-conform/pdex-conform/validators/packages"
 )
 
 // Options adjust a run beyond its configuration.
@@ -34,6 +35,9 @@ type Options struct {
 	NoColor bool
 	// Packages are FHIR package paths for profile validation.
 	Packages []string
+	// Registry, when set, is used instead of loading packages (tests share
+	// one across runs).
+	Registry *packages.Registry
 }
 
 // Result is a finished run.
@@ -93,10 +97,13 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	val, err := newValidator(o.Packages)
-	if err != nil {
-		return nil, err
+	reg, why := o.Registry, ""
+	if reg == nil {
+		if reg, why, err = LoadPackages(append(cfg.Packages, o.Packages...)); err != nil {
+			return nil, err
+		}
 	}
+	val := newValidator(reg, cfg.Edition, why)
 	env := &framework.Env{
 		Config:     cfg,
 		HTTP:       hc,

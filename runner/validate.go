@@ -1,20 +1,31 @@
 package runner
 
 import (
+	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/pdex-conform/pdex-conform/validators"
+	"github.com/pdex-conform/pdex-conform/validators/packages"
+	"github.com/pdex-conform/pdex-conform/validators/pdex"
+	"github.com/pdex-conform/pdex-conform/validators/profile"
 	"github.com/pdex-conform/pdex-conform/validators/r4"
 )
 
-// validator checks exported resources: R4 structure always; profiles when
-// the packages are loaded.
+// validator checks exported resources: R4 structure always; the edition's
+// profiles and those the resource claims when the packages are loaded.
 type validator struct {
+	edition string
 	parsers sync.Pool // *r4.Parser: not safe for concurrent use
+	prof    *profile.Validator
+	// status says why profiles are not checked, when they are not.
+	status string
 }
 
-func newValidator(packages []string) (*validator, error) {
-	v := &validator{}
+// Validator builds the run's validator from a registry (nil when no package
+// could be found; profiles are then reported as not checked).
+func newValidator(reg *packages.Registry, edition, why string) *validator {
+	v := &validator{edition: edition, status: why}
 	v.parsers.New = func() any {
 		p, err := r4.New()
 		if err != nil {
@@ -22,15 +33,41 @@ func newValidator(packages []string) (*validator, error) {
 		}
 		return p
 	}
-	return v, nil
+	if reg != nil {
+		v.prof = profile.New(reg, profile.Options{})
+	}
+	return v
+}
+
+// LoadPackages loads the FHIR packages found at the configured paths,
+// FHIR_PACKAGES and ~/.fhir/packages. No package at all is not an error:
+// the run then says profiles were not checked.
+func LoadPackages(paths []string) (*packages.Registry, string, error) {
+	search := packages.SearchPaths(paths)
+	if len(search) == 0 {
+		return nil, "no FHIR packages found: give --packages PATH or set FHIR_PACKAGES (profiles are not checked)", nil
+	}
+	reg, err := packages.Load(search...)
+	if err != nil {
+		return nil, "", fmt.Errorf("loading FHIR packages: %w", err)
+	}
+	if len(reg.Packages()) == 0 {
+		return nil, "no FHIR package in " + strings.Join(search, ", ") + " (profiles are not checked)", nil
+	}
+	return reg, "", nil
 }
 
 func (v *validator) Validate(resourceType string, raw []byte) []validators.Issue {
 	p := v.parsers.Get().(*r4.Parser)
-	defer v.parsers.Put(p)
-	return p.Check(raw)
+	issues := p.Check(raw)
+	v.parsers.Put(p)
+	if v.prof != nil {
+		res := v.prof.Validate(raw, pdex.ExpectedProfiles(v.edition, resourceType, raw)...)
+		issues = append(issues, res.Issues...)
+	}
+	return issues
 }
 
 func (v *validator) ProfilesLoaded() (bool, string) {
-	return false, "profile validation is not wired yet"
+	return v.prof != nil, v.status
 }

@@ -21,5 +21,6 @@ func Register(e *framework.Env) {
 	registerExportMode(e)
 	registerOptOut(e)
 	registerFinancial(e)
+	registerProfiles(e)
 	registerMechanics(e)
 }

@@ -9,7 +9,9 @@ import (
 	"os"
 	"sync"
 
+	"github.com/pdex-conform/pdex-conform/runner"
 	"github.com/pdex-conform/pdex-conform/validators"
+	"github.com/pdex-conform/pdex-conform/validators/profile"
 	"github.com/pdex-conform/pdex-conform/validators/pdex"
 	"github.com/pdex-conform/pdex-conform/validators/r4"
 	"github.com/pdex-conform/pdex-conform/validators/stream"
@@ -18,9 +20,10 @@ import (
 const validateUsage = `Usage: pdex-conform validate [flags] FILE|DIR|- ...
 
 Validates FHIR R4 resources from NDJSON files (.ndjson, .jsonl, or -),
-JSON resources and Bundles (.json): base R4 structure, and the Provider
-Access rules (no remittance or cost-sharing in claim EOBs). Exits 1 when
-any error is found.
+JSON resources and Bundles (.json): base R4 structure, the profiles the
+resource claims and the one the edition expects for it (PDex, CARIN, US
+Core; from the FHIR packages), and the Provider Access rules (no remittance
+or cost-sharing in claim EOBs). Exits 1 when any error is found.
 
 Flags:
 `
@@ -29,6 +32,10 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs := newFlags("validate", validateUsage, stderr)
 	format := fs.String("format", "text", "output format: text or json (one JSON object per issue)")
 	all := fs.Bool("all", false, "also print resources without issues (text format)")
+	edition := fs.String("edition", "2.0.0", "PDex edition whose expected profiles apply")
+	var profiles, pkgs listFlag
+	fs.Var(&profiles, "profile", "also validate against this profile canonical (repeatable)")
+	fs.Var(&pkgs, "packages", "FHIR package .tgz or folder (repeatable; also FHIR_PACKAGES and ~/.fhir/packages)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -37,6 +44,17 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	if *format != "text" && *format != "json" {
 		return usagef("--format must be text or json, not %q", *format)
+	}
+	reg, why, err := runner.LoadPackages(pkgs)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	if reg == nil {
+		fmt.Fprintln(stderr, "pdex-conform: "+why)
+	}
+	var prof *profile.Validator
+	if reg != nil {
+		prof = profile.New(reg, profile.Options{})
 	}
 	var pool sync.Pool
 	pool.New = func() any {
@@ -53,6 +71,11 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fin, err := pdex.FinancialIssues(raw)
 		if err == nil {
 			issues = append(issues, fin...)
+		}
+		if prof != nil {
+			typ, _ := resourceType(raw)
+			want := append(pdex.ExpectedProfiles(*edition, typ, raw), profiles...)
+			issues = append(issues, prof.Validate(raw, want...).Issues...)
 		}
 		return issues
 	}
@@ -95,4 +118,13 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return &failuresError{}
 	}
 	return nil
+}
+
+// resourceType reads a resource's type without decoding all of it.
+func resourceType(raw []byte) (string, error) {
+	var h struct {
+		ResourceType string `json:"resourceType"`
+	}
+	err := json.Unmarshal(raw, &h)
+	return h.ResourceType, err
 }

@@ -33,23 +33,41 @@ var byType = map[string]string{
 	"Provenance":         pdexSD + "pdex-provenance",
 }
 
+// packageVersions are the versions of the IGs an edition's profiles come
+// from. The canonicals are versioned because several versions of a package
+// may be loaded at once (PDex 2.0.0 and 2.1.0 both define
+// pdex-priorauthorization, each requiring its own version in meta.profile).
+var packageVersions = map[string]map[string]string{
+	"2.0.0": {carin: "2.0.0", usCore: "3.1.1", pdexSD: "2.0.0", "http://hl7.org/fhir/StructureDefinition/": "4.0.1"},
+}
+
 // ExpectedProfiles returns the profiles an exported resource must meet in an
 // edition, whatever it claims in meta.profile: claim EOBs their CARIN
 // NonFinancial profile by type, prior authorizations pdex-priorauthorization,
 // clinical resources US Core 3.1.1. Nil means the edition names none.
 func ExpectedProfiles(edition, resourceType string, raw []byte) []string {
+	var out []string
 	switch resourceType {
 	case "ExplanationOfBenefit":
-		return eobProfile(raw)
+		out = eobProfile(raw)
 	case "Observation":
-		return observationProfile(raw)
+		out = observationProfile(raw)
 	case "DiagnosticReport":
-		return diagnosticReportProfile(raw)
+		out = diagnosticReportProfile(raw)
+	default:
+		if p, ok := byType[resourceType]; ok {
+			out = []string{p}
+		}
 	}
-	if p, ok := byType[resourceType]; ok {
-		return []string{p}
+	versions := packageVersions[edition]
+	for i, p := range out {
+		for base, v := range versions {
+			if len(p) > len(base) && p[:len(base)] == base {
+				out[i] = p + "|" + v
+			}
+		}
 	}
-	return nil
+	return out
 }
 
 type coded struct {

@@ -28,9 +28,24 @@ func TestExpectedProfiles(t *testing.T) {
 		{"Basic", `{}`, nil},
 	}
 	for _, tt := range tests {
-		got := ExpectedProfiles("2.0.0", tt.typ, []byte(tt.raw))
+		got := ExpectedProfiles("", tt.typ, []byte(tt.raw))
 		if !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("ExpectedProfiles(%s, %s) = %v, want %v", tt.typ, tt.raw, got, tt.want)
+		}
+	}
+}
+
+func TestExpectedProfilesAreVersionedPerEdition(t *testing.T) {
+	tests := []struct{ typ, raw, want string }{
+		{"ExplanationOfBenefit", `{"use":"preauthorization"}`, ProfilePriorAuth + "|2.0.0"},
+		{"Patient", `{}`, carin + "C4BB-Patient|2.0.0"},
+		{"Condition", `{}`, usCore + "us-core-condition|3.1.1"},
+		{"Observation", `{"category":[{"coding":[{"code":"vital-signs"}]}]}`, ProfileVitalSigns + "|4.0.1"},
+	}
+	for _, tt := range tests {
+		got := ExpectedProfiles("2.0.0", tt.typ, []byte(tt.raw))
+		if len(got) != 1 || got[0] != tt.want {
+			t.Errorf("ExpectedProfiles(2.0.0, %s) = %v, want %s", tt.typ, got, tt.want)
 		}
 	}
 }
