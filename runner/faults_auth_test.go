@@ -74,7 +74,7 @@ func runAuthAreas(t *testing.T, fault string) []types.SpecReport {
 	if fault != "" {
 		cfg.Faults = []string{fault}
 	}
-	res, err := runner.Run(context.Background(), cfg, runner.Options{NoColor: true})
+	res, err := runner.Run(context.Background(), cfg, runner.Options{NoColor: true, Registry: runner.SharedRegistry(t)})
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}

@@ -11,8 +11,8 @@ import (
 
 	"github.com/pdex-conform/pdex-conform/runner"
 	"github.com/pdex-conform/pdex-conform/validators"
-	"github.com/pdex-conform/pdex-conform/validators/profile"
 	"github.com/pdex-conform/pdex-conform/validators/pdex"
+	"github.com/pdex-conform/pdex-conform/validators/profile"
 	"github.com/pdex-conform/pdex-conform/validators/r4"
 	"github.com/pdex-conform/pdex-conform/validators/stream"
 )

@@ -1,6 +1,7 @@
 package framework
 
 import (
+	"encoding/json"
 	"fmt"
 	"runtime"
 	"sync"
@@ -46,7 +47,13 @@ func (e *Env) validate(x *Export) *Validation {
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				issues := e.Validator.Validate(x.Files[j.file].Ref.Type, j.line)
+				// Each line is validated as what it says it is; a line in
+				// the wrong file is another spec's finding.
+				typ := lineType(j.line)
+				if typ == "" {
+					typ = x.Files[j.file].Ref.Type
+				}
+				issues := e.Validator.Validate(typ, j.line)
 				mu.Lock()
 				r := &results[j.file]
 				for _, is := range issues {
@@ -99,4 +106,12 @@ func (e *Env) validate(x *Export) *Validation {
 		}
 	}
 	return v
+}
+
+func lineType(line []byte) string {
+	var h struct {
+		ResourceType string `json:"resourceType"`
+	}
+	json.Unmarshal(line, &h)
+	return h.ResourceType
 }

@@ -98,7 +98,9 @@ func eobProfile(raw []byte) []string {
 	if eob.Use == "preauthorization" {
 		return []string{ProfilePriorAuth}
 	}
-	nf := func(name string) []string { return []string{carin + "C4BB-ExplanationOfBenefit-" + name + "-NonFinancial"} }
+	nf := func(name string) []string {
+		return []string{carin + "C4BB-ExplanationOfBenefit-" + name + "-NonFinancial"}
+	}
 	switch {
 	case eob.Type.has("institutional") && eob.SubType.has("inpatient"):
 		return nf("Inpatient-Institutional")
