@@ -21,4 +21,5 @@ func Register(e *framework.Env) {
 	registerOptOut(e)
 	registerFinancial(e)
 	registerMechanics(e)
+	registerAPI(e)
 }

@@ -52,6 +52,7 @@ type Env struct {
 	fullErr   error
 	fullDone  bool
 	members   []string
+	api       apiMismatches
 }
 
 // Client returns a Bulk Data client that records its exchanges as the
@@ -77,6 +78,7 @@ func (e *Env) AnonymousClient() *bulk.Client {
 func (e *Env) record(ex evidence.Exchange) {
 	e.mu.Lock()
 	e.exchanges = append(e.exchanges, ex)
+	e.api.add(ex.Conformance)
 	e.mu.Unlock()
 }
 
