@@ -19,9 +19,11 @@ import (
 	"github.com/onsi/gomega"
 
 	"github.com/pdex-conform/pdex-conform/reference"
+	"github.com/pdex-conform/pdex-conform/runner/auth"
 	"github.com/pdex-conform/pdex-conform/runner/config"
 	"github.com/pdex-conform/pdex-conform/suites"
 	"github.com/pdex-conform/pdex-conform/suites/framework"
+	"github.com/pdex-conform/pdex-conform/validators/openapi"
 	"github.com/pdex-conform/pdex-conform/validators/packages"
 )
 
@@ -104,10 +106,18 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Result, error) {
 		}
 	}
 	val := newValidator(reg, cfg.Edition, why)
+	chk, err := openapi.New(cfg.Target)
+	if err != nil {
+		return nil, fmt.Errorf("building the OpenAPI checker: %w", err)
+	}
+	if ts, ok := authz.(*auth.TokenSource); ok {
+		chk.Learn(openapi.Token, ts.Credentials.TokenURL)
+	}
 	env := &framework.Env{
 		Config:     cfg,
 		HTTP:       hc,
 		Authorizer: authz,
+		Check:      chk.Check,
 		Validator:  val,
 		WorkDir:    work,
 		Progress:   o.Progress,

@@ -23,4 +23,5 @@ func Register(e *framework.Env) {
 	registerFinancial(e)
 	registerProfiles(e)
 	registerMechanics(e)
+	registerAPI(e)
 }

@@ -53,6 +53,7 @@ type Env struct {
 	fullDone  bool
 	members   []string
 	tokenURL  string
+	api       apiMismatches
 }
 
 // Client returns a Bulk Data client that records its exchanges as the
@@ -78,6 +79,7 @@ func (e *Env) AnonymousClient() *bulk.Client {
 func (e *Env) record(ex evidence.Exchange) {
 	e.mu.Lock()
 	e.exchanges = append(e.exchanges, ex)
+	e.api.add(ex.Conformance)
 	e.mu.Unlock()
 }
 
