@@ -45,8 +45,9 @@ var tmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"shownFirst":  func(v evidence.Validation) int { return len(v.First) },
 	"ndjson":      isNDJSON,
 	"preview":     func() int64 { return evidence.BodyPreview },
-	"oneLine":     func(s string) string { return clip(oneLine(s)) },
+	"oneLine":     func(s string) string { return clip(summaryLine(s)) },
 	"linkIDs":     linkIDs,
+	"add":         func(a, b int) int { return a + b },
 	"reqCounts":   reqCounts,
 }).Parse(htmlTemplate))
 
@@ -334,8 +335,15 @@ func isAlnum(b byte) bool {
 const maxGlance = 25
 
 type glance struct {
-	Specs []Spec
+	Items []glanceItem
 	More  int
+}
+
+type glanceItem struct {
+	Spec
+	// Same says the failure is the one of the item before (a shared step
+	// failing fails every spec that needs it), so it is not repeated.
+	Same bool
 }
 
 // notPassed lists failed specs, then warnings, for the top of the report;
@@ -343,18 +351,20 @@ type glance struct {
 // passed or was skipped.
 func notPassed(specs []Spec) *glance {
 	g := &glance{}
+	previous := ""
 	for _, state := range []string{Failed, Warning} {
 		for _, s := range specs {
 			switch {
 			case s.State != state:
-			case len(g.Specs) < maxGlance:
-				g.Specs = append(g.Specs, s)
+			case len(g.Items) < maxGlance:
+				g.Items = append(g.Items, glanceItem{Spec: s, Same: s.Summary == previous})
+				previous = s.Summary
 			default:
 				g.More++
 			}
 		}
 	}
-	if len(g.Specs) == 0 {
+	if len(g.Items) == 0 {
 		return nil
 	}
 	return g

@@ -113,11 +113,11 @@ func WriteJUnit(w io.Writer, r *Run) error {
 		out.Tests++
 		switch s.State {
 		case Failed:
-			c.Failure = &junitMessage{Message: oneLine(s.Summary), Type: s.Level, Text: failureText(s)}
+			c.Failure = &junitMessage{Message: summaryLine(s.Summary), Type: s.Level, Text: failureText(s)}
 			js.Failures++
 			out.Failures++
 		case Skipped:
-			c.Skipped = &junitMessage{Message: oneLine(s.Summary)}
+			c.Skipped = &junitMessage{Message: summaryLine(s.Summary)}
 			js.Skipped++
 			out.Skipped++
 		case Warning:
@@ -143,6 +143,18 @@ func WriteJUnit(w io.Writer, r *Run) error {
 
 // oneLine joins a message's lines, for an attribute.
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// summaryLine puts a plain-words summary on one line, its lines joined
+// with dashes so that "what failed" and "why" still read apart.
+func summaryLine(s string) string {
+	var parts []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = oneLine(l); l != "" {
+			parts = append(parts, l)
+		}
+	}
+	return strings.Join(parts, " — ")
+}
 
 // failureText is a failure's full message, where it failed, and its
 // evidence in a few lines.

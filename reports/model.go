@@ -121,7 +121,9 @@ type Spec struct {
 	// specs); Shared holds those exchanges for specs that did not pass.
 	SharedFrom string
 	Shared     []evidence.Exchange
-	Manifests  []string
+	// SharedLeftOut counts the shared exchanges not copied into Shared.
+	SharedLeftOut int
+	Manifests     []string
 	// Validations are per-file validation summaries.
 	Validations []evidence.Validation
 	Notes       []string
@@ -461,9 +463,45 @@ func linkSharedEvidence(specs []Spec) {
 		}
 		s.SharedFrom = specs[j].ID
 		if s.State != Passed {
-			s.Shared = specs[j].Exchanges
+			s.Shared, s.SharedLeftOut = pickShared(specs[j].Exchanges, s.Failure)
 		}
 	}
+}
+
+// maxShared bounds the exchanges of a shared export copied into each spec
+// that failed on it; the rest stay with the spec that made the export.
+const maxShared = 30
+
+// pickShared keeps every exchange the failure names and, up to maxShared in
+// all, the others in the order they happened.
+func pickShared(exs []evidence.Exchange, failure string) ([]evidence.Exchange, int) {
+	if len(exs) <= maxShared {
+		return exs, 0
+	}
+	keep := make([]bool, len(exs))
+	n := 0
+	for i, ex := range exs {
+		if names(failure, ex.URL) {
+			keep[i] = true
+			n++
+		}
+	}
+	for i := range exs {
+		if n >= maxShared {
+			break
+		}
+		if !keep[i] {
+			keep[i] = true
+			n++
+		}
+	}
+	var out []evidence.Exchange
+	for i, ex := range exs {
+		if keep[i] {
+			out = append(out, ex)
+		}
+	}
+	return out, len(exs) - len(out)
 }
 
 // verdict applies the rules: any failure makes the target not conformant;

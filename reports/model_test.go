@@ -2,6 +2,7 @@ package reports
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -269,5 +270,33 @@ func TestBuildScrubsSecrets(t *testing.T) {
 	}
 	if run.Meta.Secrets != nil {
 		t.Error("the model keeps the secrets list")
+	}
+}
+
+func TestPickShared(t *testing.T) {
+	var exs []evidence.Exchange
+	for i := range 100 {
+		exs = append(exs, evidence.Exchange{Method: "GET", URL: "http://t/files/" + strconv.Itoa(i)})
+	}
+	got, left := pickShared(exs, "Content-Type of http://t/files/80 is wrong; http://t/files/8 is fine")
+	if len(got) != maxShared || left != 100-maxShared {
+		t.Fatalf("kept %d, left out %d; want %d and %d", len(got), left, maxShared, 100-maxShared)
+	}
+	var urls []string
+	for _, ex := range got {
+		urls = append(urls, ex.URL)
+	}
+	if !slices.Contains(urls, "http://t/files/80") || !slices.Contains(urls, "http://t/files/8") {
+		t.Errorf("the exchanges the failure names were dropped: %v", urls)
+	}
+	if !slices.IsSortedFunc(got, func(a, b evidence.Exchange) int {
+		ai, _ := strconv.Atoi(strings.TrimPrefix(a.URL, "http://t/files/"))
+		bi, _ := strconv.Atoi(strings.TrimPrefix(b.URL, "http://t/files/"))
+		return ai - bi
+	}) {
+		t.Errorf("the kept exchanges are out of order: %v", urls)
+	}
+	if small, left := pickShared(exs[:5], ""); len(small) != 5 || left != 0 {
+		t.Errorf("a short list should be kept whole, got %d, %d left", len(small), left)
 	}
 }

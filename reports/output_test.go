@@ -92,7 +92,7 @@ func TestJUnit(t *testing.T) {
 			t.Errorf("failure text lacks %q:\n%s", want, f.Text)
 		}
 	}
-	if f.Message != "Content-Type of http://t/files/1 Expected \"application/json\" to equal \"application/fhir+ndjson\"" || f.Type != "SHALL" {
+	if f.Message != "Content-Type of http://t/files/1 — Expected \"application/json\" to equal \"application/fhir+ndjson\"" || f.Type != "SHALL" {
 		t.Errorf("failure message=%q type=%q", f.Message, f.Type)
 	}
 	if c := cases["PA-EXP-07"]; c.Failure != nil || !strings.Contains(c.SystemOut, "WARNING") {

@@ -92,10 +92,14 @@ func (c *console) captureGinkgo() (restore func()) {
 	prev := formatter.ColorableStdOut
 	var lw *lineWriter
 	if c.verbose {
-		lw = &lineWriter{w: c.err, scrub: func(s string) string {
+		lw = &lineWriter{emit: func(line string) error {
+			// Under the lock: progress is written from download
+			// goroutines at the same time.
 			c.mu.Lock()
 			defer c.mu.Unlock()
-			return c.scrub(s)
+			c.lastKey, c.lastMsg = "", ""
+			_, err := io.WriteString(c.err, c.scrub(line))
+			return err
 		}}
 		formatter.ColorableStdOut = lw
 	} else {
@@ -109,12 +113,11 @@ func (c *console) captureGinkgo() (restore func()) {
 	}
 }
 
-// lineWriter scrubs whole lines before passing them on, so that a secret
-// split across two writes is still caught.
+// lineWriter hands whole lines on, so that a secret split across two
+// writes is still caught by the scrubber.
 type lineWriter struct {
-	w     io.Writer
-	scrub func(string) string
-	buf   bytes.Buffer
+	emit func(line string) error
+	buf  bytes.Buffer
 }
 
 func (l *lineWriter) Write(p []byte) (int, error) {
@@ -124,18 +127,17 @@ func (l *lineWriter) Write(p []byte) (int, error) {
 		if i < 0 {
 			break
 		}
-		line := string(l.buf.Next(i + 1))
-		if _, err := io.WriteString(l.w, l.scrub(line)); err != nil {
+		if err := l.emit(string(l.buf.Next(i + 1))); err != nil {
 			return len(p), err
 		}
 	}
 	return len(p), nil
 }
 
-// Flush writes what is left without a newline.
+// Flush hands on what is left without a newline.
 func (l *lineWriter) Flush() {
 	if l.buf.Len() > 0 {
-		io.WriteString(l.w, l.scrub(l.buf.String())+"\n")
+		l.emit(l.buf.String() + "\n")
 		l.buf.Reset()
 	}
 }
@@ -167,6 +169,7 @@ func (c *console) summary(r *reports.Run, written []string) {
 		state, mark, color string
 	}{{reports.Failed, "FAIL", "31"}, {reports.Warning, "WARN", "33"}, {reports.Skipped, "SKIP", "2"}} {
 		var n int
+		var previous string
 		for _, s := range r.Specs {
 			if s.State != group.state {
 				continue
@@ -182,6 +185,13 @@ func (c *console) summary(r *reports.Run, written []string) {
 				ids = s.Area
 			}
 			fmt.Fprintf(w, "%s %s %s\n", paint(c.outColor, group.color, group.mark), ids, s.Name)
+			if s.Summary == previous {
+				// A shared step (the full export) failing fails every spec
+				// that needs it; say why once.
+				fmt.Fprintln(w, "     (the same as above)")
+				continue
+			}
+			previous = s.Summary
 			for _, l := range strings.Split(s.Summary, "\n") {
 				if l = strings.TrimSpace(l); l != "" {
 					fmt.Fprintf(w, "     %s\n", clipLine(l, 160))
@@ -205,9 +215,20 @@ func (c *console) summary(r *reports.Run, written []string) {
 // verdictLine prints the one line every mode prints.
 func (c *console) verdictLine(r *reports.Run) {
 	code := map[string]string{reports.Conformant: "1;32", reports.NotConformant: "1;31", reports.Incomplete: "1;33"}[r.Verdict]
-	fmt.Fprintf(c.out, "%s: %s, PDex %s: %d passed, %d failed, %d warnings, %d skipped in %s\n",
+	warnings := "warnings"
+	if r.Counts.Warnings == 1 {
+		warnings = "warning"
+	}
+	fmt.Fprintf(c.out, "%s: %s, PDex %s: %d passed, %d failed, %d %s, %d skipped in %s\n",
 		paint(c.outColor, code, r.Verdict), r.Meta.Target, r.Meta.Edition,
-		r.Counts.Passed, r.Counts.Failed, r.Counts.Warnings, r.Counts.Skipped, r.Meta.Duration.Round(100*time.Millisecond))
+		r.Counts.Passed, r.Counts.Failed, r.Counts.Warnings, warnings, r.Counts.Skipped, shortDuration(r.Meta.Duration))
+}
+
+func shortDuration(d time.Duration) string {
+	if d < time.Second {
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(100 * time.Millisecond).String()
 }
 
 func clipLine(s string, n int) string {
