@@ -100,22 +100,25 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	reference := cfg.Target == "reference"
 	con := newConsole(stdout, stderr, *quiet, *verbose, cfg)
-	restore := con.captureGinkgo()
+	defer con.captureGinkgo()()
 	opts := runner.Options{Verbose: *verbose, NoColor: !con.errColor, Packages: cfg.Packages, Progress: con.progress}
 	if *quiet {
 		opts.Progress = nil
 	}
 	con.progress("running the suites against %s", targetName(cfg.Target))
 	res, err := runner.Run(ctx, cfg, opts)
-	restore()
 	if err != nil {
-		return usagef("%v", err)
+		return usagef("%s", con.scrub(err.Error()))
+	}
+	var faultsOn []string
+	if reference {
+		faultsOn = res.Config.Faults // the switches only exist on the reference server
 	}
 	model := reports.Build(res.Report, reports.Meta{
 		Target: res.Config.Target, Reference: reference, Edition: res.Config.Edition, ToolVersion: toolVersion(),
 		Started: res.Started, Duration: res.Duration,
 		Group: res.Config.Group, AuthMode: res.Config.Auth.Mode, LabelFilter: res.Config.LabelFilter,
-		Faults: res.Config.Faults, FailOnShould: res.Config.FailOn == "should",
+		Faults: faultsOn, FailOnShould: res.Config.FailOn == "should",
 		Secrets: secretsOf(res.Config),
 	})
 	var written []string
