@@ -129,6 +129,9 @@ type Spec struct {
 	Notes       []string
 	// Log is what the spec wrote to GinkgoWriter.
 	Log string
+	// Filtered marks a skipped spec the label filter left out: it says
+	// nothing about the target, so its requirements count as not tested.
+	Filtered bool
 }
 
 // Step is one By step of a spec.
@@ -261,6 +264,9 @@ func Build(r types.Report, m Meta) *Run {
 		for _, s := range run.Specs {
 			if slices.Contains(s.Requirements, req.ID) {
 				rq.Specs = append(rq.Specs, s.ID)
+				if s.Filtered {
+					continue
+				}
 				states = append(states, s.State)
 				switch s.State {
 				case Passed:
@@ -351,6 +357,7 @@ func buildSpec(sr types.SpecReport, m Meta, sc *Scrubber) (Spec, bool) {
 				s.Failure = "Not run: the spec is pending (not written yet)."
 			case m.LabelFilter != "":
 				s.Failure = fmt.Sprintf("Not run: not selected by the label filter %q.", m.LabelFilter)
+				s.Filtered = true
 			default:
 				s.Failure = "Not run."
 			}
@@ -542,7 +549,7 @@ func verdict(run *Run, r types.Report) (string, []string) {
 		reasons = append(reasons, fmt.Sprintf("%s not tested: %s.", plural(len(untested), "SHALL requirement"), list(untested)))
 	}
 	if len(skipped) > 0 {
-		reasons = append(reasons, fmt.Sprintf("%s only skipped (an input was missing; see the specs): %s.", plural(len(skipped), "SHALL requirement"), list(skipped)))
+		reasons = append(reasons, fmt.Sprintf("%s only skipped (the specs say why): %s.", plural(len(skipped), "SHALL requirement"), list(skipped)))
 	}
 	if len(warned) > 0 {
 		reasons = append(reasons, fmt.Sprintf("Warning: %s not met (SHOULD or MAY; not failing the run): %s.", pluralWord(len(warned), "requirement"), list(warned)))

@@ -198,8 +198,11 @@ func TestBuildLabelFilterSkips(t *testing.T) {
 	sr := spec("Discovery", "a", types.SpecStateSkipped, catalog.SHALL, "PA-CAP-01")
 	sr.Failure = types.Failure{}
 	run := Build(types.Report{SpecReports: []types.SpecReport{sr}}, Meta{Edition: edition, LabelFilter: "PA-EXP-01"})
-	if got := run.Specs[0].Summary; !strings.Contains(got, "label filter") {
+	if got := run.Specs[0].Summary; !strings.Contains(got, "label filter") || !run.Specs[0].Filtered {
 		t.Errorf("a spec the filter left out says %q, want it to name the label filter", got)
+	}
+	if q := run.Requirements[0]; q.ID != "PA-CAP-01" || q.Status != NotTested || len(q.Specs) != 1 {
+		t.Errorf("a requirement whose only spec was filtered out = %+v, want not tested, with the spec listed", q)
 	}
 }
 

@@ -168,10 +168,14 @@ func (c *console) summary(r *reports.Run, written []string) {
 	for _, group := range []struct {
 		state, mark, color string
 	}{{reports.Failed, "FAIL", "31"}, {reports.Warning, "WARN", "33"}, {reports.Skipped, "SKIP", "2"}} {
-		var n int
+		var n, filtered int
 		var previous string
 		for _, s := range r.Specs {
 			if s.State != group.state {
+				continue
+			}
+			if s.Filtered {
+				filtered++
 				continue
 			}
 			if n == 0 {
@@ -200,6 +204,9 @@ func (c *console) summary(r *reports.Run, written []string) {
 		}
 		if n > maxListed {
 			fmt.Fprintf(w, "     … and %d more (see the report)\n", n-maxListed)
+		}
+		if filtered > 0 {
+			fmt.Fprintf(w, "\n%d specs not selected by the label filter %q.\n", filtered, r.Meta.LabelFilter)
 		}
 	}
 	fmt.Fprintln(w)
