@@ -4,7 +4,11 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
+	"time"
+
+	"github.com/pdex-conform/pdex-conform/runner/evidence"
 )
 
 type junitSuites struct {
@@ -12,8 +16,9 @@ type junitSuites struct {
 	Name     string       `xml:"name,attr"`
 	Tests    int          `xml:"tests,attr"`
 	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
 	Skipped  int          `xml:"skipped,attr"`
-	Time     float64      `xml:"time,attr"`
+	Time     seconds      `xml:"time,attr"`
 	Suites   []junitSuite `xml:"testsuite"`
 }
 
@@ -21,10 +26,25 @@ type junitSuite struct {
 	Name       string          `xml:"name,attr"`
 	Tests      int             `xml:"tests,attr"`
 	Failures   int             `xml:"failures,attr"`
+	Errors     int             `xml:"errors,attr"`
 	Skipped    int             `xml:"skipped,attr"`
-	Time       float64         `xml:"time,attr"`
+	Time       seconds         `xml:"time,attr"`
+	Timestamp  string          `xml:"timestamp,attr"`
 	Properties []junitProperty `xml:"properties>property,omitempty"`
 	Cases      []junitCase     `xml:"testcase"`
+}
+
+// seconds is a JUnit time attribute: seconds with millisecond precision.
+type seconds float64
+
+func (s seconds) MarshalXMLAttr(name xml.Name) (xml.Attr, error) {
+	return xml.Attr{Name: name, Value: strconv.FormatFloat(float64(s), 'f', 3, 64)}, nil
+}
+
+func (s *seconds) UnmarshalXMLAttr(a xml.Attr) error {
+	v, err := strconv.ParseFloat(a.Value, 64)
+	*s = seconds(v)
+	return err
 }
 
 type junitProperty struct {
@@ -35,7 +55,7 @@ type junitProperty struct {
 type junitCase struct {
 	Name       string          `xml:"name,attr"`
 	Classname  string          `xml:"classname,attr"`
-	Time       float64         `xml:"time,attr"`
+	Time       seconds         `xml:"time,attr"`
 	Properties []junitProperty `xml:"properties>property,omitempty"`
 	Failure    *junitMessage   `xml:"failure,omitempty"`
 	Skipped    *junitMessage   `xml:"skipped,omitempty"`
@@ -49,42 +69,59 @@ type junitMessage struct {
 }
 
 // WriteJUnit writes one testcase per spec, grouped in one testsuite per
-// area; requirement IDs are in each testcase's name and properties. A SHOULD
-// failure that does not fail the run is written as passed with a warning in
-// system-out, so CI systems do not turn red on it.
+// scenario area. A testcase's name starts with its requirement IDs, which
+// are also in its properties with its level, area and state. A failure
+// carries the message in plain words as its message attribute and, as its
+// text, the full message and a summary of the evidence. A SHOULD failure
+// that does not fail the run is written as passed with a warning in
+// system-out, so that CI systems do not turn red on it.
 func WriteJUnit(w io.Writer, r *Run) error {
-	out := junitSuites{Name: "pdex-conform " + r.Meta.Target, Time: r.Meta.Duration.Seconds()}
+	out := junitSuites{Name: "pdex-conform: " + r.Meta.Target, Time: seconds(r.Meta.Duration.Seconds())}
 	byArea := map[string]*junitSuite{}
 	var order []string
 	for _, s := range r.Specs {
 		js := byArea[s.Area]
 		if js == nil {
-			js = &junitSuite{Name: s.Area, Properties: []junitProperty{{"target", r.Meta.Target}, {"edition", r.Meta.Edition}}}
+			js = &junitSuite{
+				Name:      s.Area,
+				Timestamp: r.Meta.Started.UTC().Format(time.RFC3339),
+				Properties: []junitProperty{
+					{"target", r.Meta.Target}, {"edition", r.Meta.Edition},
+					{"verdict", r.Verdict}, {"toolVersion", r.Meta.ToolVersion},
+				},
+			}
 			byArea[s.Area] = js
 			order = append(order, s.Area)
 		}
+		name := s.Name
+		if len(s.Requirements) > 0 {
+			name = "[" + strings.Join(s.Requirements, ",") + "] " + s.Name
+		}
 		c := junitCase{
-			Name:      fmt.Sprintf("[%s] %s", strings.Join(s.Requirements, ","), s.Name),
+			Name:      name,
 			Classname: "pdex-conform." + s.Area,
-			Time:      s.Duration.Seconds(),
+			Time:      seconds(s.Duration.Seconds()),
 			Properties: []junitProperty{
 				{"requirements", strings.Join(s.Requirements, ",")},
 				{"level", s.Level},
+				{"area", s.Area},
+				{"state", s.State},
+				{"id", s.ID},
 			},
 		}
 		js.Tests++
 		out.Tests++
 		switch s.State {
 		case Failed:
-			c.Failure = &junitMessage{Message: firstLine(s.Failure), Type: s.Level, Text: s.Failure + "\n\n" + evidenceSummary(s)}
+			c.Failure = &junitMessage{Message: summaryLine(s.Summary), Type: s.Level, Text: failureText(s)}
 			js.Failures++
 			out.Failures++
 		case Skipped:
-			c.Skipped = &junitMessage{Message: firstLine(s.Failure)}
+			c.Skipped = &junitMessage{Message: summaryLine(s.Summary)}
 			js.Skipped++
 			out.Skipped++
 		case Warning:
-			c.SystemOut = "WARNING (" + s.Level + " not met): " + s.Failure
+			c.SystemOut = "WARNING: " + s.Level + " requirement not met (not failing the run)\n" + failureText(s)
 		}
 		js.Time += c.Time
 		js.Cases = append(js.Cases, c)
@@ -97,26 +134,102 @@ func WriteJUnit(w io.Writer, r *Run) error {
 	}
 	enc := xml.NewEncoder(w)
 	enc.Indent("", "  ")
-	return enc.Encode(out)
-}
-
-func firstLine(s string) string {
-	l, _, _ := strings.Cut(s, "\n")
-	return l
-}
-
-// evidenceSummary lists a spec's exchanges and validations in a few lines.
-func evidenceSummary(s Spec) string {
-	var b strings.Builder
-	for _, ex := range s.Exchanges {
-		fmt.Fprintf(&b, "%s %s -> %d", ex.Method, ex.URL, ex.Status)
-		if ex.Error != "" {
-			b.WriteString(" (" + ex.Error + ")")
-		}
-		b.WriteByte('\n')
+	if err := enc.Encode(out); err != nil {
+		return fmt.Errorf("writing the JUnit report: %w", err)
 	}
-	for _, v := range s.Validations {
-		fmt.Fprintf(&b, "validation %s: %d lines, %d errors\n", v.Type, v.Lines, v.Errors)
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+// oneLine joins a message's lines, for an attribute.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// summaryLine puts a plain-words summary on one line, its lines joined
+// with dashes so that "what failed" and "why" still read apart.
+func summaryLine(s string) string {
+	var parts []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = oneLine(l); l != "" {
+			parts = append(parts, l)
+		}
+	}
+	return strings.Join(parts, " — ")
+}
+
+// failureText is a failure's full message, where it failed, and its
+// evidence in a few lines.
+func failureText(s Spec) string {
+	var b strings.Builder
+	b.WriteString(s.Summary)
+	if strings.TrimSpace(s.Failure) != strings.TrimSpace(s.Summary) {
+		b.WriteString("\n\nFull message:\n" + s.Failure)
+	}
+	if s.FailedAt != "" {
+		b.WriteString("\n\nAt " + s.FailedAt)
+	}
+	if ev := EvidenceSummary(s); ev != "" {
+		b.WriteString("\n\nEvidence:\n" + ev)
 	}
 	return b.String()
+}
+
+// maxEvidenceLines bounds the evidence summary of one spec.
+const maxEvidenceLines = 40
+
+// EvidenceSummary lists a spec's exchanges (or those of the shared export it
+// checked) and validations in a few lines each.
+func EvidenceSummary(s Spec) string {
+	var lines []string
+	exchanges := s.Exchanges
+	if len(exchanges) == 0 && len(s.Shared) > 0 {
+		lines = append(lines, fmt.Sprintf("(exchanges of the export this spec checked, recorded by %s)", s.SharedFrom))
+		exchanges = s.Shared
+	}
+	for _, ex := range exchanges {
+		lines = append(lines, exchangeLine(ex))
+	}
+	for _, v := range s.Validations {
+		lines = append(lines, fmt.Sprintf("validation of %s %s: %d lines, %d errors, %d warnings", v.Type, v.File, v.Lines, v.Errors, v.Warnings))
+		for i, is := range v.First {
+			if i == 5 {
+				lines = append(lines, fmt.Sprintf("  … %d more issues", max(len(v.First), v.Errors+v.Warnings)-5))
+				break
+			}
+			lines = append(lines, "  "+is)
+		}
+	}
+	if len(lines) > maxEvidenceLines {
+		n := len(lines) - maxEvidenceLines
+		lines = append(lines[:maxEvidenceLines], fmt.Sprintf("… %d more lines in the HTML report", n))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func exchangeLine(ex evidence.Exchange) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s -> ", ex.Method, ex.URL)
+	if ex.Status == 0 {
+		b.WriteString("no response")
+	} else {
+		fmt.Fprintf(&b, "%d", ex.Status)
+		if ct := firstHeader(ex.ResponseHeaders, "Content-Type"); ct != "" {
+			b.WriteString(" " + ct)
+		}
+	}
+	if ex.Error != "" {
+		b.WriteString(" (" + ex.Error + ")")
+	}
+	if len(ex.Conformance) > 0 {
+		fmt.Fprintf(&b, " [%d API description mismatches]", len(ex.Conformance))
+	}
+	return b.String()
+}
+
+func firstHeader(h map[string][]string, name string) string {
+	for k, v := range h {
+		if strings.EqualFold(k, name) && len(v) > 0 {
+			return v[0]
+		}
+	}
+	return ""
 }

@@ -1,10 +1,15 @@
 // Package reports turns a run's Ginkgo report into what people and CI read:
 // a self-contained HTML report, JUnit XML and a JSON results file. All three
-// are rendered from one model, so they never disagree.
+// are rendered from one model, built by Build, so they never disagree; every
+// string in the model has been through a Scrubber, so no secret reaches any
+// of them.
 package reports
 
 import (
-	"sort"
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,13 +21,28 @@ import (
 
 // Meta describes the run.
 type Meta struct {
-	Target      string
+	Target string
+	// Reference says the target was the in-process reference server.
+	Reference   bool
 	Edition     string
 	ToolVersion string
 	Started     time.Time
 	Duration    time.Duration
+	// Group is the attribution Group the run exported.
+	Group string
+	// AuthMode is how the harness authorized: smart, bearer or none.
+	AuthMode string
+	// LabelFilter is the Ginkgo label filter that selected the specs.
+	LabelFilter string
+	// Faults are the reference-server faults switched on (target
+	// "reference" only).
+	Faults []string
 	// FailOnShould counts SHOULD failures as failures.
 	FailOnShould bool
+	// Secrets are values that must never appear in any output (private
+	// keys, a static bearer token). They are used to scrub the model and are
+	// never rendered.
+	Secrets []string `json:"-"`
 }
 
 // Verdicts.
@@ -32,48 +52,94 @@ const (
 	Incomplete    = "incomplete"
 )
 
-// Spec states as the reports name them.
+// Spec and requirement states as the reports name them.
 const (
-	Passed  = "passed"
-	Failed  = "failed"
-	Skipped = "skipped"
-	Warning = "warning" // a failed SHOULD when SHOULD failures do not fail the run
+	Passed    = "passed"
+	Failed    = "failed"
+	Skipped   = "skipped"
+	Warning   = "warning" // a failed SHOULD (or MAY) that does not fail the run
+	NotTested = "not tested"
 )
 
 // Run is the report model.
 type Run struct {
-	Meta         Meta
-	Verdict      string
+	Meta    Meta
+	Verdict string
+	// Reasons explain the verdict in a few sentences.
+	Reasons      []string
 	Specs        []Spec
 	Requirements []Requirement
 	Areas        []Area
-	// Resources counts exported resources per type (the largest export).
+	// Resources counts exported resources per type (the largest export of
+	// the run, which is the full Group export).
 	Resources map[string]int
-	// ValidationErrors counts validation errors per resource type.
-	ValidationErrors map[string]int
-	Counts           Counts
+	// Export summarises that export (files, bytes); nil when no spec
+	// recorded one.
+	Export *evidence.ExportSummary
+	// Validation totals the validation evidence of the run.
+	Validation ValidationTotals
+	Counts     Counts
+}
+
+// ValidationTotals sums the validation evidence of a run.
+type ValidationTotals struct {
+	Files, Lines, Errors, Warnings int
+	// ErrorsByType counts validation errors per resource type.
+	ErrorsByType map[string]int
 }
 
 // Counts totals the specs by state.
 type Counts struct {
-	Passed, Failed, Skipped, Warnings, Total int
+	Passed   int `json:"passed"`
+	Failed   int `json:"failed"`
+	Warnings int `json:"warnings"`
+	Skipped  int `json:"skipped"`
+	Total    int `json:"total"`
 }
 
 // Spec is one spec's outcome and evidence.
 type Spec struct {
-	ID           string // anchor, e.g. spec-12
+	ID           string // HTML anchor, e.g. spec-12; stable for a given set of specs
 	Name         string
 	Area         string
 	Requirements []string
 	Level        string
 	State        string
-	Failure      string
-	Location     string
-	Duration     time.Duration
-	Exchanges    []evidence.Exchange
-	Manifests    []string
-	Validations  []evidence.Validation
-	Notes        []string
+	// Failure is the full failure (or skip) message; Summary says it in
+	// plain words.
+	Failure string
+	Summary string
+	// Location is where the spec is written; FailedAt where it failed.
+	Location string
+	FailedAt string
+	Duration time.Duration
+	Steps    []Step
+	// Exchanges are the HTTP exchanges the spec made.
+	Exchanges []evidence.Exchange
+	// SharedFrom names the spec whose exchanges produced the export this
+	// spec checked, when the export was shared (made once, checked by many
+	// specs); Shared holds those exchanges for specs that did not pass.
+	SharedFrom string
+	Shared     []evidence.Exchange
+	// SharedLeftOut counts the shared exchanges not copied into Shared.
+	SharedLeftOut int
+	Manifests     []string
+	// Validations are per-file validation summaries.
+	Validations []evidence.Validation
+	Notes       []string
+	// Log is what the spec wrote to GinkgoWriter.
+	Log string
+	// Filtered marks a skipped spec the label filter left out: it says
+	// nothing about the target, so its requirements count as not tested.
+	Filtered bool
+}
+
+// Step is one By step of a spec.
+type Step struct {
+	Text     string
+	Duration time.Duration
+	// Failed marks the step during which the spec failed.
+	Failed bool
 }
 
 // Requirement is a catalog requirement with the specs that cover it.
@@ -81,83 +147,77 @@ type Requirement struct {
 	catalog.Requirement
 	Status string // passed, failed, warning, skipped, not tested
 	Specs  []string
+	// Passed, Failed, Skipped count the covering specs by outcome
+	// (warnings count as failed).
+	Passed, Failed, Skipped int
 }
 
 // Area totals one scenario area.
 type Area struct {
 	Name                              string
-	Passed, Failed, Skipped, Warnings int
+	Passed, Failed, Warnings, Skipped int
 }
+
+// Total is the number of specs in the area.
+func (a Area) Total() int { return a.Passed + a.Failed + a.Warnings + a.Skipped }
 
 // Build makes the model from a Ginkgo report.
 func Build(r types.Report, m Meta) *Run {
-	run := &Run{Meta: m, Resources: map[string]int{}, ValidationErrors: map[string]int{}}
-	areas := map[string]*Area{}
-	for i, sr := range r.SpecReports {
-		if sr.LeafNodeType != types.NodeTypeIt {
-			if sr.State.Is(types.SpecStateFailureStates) {
-				// A failing suite-level node (e.g. a reporting hook) makes the
-				// run incomplete; show it as a spec.
-				run.Specs = append(run.Specs, Spec{ID: specID(i), Name: sr.LeafNodeType.String(), Area: "Suite", State: Failed, Failure: sr.Failure.Message})
-			}
+	sc := NewScrubber(m.Secrets...)
+	run := &Run{Meta: m, Resources: map[string]int{}, Validation: ValidationTotals{ErrorsByType: map[string]int{}}}
+	run.Meta.Secrets = nil
+	run.Meta.Target = sc.Scrub(m.Target)
+
+	var specs []Spec
+	var order []types.CodeLocation
+	for _, sr := range r.SpecReports {
+		s, ok := buildSpec(sr, m, sc)
+		if !ok {
 			continue
 		}
-		s := Spec{
-			ID:       specID(i),
-			Name:     sr.LeafNodeText,
-			Area:     strings.Join(sr.ContainerHierarchyTexts, " / "),
-			Duration: sr.RunTime,
-			Location: sr.LeafNodeLocation.String(),
-		}
-		if len(sr.ContainerHierarchyTexts) > 0 {
-			s.Area = sr.ContainerHierarchyTexts[0]
-		}
-		for _, l := range sr.Labels() {
-			switch {
-			case catalog.IsID(l):
-				s.Requirements = append(s.Requirements, l)
-			case l == "SHALL" || l == "SHOULD" || l == "MAY":
-				s.Level = l
+		specs = append(specs, s)
+		order = append(order, sr.LeafNodeLocation)
+		for _, v := range s.Validations {
+			run.Validation.Files++
+			run.Validation.Lines += v.Lines
+			run.Validation.Errors += v.Errors
+			run.Validation.Warnings += v.Warnings
+			if v.Errors > 0 {
+				run.Validation.ErrorsByType[v.Type] += v.Errors
 			}
-		}
-		switch {
-		case sr.State == types.SpecStatePassed:
-			s.State = Passed
-		case sr.State.Is(types.SpecStateFailureStates):
-			s.State = Failed
-			if s.Level != "SHALL" && !m.FailOnShould {
-				s.State = Warning
-			}
-			s.Failure = sr.Failure.Message
-			if sr.Failure.ForwardedPanic != "" {
-				s.Failure += "\npanic: " + sr.Failure.ForwardedPanic
-			}
-		default:
-			s.State = Skipped
-			s.Failure = sr.Failure.Message
 		}
 		for _, e := range sr.ReportEntries {
-			switch v := e.GetRawValue().(type) {
-			case evidence.Exchange:
-				s.Exchanges = append(s.Exchanges, v)
-			case evidence.Validation:
-				s.Validations = append(s.Validations, v)
-				if v.Errors > 0 {
-					run.ValidationErrors[v.Type] += v.Errors
-				}
-			case evidence.ExportSummary:
-				if total(v.Resources) > total(run.Resources) {
-					run.Resources = v.Resources
-				}
-			default:
-				if e.Name == evidence.EntryManifest {
-					s.Manifests = append(s.Manifests, e.StringRepresentation())
-				} else {
-					s.Notes = append(s.Notes, e.StringRepresentation())
-				}
+			if v, ok := e.GetRawValue().(evidence.ExportSummary); ok && (run.Export == nil || total(v.Resources) > total(run.Export.Resources)) {
+				v := v
+				run.Export = &v
+				run.Resources = v.Resources
 			}
 		}
+	}
+	// Ginkgo shuffles top-level containers; the report lists specs in
+	// catalog area order, then in source order, so that two runs of the
+	// same suites read (and number) alike.
+	idx := make([]int, len(specs))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int {
+		return cmp.Or(
+			cmp.Compare(areaRank(specs[a].Area), areaRank(specs[b].Area)),
+			cmp.Compare(specs[a].Area, specs[b].Area),
+			cmp.Compare(order[a].FileName, order[b].FileName),
+			cmp.Compare(order[a].LineNumber, order[b].LineNumber),
+		)
+	})
+	for n, i := range idx {
+		s := specs[i]
+		s.ID = "spec-" + strconv.Itoa(n+1)
 		run.Specs = append(run.Specs, s)
+	}
+	linkSharedEvidence(run.Specs)
+
+	areas := map[string]*Area{}
+	for _, s := range run.Specs {
 		a := areas[s.Area]
 		if a == nil {
 			a = &Area{Name: s.Area}
@@ -179,63 +239,382 @@ func Build(r types.Report, m Meta) *Run {
 		}
 		run.Counts.Total++
 	}
+	// Every catalog area is listed, with no specs when none ran, so that a
+	// reader sees what the run did not cover.
 	for _, name := range catalog.Areas {
 		if a := areas[name]; a != nil {
 			run.Areas = append(run.Areas, *a)
 			delete(areas, name)
+		} else {
+			run.Areas = append(run.Areas, Area{Name: name})
 		}
 	}
 	var rest []string
 	for name := range areas {
 		rest = append(rest, name)
 	}
-	sort.Strings(rest)
+	slices.Sort(rest)
 	for _, name := range rest {
 		run.Areas = append(run.Areas, *areas[name])
 	}
+
 	for _, req := range catalog.ForEdition(m.Edition) {
-		rq := Requirement{Requirement: req, Status: "not tested"}
+		rq := Requirement{Requirement: req}
 		var states []string
 		for _, s := range run.Specs {
-			for _, id := range s.Requirements {
-				if id == req.ID {
-					rq.Specs = append(rq.Specs, s.ID)
-					states = append(states, s.State)
+			if slices.Contains(s.Requirements, req.ID) {
+				rq.Specs = append(rq.Specs, s.ID)
+				if s.Filtered {
+					continue
+				}
+				states = append(states, s.State)
+				switch s.State {
+				case Passed:
+					rq.Passed++
+				case Failed, Warning:
+					rq.Failed++
+				default:
+					rq.Skipped++
 				}
 			}
 		}
 		rq.Status = combine(states)
 		run.Requirements = append(run.Requirements, rq)
 	}
-	switch {
-	case run.Counts.Failed > 0:
-		run.Verdict = NotConformant
-	case r.SpecialSuiteFailureReasons != nil && len(r.SpecialSuiteFailureReasons) > 0 && !r.SuiteSucceeded:
-		run.Verdict = Incomplete
-	case untestedShall(run.Requirements):
-		run.Verdict = Incomplete
-	default:
-		run.Verdict = Conformant
-	}
+	run.Verdict, run.Reasons = verdict(run, r)
 	return run
 }
 
-// untestedShall reports whether a SHALL requirement was not tested or only
-// skipped: the run cannot then say the target conforms.
-func untestedShall(rs []Requirement) bool {
-	for _, r := range rs {
-		if r.Level == catalog.SHALL && (r.Status == "not tested" || r.Status == Skipped) {
-			return true
+// buildSpec makes one spec of the model; ok is false for nodes that are
+// not specs and did not fail.
+func buildSpec(sr types.SpecReport, m Meta, sc *Scrubber) (Spec, bool) {
+	if sr.LeafNodeType != types.NodeTypeIt {
+		if !sr.State.Is(types.SpecStateFailureStates) {
+			return Spec{}, false
+		}
+		// A failing suite-level node (BeforeSuite, a reporting hook) fails
+		// the run; it is shown as a spec so that the reader sees why.
+		msg := sc.Scrub(sr.Failure.Message)
+		return Spec{
+			Name: sr.LeafNodeType.String() + " failed", Area: "Suite", Level: string(catalog.SHALL), State: Failed,
+			Failure: msg, Summary: PlainFailure(msg), FailedAt: shortLocation(sr.Failure.Location),
+			Duration: sr.RunTime,
+		}, true
+	}
+	s := Spec{
+		Name:     sc.Scrub(sr.LeafNodeText),
+		Area:     "Other",
+		Duration: sr.RunTime,
+		Location: shortLocation(sr.LeafNodeLocation),
+		Log:      sc.Scrub(strings.TrimSpace(sr.CapturedGinkgoWriterOutput)),
+	}
+	if len(sr.ContainerHierarchyTexts) > 0 {
+		s.Area = sr.ContainerHierarchyTexts[0]
+		// Nested containers name the scenario within the area.
+		if len(sr.ContainerHierarchyTexts) > 1 {
+			s.Name = sc.Scrub(strings.Join(sr.ContainerHierarchyTexts[1:], " / ") + ": " + sr.LeafNodeText)
 		}
 	}
-	return false
+	for _, l := range sr.Labels() {
+		switch {
+		case catalog.IsID(l):
+			if !slices.Contains(s.Requirements, l) {
+				s.Requirements = append(s.Requirements, l)
+			}
+		case l == string(catalog.SHALL) || l == string(catalog.SHOULD) || l == string(catalog.MAY):
+			s.Level = l
+		}
+	}
+	switch {
+	case sr.State == types.SpecStatePassed:
+		s.State = Passed
+	case sr.State == types.SpecStateInterrupted:
+		// The run was stopped (Ctrl-C, the suite timeout): the spec says
+		// nothing about the target.
+		s.State = Skipped
+		s.Failure = "Not finished: the run was interrupted."
+	case sr.State.Is(types.SpecStateFailureStates):
+		s.State = Failed
+		// Only a SHALL (or an unlabelled spec, which is treated as one)
+		// fails the run; SHOULD fails it with --fail-on should; MAY never.
+		if s.Level == string(catalog.MAY) || s.Level == string(catalog.SHOULD) && !m.FailOnShould {
+			s.State = Warning
+		}
+		s.Failure = sc.Scrub(sr.Failure.Message)
+		if sr.Failure.ForwardedPanic != "" {
+			s.Failure += "\nThe spec panicked: " + sc.Scrub(sr.Failure.ForwardedPanic)
+		}
+		if sr.State == types.SpecStateTimedout && s.Failure == "" {
+			s.Failure = "The spec timed out."
+		}
+		s.FailedAt = shortLocation(sr.Failure.Location)
+	default:
+		s.State = Skipped
+		s.Failure = sc.Scrub(strings.TrimSpace(sr.Failure.Message))
+		if s.Failure == "" {
+			switch {
+			case sr.State == types.SpecStatePending:
+				s.Failure = "Not run: the spec is pending (not written yet)."
+			case m.LabelFilter != "":
+				s.Failure = fmt.Sprintf("Not run: not selected by the label filter %q.", m.LabelFilter)
+				s.Filtered = true
+			default:
+				s.Failure = "Not run."
+			}
+		}
+	}
+	s.Summary = PlainFailure(s.Failure)
+	s.Steps = steps(sr, sc)
+
+	for _, e := range sr.ReportEntries {
+		switch v := e.GetRawValue().(type) {
+		case evidence.Exchange:
+			s.Exchanges = append(s.Exchanges, scrubExchange(v, sc))
+		case evidence.Validation:
+			v.File = sc.Scrub(v.File)
+			v.First = sc.ScrubAll(slices.Clone(v.First))
+			s.Validations = append(s.Validations, v)
+		case evidence.ExportSummary:
+			// Summed up for the run in Build.
+		default:
+			text := sc.Scrub(e.StringRepresentation())
+			if e.Name == evidence.EntryManifest {
+				s.Manifests = append(s.Manifests, text)
+			} else if text != "" {
+				s.Notes = append(s.Notes, text)
+			}
+		}
+	}
+	return s, true
 }
 
-// combine folds the states of a requirement's specs: any failure fails it;
-// it passes when every spec that ran passed.
+// steps lists the spec's By steps and marks the one it failed in.
+func steps(sr types.SpecReport, sc *Scrubber) []Step {
+	var out []Step
+	var orders []int
+	for _, ev := range sr.SpecEvents {
+		switch ev.SpecEventType {
+		case types.SpecEventByStart:
+			out = append(out, Step{Text: sc.Scrub(ev.Message)})
+			orders = append(orders, ev.TimelineLocation.Order)
+		case types.SpecEventByEnd:
+			for i := len(out) - 1; i >= 0; i-- {
+				if out[i].Text == sc.Scrub(ev.Message) && out[i].Duration == 0 {
+					out[i].Duration = ev.Duration
+					break
+				}
+			}
+		}
+	}
+	if sr.State.Is(types.SpecStateFailureStates) && len(out) > 0 {
+		at := sr.Failure.TimelineLocation.Order
+		last := -1
+		for i, o := range orders {
+			if o <= at {
+				last = i
+			}
+		}
+		if last >= 0 {
+			out[last].Failed = true
+		}
+	}
+	return out
+}
+
+func scrubExchange(ex evidence.Exchange, sc *Scrubber) evidence.Exchange {
+	ex.URL = sc.Scrub(ex.URL)
+	ex.RequestHeaders = scrubHeaders(ex.RequestHeaders, sc)
+	ex.ResponseHeaders = scrubHeaders(ex.ResponseHeaders, sc)
+	ex.RequestBody = sc.Scrub(ex.RequestBody)
+	ex.ResponseBody = sc.Scrub(ex.ResponseBody)
+	ex.Error = sc.Scrub(ex.Error)
+	ex.Conformance = sc.ScrubAll(slices.Clone(ex.Conformance))
+	return ex
+}
+
+func scrubHeaders(h map[string][]string, sc *Scrubber) map[string][]string {
+	if h == nil {
+		return nil
+	}
+	out := make(map[string][]string, len(h))
+	for k, vs := range h {
+		out[k] = sc.ScrubAll(slices.Clone(vs))
+	}
+	return out
+}
+
+// linkSharedEvidence points specs that checked a shared export (the full
+// Group export is made once and checked by several specs) at the spec whose
+// exchanges made it. The export is recognised by its manifest: the status
+// response that delivered it has the manifest, previewed, as its body.
+func linkSharedEvidence(specs []Spec) {
+	owner := map[string]int{} // manifest preview -> spec index
+	for i, s := range specs {
+		for _, ex := range s.Exchanges {
+			if ex.Method == "GET" && ex.Status == 200 && strings.HasPrefix(strings.TrimSpace(ex.ResponseBody), "{") {
+				if _, seen := owner[ex.ResponseBody]; !seen {
+					owner[ex.ResponseBody] = i
+				}
+			}
+		}
+	}
+	for i := range specs {
+		s := &specs[i]
+		if len(s.Exchanges) > 0 || len(s.Manifests) == 0 {
+			continue
+		}
+		// Manifests are scrubbed like exchange bodies, so previews compare.
+		j, ok := owner[evidence.Preview([]byte(s.Manifests[0]))]
+		if !ok || j == i {
+			continue
+		}
+		s.SharedFrom = specs[j].ID
+		if s.State != Passed {
+			s.Shared, s.SharedLeftOut = pickShared(specs[j].Exchanges, s.Failure)
+		}
+	}
+}
+
+// maxShared bounds the exchanges of a shared export copied into each spec
+// that failed on it; the rest stay with the spec that made the export.
+const maxShared = 30
+
+// pickShared keeps every exchange the failure names and, up to maxShared in
+// all, the others in the order they happened.
+func pickShared(exs []evidence.Exchange, failure string) ([]evidence.Exchange, int) {
+	if len(exs) <= maxShared {
+		return exs, 0
+	}
+	keep := make([]bool, len(exs))
+	n := 0
+	for i, ex := range exs {
+		if names(failure, ex.URL) {
+			keep[i] = true
+			n++
+		}
+	}
+	for i := range exs {
+		if n >= maxShared {
+			break
+		}
+		if !keep[i] {
+			keep[i] = true
+			n++
+		}
+	}
+	var out []evidence.Exchange
+	for i, ex := range exs {
+		if keep[i] {
+			out = append(out, ex)
+		}
+	}
+	return out, len(exs) - len(out)
+}
+
+// verdict applies the rules: any failure makes the target not conformant;
+// otherwise a run that was cut short, or that left a SHALL requirement
+// untested or only skipped, is incomplete; otherwise it is conformant (with
+// warnings for SHOULD requirements not met).
+func verdict(run *Run, r types.Report) (string, []string) {
+	var failedShall, failedShould, untested, skipped, warned []string
+	for _, q := range run.Requirements {
+		switch {
+		case q.Status == Failed && q.Level == catalog.SHALL:
+			failedShall = append(failedShall, q.ID)
+		case q.Status == Failed:
+			failedShould = append(failedShould, q.ID)
+		case q.Status == Warning:
+			warned = append(warned, q.ID)
+		case q.Level == catalog.SHALL && q.Status == NotTested:
+			untested = append(untested, q.ID)
+		case q.Level == catalog.SHALL && q.Status == Skipped:
+			skipped = append(skipped, q.ID)
+		}
+	}
+	var reasons []string
+	if run.Counts.Failed > 0 {
+		reasons = append(reasons, fmt.Sprintf("%s failed.", plural(run.Counts.Failed, "spec")))
+	}
+	if len(failedShall) > 0 {
+		reasons = append(reasons, fmt.Sprintf("SHALL %s not met: %s.", pluralWord(len(failedShall), "requirement"), list(failedShall)))
+	}
+	if len(failedShould) > 0 {
+		reasons = append(reasons, fmt.Sprintf("SHOULD or MAY %s not met: %s.", pluralWord(len(failedShould), "requirement"), list(failedShould)))
+	}
+	interrupted := !r.SuiteSucceeded && len(r.SpecialSuiteFailureReasons) > 0
+	if interrupted {
+		reasons = append(reasons, "The run was cut short: "+strings.Join(r.SpecialSuiteFailureReasons, "; ")+".")
+	}
+	if len(untested) > 0 {
+		reasons = append(reasons, fmt.Sprintf("%s not tested: %s.", plural(len(untested), "SHALL requirement"), list(untested)))
+	}
+	if len(skipped) > 0 {
+		reasons = append(reasons, fmt.Sprintf("%s only skipped (the specs say why): %s.", plural(len(skipped), "SHALL requirement"), list(skipped)))
+	}
+	if len(warned) > 0 {
+		reasons = append(reasons, fmt.Sprintf("Warning: %s not met (SHOULD or MAY; not failing the run): %s.", pluralWord(len(warned), "requirement"), list(warned)))
+	}
+	switch {
+	case run.Counts.Failed > 0:
+		return NotConformant, reasons
+	case interrupted || len(untested) > 0 || len(skipped) > 0:
+		return Incomplete, reasons
+	}
+	return Conformant, append([]string{fmt.Sprintf("Every SHALL requirement of edition %s was tested and met.", run.Meta.Edition)}, reasons...)
+}
+
+func plural(n int, noun string) string {
+	return strconv.Itoa(n) + " " + pluralWord(n, noun)
+}
+
+func pluralWord(n int, noun string) string {
+	if n == 1 {
+		return noun
+	}
+	return noun + "s"
+}
+
+// list names up to a dozen IDs, then says how many more.
+func list(ids []string) string {
+	const show = 12
+	if len(ids) <= show {
+		return strings.Join(ids, ", ")
+	}
+	return strings.Join(ids[:show], ", ") + fmt.Sprintf(" and %d more", len(ids)-show)
+}
+
+func areaRank(name string) int {
+	if i := slices.Index(catalog.Areas, name); i >= 0 {
+		return i
+	}
+	if name == "Suite" {
+		return -1 // suite failures first: they explain everything after
+	}
+	return len(catalog.Areas)
+}
+
+// shortLocation makes a code location relative to the module, so that the
+// report does not carry the build machine's paths.
+func shortLocation(cl types.CodeLocation) string {
+	if cl.FileName == "" {
+		return ""
+	}
+	f := cl.FileName
+	for _, dir := range []string{"/suites/", "/runner/", "/reports/"} {
+		if i := strings.LastIndex(f, dir); i >= 0 {
+			f = f[i+1:]
+			break
+		}
+	}
+	return fmt.Sprintf("%s:%d", f, cl.LineNumber)
+}
+
+// combine folds the states of a requirement's specs: any failure fails it
+// (a warning when only SHOULD specs failed); it passes when a spec passed
+// and none failed; skipped when every spec was skipped.
 func combine(states []string) string {
 	if len(states) == 0 {
-		return "not tested"
+		return NotTested
 	}
 	out := Skipped
 	for _, s := range states {
@@ -259,19 +638,6 @@ func total(m map[string]int) int {
 		n += v
 	}
 	return n
-}
-
-func specID(i int) string { return "spec-" + itoa(i+1) }
-
-func itoa(i int) string {
-	if i == 0 {
-		return "0"
-	}
-	var b []byte
-	for ; i > 0; i /= 10 {
-		b = append([]byte{byte('0' + i%10)}, b...)
-	}
-	return string(b)
 }
 
 // Failed reports whether the run fails a CI gate.

@@ -6,9 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
-	"text/tabwriter"
-	"time"
+	"runtime/debug"
 
 	"github.com/mattn/go-isatty"
 
@@ -100,21 +98,30 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			}
 		}
 	}
-	tty := isTerminal(stdout)
-	opts := runner.Options{Verbose: *verbose, NoColor: !tty, Packages: cfg.Packages}
-	if !*quiet {
-		opts.Progress = func(format string, a ...any) {
-			fmt.Fprintf(stderr, "  "+format+"\n", a...)
-		}
+	reference := cfg.Target == "reference"
+	con := newConsole(stdout, stderr, *quiet, *verbose, cfg)
+	defer con.captureGinkgo()()
+	opts := runner.Options{Verbose: *verbose, NoColor: !con.errColor, Packages: cfg.Packages, Progress: con.progress}
+	if *quiet {
+		opts.Progress = nil
 	}
+	con.progress("running the suites against %s", targetName(cfg.Target))
 	res, err := runner.Run(ctx, cfg, opts)
 	if err != nil {
-		return usagef("%v", err)
+		return usagef("%s", con.scrub(err.Error()))
+	}
+	var faultsOn []string
+	if reference {
+		faultsOn = res.Config.Faults // the switches only exist on the reference server
 	}
 	model := reports.Build(res.Report, reports.Meta{
-		Target: res.Config.Target, Edition: res.Config.Edition, ToolVersion: version,
-		Started: res.Started, Duration: res.Duration, FailOnShould: res.Config.FailOn == "should",
+		Target: res.Config.Target, Reference: reference, Edition: res.Config.Edition, ToolVersion: toolVersion(),
+		Started: res.Started, Duration: res.Duration,
+		Group: res.Config.Group, AuthMode: res.Config.Auth.Mode, LabelFilter: res.Config.LabelFilter,
+		Faults: faultsOn, FailOnShould: res.Config.FailOn == "should",
+		Secrets: secretsOf(res.Config),
 	})
+	var written []string
 	for _, w := range []struct {
 		path  string
 		write func(io.Writer, *reports.Run) error
@@ -125,17 +132,66 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if err := writeFile(w.path, func(f io.Writer) error { return w.write(f, model) }); err != nil {
 			return err
 		}
+		written = append(written, w.path)
 	}
 	if !*quiet {
-		printSummary(stdout, model, tty)
+		con.summary(model, written)
 	}
-	fmt.Fprintf(stdout, "%s: %s (%d passed, %d failed, %d warnings, %d skipped) in %s\n",
-		model.Meta.Target, model.Verdict, model.Counts.Passed, model.Counts.Failed, model.Counts.Warnings, model.Counts.Skipped,
-		res.Duration.Round(100*time.Millisecond))
+	con.verdictLine(model)
 	if model.Failed() {
 		return &failuresError{}
 	}
 	return nil
+}
+
+func targetName(t string) string {
+	if t == "reference" {
+		return "the in-process reference server"
+	}
+	return t
+}
+
+// secretsOf lists the configured secret values, which the reports and the
+// console scrub from everything they print.
+func secretsOf(cfg *config.Config) []string {
+	s := []string{cfg.Auth.PrivateKey, cfg.Auth.BearerToken}
+	if cfg.Auth.Other != nil {
+		s = append(s, cfg.Auth.Other.PrivateKey)
+	}
+	return s
+}
+
+// toolVersion is the version set at build time, or else what the Go
+// toolchain stamped into the binary (module version or VCS revision).
+func toolVersion() string {
+	if version != "dev" {
+		return version
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return version
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "+dirty"
+			}
+		}
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if rev == "" {
+		return version
+	}
+	return version + " (" + rev + dirty + ")"
 }
 
 func setIf(dst *string, v string) {
@@ -158,44 +214,5 @@ func writeFile(path string, write func(io.Writer) error) error {
 
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	return ok && isatty.IsTerminal(f.Fd())
-}
-
-// printSummary prints the per-area table and the failed specs.
-func printSummary(w io.Writer, r *reports.Run, color bool) {
-	paint := func(code, s string) string {
-		if !color {
-			return s
-		}
-		return "\x1b[" + code + "m" + s + "\x1b[0m"
-	}
-	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "AREA\tPASSED\tFAILED\tWARNINGS\tSKIPPED")
-	for _, a := range r.Areas {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\n", a.Name, a.Passed, a.Failed, a.Warnings, a.Skipped)
-	}
-	tw.Flush()
-	var failed []string
-	for _, s := range r.Specs {
-		if s.State == reports.Failed || s.State == reports.Warning {
-			mark := paint("31", "FAIL")
-			if s.State == reports.Warning {
-				mark = paint("33", "WARN")
-			}
-			failed = append(failed, fmt.Sprintf("  %s [%s] %s: %s", mark, strings.Join(s.Requirements, ","), s.Name, firstLine(s.Failure)))
-		}
-	}
-	if len(failed) > 0 {
-		fmt.Fprintln(w)
-		for _, f := range failed {
-			fmt.Fprintln(w, f)
-		}
-	}
-	fmt.Fprintln(w)
-}
-
-func firstLine(s string) string {
-	l, _, _ := strings.Cut(s, "\n")
-	return l
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }
