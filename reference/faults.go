@@ -42,6 +42,9 @@ const (
 	FaultIgnoreExpiry        = "ignore-expiry"
 	FaultAllowReplay         = "allow-replay"
 	FaultAcceptUnknownKid    = "accept-unknown-kid"
+	FaultFinancialProfile    = "keep-financial-profile"
+	FaultShareJobs           = "share-jobs"
+	FaultNoThrottle          = "no-throttle"
 )
 
 // Fault describes one switch for `serve --list-faults`.
@@ -86,6 +89,9 @@ func Faults() []Fault {
 		{FaultIgnoreExpiry, "token endpoint: accept a client assertion with a missing, past or too distant exp"},
 		{FaultAllowReplay, "token endpoint: accept a replayed jti"},
 		{FaultAcceptUnknownKid, "token endpoint: accept a client assertion whose kid is not registered"},
+		{FaultFinancialProfile, "strip claim EOBs but leave meta.profile naming the financial CARIN profile"},
+		{FaultShareJobs, "let any client poll, cancel and download any client's jobs and files"},
+		{FaultNoThrottle, "never answer 429: accept any number of concurrent exports per client"},
 	}
 }
 

@@ -25,8 +25,9 @@ func isClaimEOB(eob map[string]any) bool {
 }
 
 // stripFinancial removes remittance and cost-sharing from a claim EOB in
-// place and points meta.profile at the NonFinancial profile.
-func stripFinancial(eob map[string]any) {
+// place and, when reprofile is set, points meta.profile at the NonFinancial
+// profile.
+func stripFinancial(eob map[string]any, reprofile bool) {
 	delete(eob, "total")
 	if pay, ok := eob["payment"].(map[string]any); ok {
 		delete(pay, "amount")
@@ -50,7 +51,7 @@ func stripFinancial(eob map[string]any) {
 			delete(eob, k)
 		}
 	}
-	if meta, ok := eob["meta"].(map[string]any); ok {
+	if meta, ok := eob["meta"].(map[string]any); ok && reprofile {
 		if profs, ok := meta["profile"].([]any); ok {
 			for i, p := range profs {
 				s, _ := p.(string)

@@ -180,6 +180,21 @@ func (s *store) read(ctx context.Context, typ, id string) ([]byte, error) {
 	return raw, nil
 }
 
+// readWithPatient returns one stored resource and the patient whose
+// compartment holds it ("" for shared resources).
+func (s *store) readWithPatient(ctx context.Context, typ, id string) ([]byte, string, error) {
+	var raw []byte
+	var patient string
+	err := s.db.QueryRowContext(ctx, `SELECT json, patient FROM resources WHERE type = ? AND id = ?`, typ, id).Scan(&raw, &patient)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, "", errNotFound
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("reading %s/%s: %w", typ, id, err)
+	}
+	return raw, patient, nil
+}
+
 // ofType returns every stored resource of a type (used for small sets such as
 // Groups and Consents).
 func (s *store) ofType(ctx context.Context, typ string) ([][]byte, error) {

@@ -95,7 +95,7 @@ func (s *Server) queueWaiting(ctx context.Context) {
 
 func (s *Server) expire(ctx context.Context) {
 	cutoff := millis(s.now().Add(-s.opts.FileTTL))
-	rows, err := s.store.db.QueryContext(ctx, `SELECT id FROM jobs WHERE state IN (?, ?) AND finished > 0 AND finished < ?`, stateComplete, stateFailed, cutoff)
+	rows, err := s.store.db.QueryContext(ctx, `SELECT id FROM jobs WHERE state IN (?, ?, ?) AND finished > 0 AND finished < ?`, stateComplete, stateFailed, stateCancelled, cutoff)
 	if err != nil {
 		return
 	}
@@ -146,6 +146,9 @@ func (s *Server) runJob(ctx context.Context, id string) {
 		cancel()
 	}()
 	j, err := s.job(jctx, id)
+	if err == nil && s.opts.beforeExport != nil {
+		err = s.opts.beforeExport(jctx, id)
+	}
 	if err == nil {
 		err = s.export(jctx, j)
 	}
@@ -156,8 +159,9 @@ func (s *Server) runJob(ctx context.Context, id string) {
 		// The server is stopping: leave the job "running" so that the next
 		// start resumes it.
 		return
-	case jctx.Err() != nil:
-		// Cancelled by DELETE: cancelJob already removed it.
+	case jctx.Err() != nil || errors.Is(err, errJobCancelled):
+		// Cancelled by DELETE: cancelJob already marked it; remove what the
+		// export wrote after cancelJob deleted the files.
 		s.deleteFiles(ctx, id)
 		return
 	}
@@ -202,11 +206,19 @@ func (s *Server) export(ctx context.Context, j *job) error {
 	if err != nil {
 		return err
 	}
-	var patients []string
+	// eligible are the selected members who may be exported; patients are
+	// those actually exported, which differ only under a fault. The last
+	// download is recorded for eligible members only, so that a fault that
+	// leaks data changes nothing else.
+	var eligible, patients []string
 	for _, pid := range selected {
-		if optedOut[pid] && !s.faults.has(FaultLeakOptedOut) {
+		if optedOut[pid] {
+			if s.faults.has(FaultLeakOptedOut) {
+				patients = append(patients, pid)
+			}
 			continue
 		}
+		eligible = append(eligible, pid)
 		patients = append(patients, pid)
 	}
 	if s.faults.has(FaultIncludeNonMember) {
@@ -253,7 +265,7 @@ func (s *Server) export(ctx context.Context, j *job) error {
 	if err := fw.finish(); err != nil {
 		return err
 	}
-	return s.complete(ctx, j, fw.files, patients)
+	return s.complete(ctx, j, fw.files, eligible)
 }
 
 // exportType writes the resources of one type for the job's patients.
@@ -304,9 +316,13 @@ func (s *Server) exportType(ctx context.Context, fw *fileWriter, j *job, typ, pa
 		return err
 	}
 	if typ == "Patient" && s.faults.has(FaultMixedTypesInFile) {
-		cov, err := s.store.ofType(ctx, "Coverage")
-		if err == nil && len(cov) > 0 {
-			return fw.line(cov[0])
+		// A Coverage of a patient this job exports anyway, so that the fault
+		// breaks the one-type-per-file rule and leaks nothing.
+		var cov []byte
+		err := s.store.db.QueryRowContext(ctx, `SELECT json FROM resources WHERE type = 'Coverage'
+			AND patient IN (SELECT value FROM json_each(?)) ORDER BY id LIMIT 1`, patientsJSON).Scan(&cov)
+		if err == nil {
+			return fw.line(cov)
 		}
 	}
 	return nil
@@ -328,7 +344,7 @@ func (s *Server) transform(typ string, raw []byte, filters []*typeFilter, broke 
 	}
 	changed := false
 	if typ == "ExplanationOfBenefit" && isClaimEOB(res) && !s.faults.has(FaultKeepFinancial) {
-		stripFinancial(res)
+		stripFinancial(res, !s.faults.has(FaultFinancialProfile))
 		changed = true
 	}
 	if typ == "Condition" && s.faults.has(FaultBreakProfile) && !*broke {
@@ -342,6 +358,9 @@ func (s *Server) transform(typ string, raw []byte, filters []*typeFilter, broke 
 	out, err := json.Marshal(res)
 	return out, true, err
 }
+
+// errJobCancelled means a DELETE cancelled the job while it ran.
+var errJobCancelled = errors.New("the export job was cancelled")
 
 // complete lists the job's files, records the last download when the mode
 // says so, and marks the job complete, all in one transaction: a manifest
@@ -371,7 +390,7 @@ func (s *Server) complete(ctx context.Context, j *job, files []pendingFile, pati
 		return err
 	}
 	if n, _ := res.RowsAffected(); n != 1 {
-		return context.Canceled // cancelled meanwhile
+		return errJobCancelled
 	}
 	return tx.Commit()
 }
