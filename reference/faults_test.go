@@ -475,6 +475,7 @@ func TestFaults(t *testing.T) {
 	})
 	for _, fl := range Faults() {
 		t.Run(fl.Name, func(t *testing.T) {
+			t.Parallel() // each fault has its own server and database
 			h := startServer(t, Options{Faults: []string{fl.Name}})
 			own := faultProbes[fl.Name]
 			if err := probes[own](h, f); err == nil {

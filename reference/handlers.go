@@ -97,7 +97,7 @@ func (s *Server) handleRead(w http.ResponseWriter, r *http.Request, c *caller) {
 		notFound()
 		return
 	}
-	raw, patient, err := s.store.readWithPatient(r.Context(), typ, id)
+	raw, export, patient, err := s.store.readWithPatient(r.Context(), typ, id)
 	if errors.Is(err, errNotFound) {
 		notFound()
 		return
@@ -123,7 +123,7 @@ func (s *Server) handleRead(w http.ResponseWriter, r *http.Request, c *caller) {
 	}
 	if typ == "ExplanationOfBenefit" {
 		var broke bool
-		if raw, _, err = s.transform(typ, raw, nil, &broke); err != nil {
+		if raw, _, err = s.transform(typ, raw, export, nil, &broke); err != nil {
 			s.internalError(w, err)
 			return
 		}

@@ -68,13 +68,25 @@ type harness struct {
 	holding atomic.Bool
 	holdMu  sync.Mutex
 	release chan struct{}
+
+	closeOnce sync.Once
 }
 
 // startServer starts a server; opts.DB defaults to a fresh file, opts.Data
 // to the default set. The server is closed when the test ends.
 func startServer(t testing.TB, opts Options) *harness {
 	t.Helper()
+	return startServerHeld(t, opts, false)
+}
+
+// startServerHeld starts a server whose workers hold jobs from the start
+// when held is set (see hold).
+func startServerHeld(t testing.TB, opts Options, held bool) *harness {
+	t.Helper()
 	h := &harness{t: t, data: opts.Data, tokens: map[string]string{}, release: make(chan struct{})}
+	if held {
+		h.hold()
+	}
 	if h.data == nil {
 		h.data = testData(t)
 		opts.Data = h.data
@@ -97,13 +109,19 @@ func startServer(t testing.TB, opts Options) *harness {
 		t.Fatalf("starting the reference server: %v", err)
 	}
 	h.srv = srv
-	t.Cleanup(func() {
-		h.unhold()
-		if err := srv.Close(); err != nil {
-			t.Errorf("closing the server: %v", err)
-		}
-	})
+	t.Cleanup(h.close)
 	return h
+}
+
+// close stops the server (once): jobs held by hold stay "running" in the
+// database, as when a server stops in the middle of an export.
+func (h *harness) close() {
+	h.closeOnce.Do(func() {
+		if err := h.srv.Close(); err != nil {
+			h.t.Errorf("closing the server: %v", err)
+		}
+		h.unhold()
+	})
 }
 
 // hold makes the workers keep every job they claim in "running" until

@@ -1,5 +1,10 @@
 package reference
 
+import (
+	"encoding/json"
+	"fmt"
+)
+
 // The CARIN NonFinancial EOB profiles (SPEC §5) set max = 0 on every amount a
 // claim carries: what the provider was paid (remittance) and what the member
 // owes (cost-sharing). The Provider Access API exports claims in that form.
@@ -16,6 +21,24 @@ var nonFinancialProfiles = map[string]string{
 }
 
 const carinSD = "http://hl7.org/fhir/us/carin-bb/StructureDefinition/"
+
+// exportForm returns the form in which a stored resource leaves the server,
+// or nil when that is the stored form itself: claim EOBs lose their
+// financial detail and name the NonFinancial profile.
+func exportForm(typ string, raw []byte) ([]byte, error) {
+	if typ != "ExplanationOfBenefit" {
+		return nil, nil
+	}
+	var eob map[string]any
+	if err := json.Unmarshal(raw, &eob); err != nil {
+		return nil, fmt.Errorf("stored EOB is not JSON: %w", err)
+	}
+	if !isClaimEOB(eob) {
+		return nil, nil
+	}
+	stripFinancial(eob, true)
+	return json.Marshal(eob)
+}
 
 // isClaimEOB tells claims (and encounters) from prior authorizations, which
 // keep their amounts.

@@ -145,9 +145,12 @@ func (s *Server) runJob(ctx context.Context, id string) {
 		s.running.Delete(id)
 		cancel()
 	}()
-	j, err := s.job(jctx, id)
-	if err == nil && s.opts.beforeExport != nil {
+	if s.opts.beforeExport != nil {
 		err = s.opts.beforeExport(jctx, id)
+	}
+	var j *job
+	if err == nil {
+		j, err = s.job(jctx, id)
 	}
 	if err == nil {
 		err = s.export(jctx, j)
@@ -278,11 +281,11 @@ func (s *Server) exportType(ctx context.Context, fw *fileWriter, j *job, typ, pa
 	if p.Until != nil && !s.faults.has(FaultIgnoreUntil) {
 		until = millis(*p.Until)
 	}
-	query := `SELECT json FROM resources WHERE type = ? AND patient IN (SELECT value FROM json_each(?))
+	query := `SELECT json, export FROM resources WHERE type = ? AND patient IN (SELECT value FROM json_each(?))
 		AND last_updated >= ? AND last_updated <= ? ORDER BY patient, id`
 	args := []any{typ, patientsJSON, since, until}
 	if slices.Contains(sharedTypes, typ) {
-		query = `SELECT json FROM resources WHERE type = ? AND id IN (
+		query = `SELECT json, export FROM resources WHERE type = ? AND id IN (
 			SELECT DISTINCT id FROM patient_refs WHERE type = ? AND patient IN (SELECT value FROM json_each(?)))
 			AND last_updated >= ? AND last_updated <= ? ORDER BY id`
 		args = []any{typ, typ, patientsJSON, since, until}
@@ -297,11 +300,11 @@ func (s *Server) exportType(ctx context.Context, fw *fileWriter, j *job, typ, pa
 	}
 	broke := false
 	for rows.Next() {
-		var raw []byte
-		if err := rows.Scan(&raw); err != nil {
+		var raw, export []byte
+		if err := rows.Scan(&raw, &export); err != nil {
 			return err
 		}
-		out, keep, err := s.transform(typ, raw, filters, &broke)
+		out, keep, err := s.transform(typ, raw, export, filters, &broke)
 		if err != nil {
 			return err
 		}
@@ -328,31 +331,36 @@ func (s *Server) exportType(ctx context.Context, fw *fileWriter, j *job, typ, pa
 	return nil
 }
 
-// transform applies _typeFilter and turns a stored resource into its
-// exported form: claim EOBs lose their financial detail.
-func (s *Server) transform(typ string, raw []byte, filters []*typeFilter, broke *bool) ([]byte, bool, error) {
-	needDecode := len(filters) > 0 || typ == "ExplanationOfBenefit" || (typ == "Condition" && s.faults.has(FaultBreakProfile) && !*broke)
-	if !needDecode {
-		return raw, true, nil
-	}
+// transform applies _typeFilter and returns a resource's exported form:
+// the precomputed one (export, nil when it is the stored form) unless a
+// fault asks for something else, in which case it is derived here.
+func (s *Server) transform(typ string, raw, export []byte, filters []*typeFilter, broke *bool) ([]byte, bool, error) {
+	breakThis := typ == "Condition" && s.faults.has(FaultBreakProfile) && !*broke
+	financialFault := typ == "ExplanationOfBenefit" && (s.faults.has(FaultKeepFinancial) || s.faults.has(FaultFinancialProfile))
 	var res map[string]any
-	if err := json.Unmarshal(raw, &res); err != nil {
-		return nil, false, fmt.Errorf("stored %s is not JSON: %w", typ, err)
+	if len(filters) > 0 || breakThis || financialFault {
+		if err := json.Unmarshal(raw, &res); err != nil {
+			return nil, false, fmt.Errorf("stored %s is not JSON: %w", typ, err)
+		}
 	}
 	if len(filters) > 0 && !slices.ContainsFunc(filters, func(f *typeFilter) bool { return f.match(res) }) {
 		return nil, false, nil
 	}
-	changed := false
-	if typ == "ExplanationOfBenefit" && isClaimEOB(res) && !s.faults.has(FaultKeepFinancial) {
-		stripFinancial(res, !s.faults.has(FaultFinancialProfile))
-		changed = true
-	}
-	if typ == "Condition" && s.faults.has(FaultBreakProfile) && !*broke {
+	switch {
+	case breakThis:
 		// US Core Condition requires category (1..*); base R4 does not.
 		delete(res, "category")
-		*broke, changed = true, true
-	}
-	if !changed {
+		*broke = true
+	case financialFault && s.faults.has(FaultKeepFinancial):
+		return raw, true, nil
+	case financialFault:
+		if !isClaimEOB(res) {
+			return raw, true, nil
+		}
+		stripFinancial(res, false)
+	case export != nil:
+		return export, true, nil
+	default:
 		return raw, true, nil
 	}
 	out, err := json.Marshal(res)
