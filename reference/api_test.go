@@ -405,3 +405,59 @@ func TestRead(t *testing.T) {
 }
 
 func mustParameters(ps []bulk.Param) []byte { return bulk.Parameters(ps) }
+
+// TestRunConfig: the configuration `serve --write-config` writes holds what
+// a run needs, consistent with the data and usable as is.
+func TestRunConfig(t *testing.T) {
+	h := startServer(t, Options{})
+	d := testData(t)
+	c, err := h.srv.RunConfig(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := groupInfo(t, d, c.Group)
+	opted := optedOut(t, d)
+	if c.Target != h.srv.URL || c.Edition != "2.0.0" || c.Group != "group-01" || c.LastDownloadExtension != LastTransmissionURL {
+		t.Errorf("target %s edition %s group %s extension %s", c.Target, c.Edition, c.Group, c.LastDownloadExtension)
+	}
+	if len(c.Members) != 2 {
+		t.Errorf("members %v, want two", c.Members)
+	}
+	for _, m := range c.Members {
+		if !slices.Contains(g.Members, m) || opted[m] {
+			t.Errorf("member %s is not an eligible member of %s", m, c.Group)
+		}
+	}
+	var wantOpted []string
+	for _, m := range g.Members {
+		if opted[m] {
+			wantOpted = append(wantOpted, m)
+		}
+	}
+	if !slices.Equal(c.OptedOut, wantOpted) || len(wantOpted) == 0 {
+		t.Errorf("optedOut %v, want %v", c.OptedOut, wantOpted)
+	}
+	if c.NonMember == "" || slices.Contains(g.Members, c.NonMember) || opted[c.NonMember] {
+		t.Errorf("nonMember %q must be a patient outside the Group who has not opted out", c.NonMember)
+	}
+	if c.OtherGroup != "group-01" || c.Auth.Other == nil || c.Auth.Other.ClientID != OtherClientID {
+		t.Errorf("otherGroup %q other client %+v", c.OtherGroup, c.Auth.Other)
+	}
+	// The credentials work as given.
+	key, err := clientauth.ParsePrivateKey([]byte(c.Auth.PrivateKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds := clientauth.Credentials{ClientID: c.Auth.ClientID, KeyID: c.Auth.KeyID, Alg: c.Auth.Alg, Key: key, TokenURL: h.srv.TokenURL()}
+	a, err := creds.Assertion(clientauth.AssertionOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, _, err := clientauth.RequestToken(t.Context(), h.hc, h.srv.TokenURL(), clientauth.Form(a, c.Auth.Scope))
+	if err != nil {
+		t.Fatalf("the configured credentials get no token: %v", err)
+	}
+	if r := h.mustDo(http.MethodGet, "/Group/"+c.Group, tr.AccessToken, nil, nil); r.status != http.StatusOK {
+		t.Errorf("Group read with the configured client: HTTP %d", r.status)
+	}
+}

@@ -41,8 +41,11 @@ var probes = map[string]probe{
 		if err != nil {
 			return err
 		}
-		if ex.compartments(h.data)[f.optedOut] {
-			return fmt.Errorf("the opted-out member %s's data was exported", f.optedOut)
+		opted := optedOut(h.t, h.data)
+		for pid := range ex.compartments(h.data) {
+			if opted[pid] {
+				return fmt.Errorf("the opted-out patient %s's data was exported", pid)
+			}
 		}
 		if len(ex.keys()) == 0 {
 			return errors.New("nothing exported")

@@ -312,9 +312,15 @@ func (s *Server) optedOut(ctx context.Context) (map[string]bool, error) {
 	return out, nil
 }
 
-// nonMember picks a stored patient outside the group, for the
-// include-non-member fault.
+// nonMember picks a stored patient outside the group who has not opted out:
+// for the run configuration's non-member and the include-non-member fault.
+// An opted-out patient would mix two rules (membership and opt-out), so
+// that a check of one could pass thanks to the other.
 func (s *Server) nonMember(ctx context.Context, members []string) (string, error) {
+	opted, err := s.optedOut(ctx)
+	if err != nil {
+		return "", err
+	}
 	rows, err := s.store.db.QueryContext(ctx, `SELECT id FROM resources WHERE type = 'Patient' ORDER BY id`)
 	if err != nil {
 		return "", err
@@ -325,7 +331,7 @@ func (s *Server) nonMember(ctx context.Context, members []string) (string, error
 		if err := rows.Scan(&id); err != nil {
 			return "", err
 		}
-		if !slices.Contains(members, id) {
+		if !slices.Contains(members, id) && !opted[id] {
 			return id, nil
 		}
 	}

@@ -147,6 +147,17 @@ func TestLenientUnsupportedParameter(t *testing.T) {
 	if got := ex.keys(); len(got) != 1 || got[0] != "Patient/"+f.member {
 		t.Errorf("lenient export with _type=Patient,Spaceship exported %v, want only Patient/%s", got, f.member)
 	}
+	// Every type asked for ignored: nothing is exported, not everything.
+	none := h.mustExport(exportRequest{
+		prefer: "respond-async, handling=lenient",
+		params: standard("snapshot", patientParam(f.member), p("_type", "valueString", "Spaceship")),
+	})
+	if got := none.keys(); len(got) != 0 || len(none.manifest.Output) != 0 {
+		t.Errorf("lenient export with _type=Spaceship exported %d resources", len(got))
+	}
+	if len(none.errors) == 0 {
+		t.Error("no OperationOutcome for the ignored type")
+	}
 }
 
 // TestTooManyJobs: past MaxJobsPerClient a kick-off gets 429 and

@@ -12,14 +12,17 @@ import (
 // exportParams is a parsed and validated $davinci-data-export request. It is
 // stored with the job as JSON, so a job can run again after a restart.
 type exportParams struct {
-	ExportType   string     `json:"exportType,omitempty"`
-	ExportMode   string     `json:"exportMode,omitempty"`
-	Patients     []string   `json:"patients,omitempty"` // patient ids asked for; empty = all members
-	Since        *time.Time `json:"since,omitempty"`
-	Until        *time.Time `json:"until,omitempty"`
-	Types        []string   `json:"types,omitempty"`
-	TypeFilters  []string   `json:"typeFilters,omitempty"`
-	OutputFormat string     `json:"outputFormat,omitempty"`
+	ExportType string     `json:"exportType,omitempty"`
+	ExportMode string     `json:"exportMode,omitempty"`
+	Patients   []string   `json:"patients,omitempty"` // patient ids asked for; empty = all members
+	Since      *time.Time `json:"since,omitempty"`
+	Until      *time.Time `json:"until,omitempty"`
+	Types      []string   `json:"types,omitempty"`
+	// TypeAsked records that _type was given, so that a lenient request
+	// whose every type was ignored exports nothing rather than everything.
+	TypeAsked    bool     `json:"typeAsked,omitempty"`
+	TypeFilters  []string `json:"typeFilters,omitempty"`
+	OutputFormat string   `json:"outputFormat,omitempty"`
 	// Ignored holds what a lenient request asked for that the server does not
 	// support; the job reports each in an error file.
 	Ignored []string `json:"ignored,omitempty"`
@@ -230,6 +233,7 @@ func validate(raw []rawParam, ed *edition, lenient bool, f faults) (*exportParam
 				p.Until = &t
 			}
 		case "_type":
+			p.TypeAsked = true
 			for _, t := range strings.Split(rp.value, ",") {
 				t = strings.TrimSpace(t)
 				if !slices.Contains(exportableTypes, t) {

@@ -1,9 +1,3 @@
-// Package reference is the reference Provider Access server: a payer's FHIR
-// endpoint for edition 2.0.0 of the PDex IG over an embedded SQLite store,
-// implementing Group read and search and the asynchronous
-// Group/$davinci-data-export operation with SMART Backend Services
-// authorization. Fault switches break one behaviour at a time so that the
-// conformance suites can be proven able to fail.
 package reference
 
 import (

@@ -230,7 +230,7 @@ func (s *Server) export(ctx context.Context, j *job) error {
 		}
 	}
 	types := exportableTypes
-	if len(p.Types) > 0 && !s.faults.has(FaultIgnoreType) {
+	if (len(p.Types) > 0 || p.TypeAsked) && !s.faults.has(FaultIgnoreType) {
 		types = p.Types
 	}
 	filters := map[string][]*typeFilter{}
