@@ -61,6 +61,9 @@ const (
 	FaultIgnoreEntitlement     = "ignore-entitlement"
 	FaultNoGroupRead           = "no-group-read"
 	FaultGroupBadShape         = "group-bad-shape"
+	FaultFinancialProfile      = "keep-financial-profile"
+	FaultShareJobs             = "share-jobs"
+	FaultNoThrottle            = "no-throttle"
 )
 
 // Fault describes one switch for `serve --list-faults`.
@@ -123,6 +126,9 @@ func Faults() []Fault {
 		{FaultIgnoreEntitlement, "let every client read and export every Group"},
 		{FaultNoGroupRead, "answer Group read with 404"},
 		{FaultGroupBadShape, "serve the Group without managingEntity"},
+		{FaultFinancialProfile, "strip claim EOBs but leave meta.profile naming the financial CARIN profile"},
+		{FaultShareJobs, "let any client poll, cancel and download any client's jobs and files"},
+		{FaultNoThrottle, "never answer 429: accept any number of concurrent exports per client"},
 	}
 }
 

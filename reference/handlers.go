@@ -1,12 +1,15 @@
 package reference
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -82,15 +85,30 @@ func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, "application/fhir+json", cs)
 }
 
+// handleRead answers GET /{type}/{id}. A read must not be a way around the
+// export's rules, so it applies them too (a choice of this server; the spec
+// names no rule for reads): Consents are never served; a resource in a
+// patient's compartment is served only when that patient is a member of a
+// Group the client is entitled to and has not opted out (404 otherwise, so
+// as not to reveal that it exists); claim EOBs are served in their
+// non-financial form. Shared resources (Organization, Practitioner) are
+// served to any authorized client.
 func (s *Server) handleRead(w http.ResponseWriter, r *http.Request, c *caller) {
 	typ, id := r.PathValue("type"), r.PathValue("id")
 	if !isTypeName(typ) {
 		writeOutcome(w, http.StatusNotFound, "not-found", fmt.Sprintf("no such endpoint: %s", r.URL.Path))
 		return
 	}
-	raw, err := s.store.read(r.Context(), typ, id)
-	if errors.Is(err, errNotFound) || typ == "Consent" {
+	notFound := func() {
 		writeOutcome(w, http.StatusNotFound, "not-found", fmt.Sprintf("%s/%s is not known", typ, id))
+	}
+	if typ == "Consent" {
+		notFound()
+		return
+	}
+	raw, export, patient, err := s.store.readWithPatient(r.Context(), typ, id)
+	if errors.Is(err, errNotFound) {
+		notFound()
 		return
 	}
 	if err != nil {
@@ -107,8 +125,56 @@ func (s *Server) handleRead(w http.ResponseWriter, r *http.Request, c *caller) {
 			return
 		}
 	}
+	if patient != "" {
+		ok, err := s.mayRead(r.Context(), c, patient)
+		if err != nil {
+			s.internalError(w, err)
+			return
+		}
+		if !ok {
+			notFound()
+			return
+		}
+	}
+	if typ == "ExplanationOfBenefit" {
+		var broke bool
+		if raw, _, err = s.transform(typ, raw, export, nil, &broke); err != nil {
+			s.internalError(w, err)
+			return
+		}
+	}
 	w.Header().Set("Content-Type", "application/fhir+json")
 	w.Write(raw)
+}
+
+// mayRead reports whether the caller may see a patient's data outside an
+// export: the patient must be an active member of a Group the caller is
+// entitled to and must not have opted out.
+func (s *Server) mayRead(ctx context.Context, c *caller, patient string) (bool, error) {
+	opted, err := s.optedOut(ctx)
+	if err != nil {
+		return false, err
+	}
+	if opted[patient] && !s.faults.has(FaultLeakOptedOut) {
+		return false, nil
+	}
+	groups, err := s.groupIDs(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, g := range groups {
+		if !c.entitledTo(g) {
+			continue
+		}
+		members, err := s.groupMembers(ctx, g)
+		if err != nil {
+			return false, err
+		}
+		if slices.Contains(members, patient) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 func (s *Server) handleGroupRead(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -123,7 +189,11 @@ func (s *Server) handleGroupRead(w http.ResponseWriter, r *http.Request, c *call
 // handleGroupSearch answers GET /Group?identifier=…&characteristic=… with a
 // searchset Bundle of the Groups the client is entitled to.
 func (s *Server) handleGroupSearch(w http.ResponseWriter, r *http.Request, c *caller) {
-	q := r.URL.Query()
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		writeOutcome(w, http.StatusBadRequest, "invalid", "the query string is malformed: "+err.Error())
+		return
+	}
 	for k := range q {
 		switch k {
 		case "identifier", "characteristic", "_id", "_count":
@@ -216,27 +286,30 @@ func (s *Server) handleKickoff(w http.ResponseWriter, r *http.Request, c *caller
 		writeOutcome(w, http.StatusBadRequest, "invalid", "the kick-off needs the header Prefer: respond-async")
 		return
 	}
-	lenient := strings.Contains(prefer, "handling=lenient") || s.faults.has(FaultAcceptUnknownParam)
+	lenient := strings.Contains(prefer, "handling=lenient")
 	var raw []rawParam
 	var err error
 	if r.Method == http.MethodPost {
 		body, rerr := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-		if rerr != nil {
-			writeOutcome(w, http.StatusRequestEntityTooLarge, "too-long", fmt.Sprintf("the body is larger than %d bytes or could not be read", maxBodyBytes))
+		var tooLarge *http.MaxBytesError
+		switch {
+		case errors.As(rerr, &tooLarge):
+			writeOutcome(w, http.StatusRequestEntityTooLarge, "too-long", fmt.Sprintf("the body is larger than %d bytes", maxBodyBytes))
+			return
+		case rerr != nil:
+			writeOutcome(w, http.StatusBadRequest, "invalid", "the body could not be read: "+rerr.Error())
 			return
 		}
-		if len(strings.TrimSpace(string(body))) == 0 {
-			raw = nil
-		} else {
+		if len(bytes.TrimSpace(body)) > 0 {
 			raw, err = parseParametersBody(body)
 		}
 		if err == nil && len(r.URL.RawQuery) > 0 {
 			var q []rawParam
-			q, err = parseQuery(r.URL.Query())
+			q, err = parseQuery(r.URL.RawQuery)
 			raw = append(raw, q...)
 		}
 	} else {
-		raw, err = parseQuery(r.URL.Query())
+		raw, err = parseQuery(r.URL.RawQuery)
 	}
 	if err != nil {
 		writeOutcome(w, http.StatusBadRequest, "invalid", err.Error())
@@ -252,17 +325,12 @@ func (s *Server) handleKickoff(w http.ResponseWriter, r *http.Request, c *caller
 		s.internalError(w, err)
 		return
 	}
-	active, err := s.activeJobs(r.Context(), c.clientID)
-	if err != nil {
-		s.internalError(w, err)
-		return
-	}
-	if active >= s.opts.MaxJobsPerClient {
+	id, active, err := s.admitJob(r.Context(), c.clientID, groupID, s.opts.BaseURL+r.URL.RequestURI(), params)
+	if errors.Is(err, errTooManyJobs) {
 		w.Header().Set("Retry-After", "2")
 		writeOutcome(w, http.StatusTooManyRequests, "throttled", fmt.Sprintf("this client already has %d exports running; retry later", active))
 		return
 	}
-	id, err := s.createJob(r.Context(), c.clientID, groupID, s.opts.BaseURL+r.URL.RequestURI(), params)
 	if err != nil {
 		s.internalError(w, err)
 		return
@@ -273,23 +341,47 @@ func (s *Server) handleKickoff(w http.ResponseWriter, r *http.Request, c *caller
 	writeJSON(w, http.StatusAccepted, "application/fhir+json", outcome("information", "informational", "export job "+id+" accepted"))
 }
 
+// visibleJob reads a job the caller may see: its own, not cancelled and not
+// expired. Anything else is "not found", so that a client cannot even learn
+// whether another client's job exists.
+func (s *Server) visibleJob(ctx context.Context, id string, c *caller) (*job, error) {
+	j, err := s.job(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if j.client != c.clientID && !s.faults.has(FaultShareJobs) {
+		return nil, errNotFound
+	}
+	if j.state == stateCancelled || s.expired(j) {
+		return nil, errNotFound
+	}
+	return j, nil
+}
+
+// expired reports whether a finished job has outlived FileTTL. The sweep
+// deletes such jobs in the background; checking here too means a job's
+// files stop being served the moment it expires, not at the next sweep.
+func (s *Server) expired(j *job) bool {
+	return (j.state == stateComplete || j.state == stateFailed) && !s.now().Before(j.finished.Add(s.opts.FileTTL))
+}
+
 // statusHold is how long a status request waits for a running job to
 // finish before answering 202: small exports then complete in one round
 // trip instead of costing the client a Retry-After second.
 const statusHold = 400 * time.Millisecond
 
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request, c *caller) {
-	j, err := s.job(r.Context(), r.PathValue("id"))
-	for deadline := time.Now().Add(statusHold); err == nil && j.client == c.clientID &&
+	j, err := s.visibleJob(r.Context(), r.PathValue("id"), c)
+	for deadline := time.Now().Add(statusHold); err == nil &&
 		(j.state == stateQueued || j.state == stateRunning) && time.Now().Before(deadline); {
 		select {
 		case <-r.Context().Done():
 			return
 		case <-time.After(20 * time.Millisecond):
 		}
-		j, err = s.job(r.Context(), r.PathValue("id"))
+		j, err = s.visibleJob(r.Context(), r.PathValue("id"), c)
 	}
-	if errors.Is(err, errNotFound) || (err == nil && (j.client != c.clientID || j.state == stateCancelled)) {
+	if errors.Is(err, errNotFound) {
 		writeOutcome(w, http.StatusNotFound, "not-found", "no such export job")
 		return
 	}
@@ -331,8 +423,8 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request, c *caller)
 
 func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request, c *caller) {
 	id := r.PathValue("id")
-	j, err := s.job(r.Context(), id)
-	if errors.Is(err, errNotFound) || (err == nil && (j.client != c.clientID || j.state == stateCancelled)) {
+	_, err := s.visibleJob(r.Context(), id, c)
+	if errors.Is(err, errNotFound) {
 		writeOutcome(w, http.StatusNotFound, "not-found", "no such export job")
 		return
 	}
@@ -355,8 +447,20 @@ func (s *Server) handleFile(w http.ResponseWriter, r *http.Request) {
 		unauthorized(w, err)
 		return
 	}
+	if c != nil && c.grant != nil && !c.grant.CanRead() {
+		writeOutcome(w, http.StatusForbidden, "forbidden", "the token's scope does not permit reading: need system/*.read or system/*.rs")
+		return
+	}
 	f, err := s.file(r.Context(), r.PathValue("id"))
-	if errors.Is(err, errNotFound) || (err == nil && c != nil && f.client != c.clientID) {
+	if err == nil {
+		switch {
+		case c != nil && f.client != c.clientID && !s.faults.has(FaultShareJobs):
+			err = errNotFound
+		case !s.now().Before(f.finished.Add(s.opts.FileTTL)):
+			err = errNotFound // expired: the URL dies with its job
+		}
+	}
+	if errors.Is(err, errNotFound) {
 		writeOutcome(w, http.StatusNotFound, "not-found", "no such file")
 		return
 	}

@@ -69,6 +69,25 @@ func (s *Server) createJob(ctx context.Context, client, group, request string, p
 	return id, nil
 }
 
+// errTooManyJobs refuses a kick-off past MaxJobsPerClient.
+var errTooManyJobs = errors.New("too many active export jobs")
+
+// admitJob creates a job unless the client already has MaxJobsPerClient
+// queued or running; then it returns errTooManyJobs and the active count.
+func (s *Server) admitJob(ctx context.Context, client, group, request string, p *exportParams) (string, int, error) {
+	s.kickoffMu.Lock()
+	defer s.kickoffMu.Unlock()
+	active, err := s.activeJobs(ctx, client)
+	if err != nil {
+		return "", 0, err
+	}
+	if active >= s.opts.MaxJobsPerClient && !s.faults.has(FaultNoThrottle) {
+		return "", active, errTooManyJobs
+	}
+	id, err := s.createJob(ctx, client, group, request, p)
+	return id, active, err
+}
+
 func (s *Server) activeJobs(ctx context.Context, client string) (int, error) {
 	var n int
 	err := s.store.db.QueryRowContext(ctx,
@@ -103,7 +122,8 @@ func (s *Server) job(ctx context.Context, id string) (*job, error) {
 
 // cancelJob marks a job cancelled, stops it if running and deletes its files.
 func (s *Server) cancelJob(ctx context.Context, id string) error {
-	if _, err := s.store.db.ExecContext(ctx, `UPDATE jobs SET state = ? WHERE id = ?`, stateCancelled, id); err != nil {
+	// finished is set so that the sweep removes the row after FileTTL.
+	if _, err := s.store.db.ExecContext(ctx, `UPDATE jobs SET state = ?, finished = ? WHERE id = ?`, stateCancelled, millis(s.now()), id); err != nil {
 		return fmt.Errorf("cancelling job %s: %w", id, err)
 	}
 	if stop, ok := s.running.Load(id); ok {
@@ -131,22 +151,25 @@ type fileRow struct {
 	id, job, client, kind, typ string
 	count                      int
 	size                       int64
+	finished                   time.Time // when its job completed
 }
 
 func (s *Server) file(ctx context.Context, id string) (*fileRow, error) {
 	var f fileRow
+	var fin int64
 	err := s.store.db.QueryRowContext(ctx, `
-		SELECT f.id, f.job, j.client, f.kind, f.type, f.count,
+		SELECT f.id, f.job, j.client, f.kind, f.type, f.count, j.finished,
 		       (SELECT coalesce(sum(length(data)), 0) FROM file_chunks WHERE file = f.id)
 		FROM files f JOIN jobs j ON j.id = f.job
 		WHERE f.id = ? AND j.state = ?`, id, stateComplete).
-		Scan(&f.id, &f.job, &f.client, &f.kind, &f.typ, &f.count, &f.size)
+		Scan(&f.id, &f.job, &f.client, &f.kind, &f.typ, &f.count, &fin, &f.size)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading file %s: %w", id, err)
 	}
+	f.finished = fromMillis(fin)
 	return &f, nil
 }
 
@@ -289,9 +312,15 @@ func (s *Server) optedOut(ctx context.Context) (map[string]bool, error) {
 	return out, nil
 }
 
-// nonMember picks a stored patient outside the group, for the
-// include-non-member fault.
+// nonMember picks a stored patient outside the group who has not opted out:
+// for the run configuration's non-member and the include-non-member fault.
+// An opted-out patient would mix two rules (membership and opt-out), so
+// that a check of one could pass thanks to the other.
 func (s *Server) nonMember(ctx context.Context, members []string) (string, error) {
+	opted, err := s.optedOut(ctx)
+	if err != nil {
+		return "", err
+	}
 	rows, err := s.store.db.QueryContext(ctx, `SELECT id FROM resources WHERE type = 'Patient' ORDER BY id`)
 	if err != nil {
 		return "", err
@@ -302,7 +331,7 @@ func (s *Server) nonMember(ctx context.Context, members []string) (string, error
 		if err := rows.Scan(&id); err != nil {
 			return "", err
 		}
-		if !slices.Contains(members, id) {
+		if !slices.Contains(members, id) && !opted[id] {
 			return id, nil
 		}
 	}

@@ -1,10 +1,33 @@
 package reference
 
-import "github.com/pdex-conform/pdex-conform/fixtures"
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/pdex-conform/pdex-conform/fixtures"
+)
 
 // The CARIN NonFinancial EOB profiles (SPEC §5) set max = 0 on every amount a
 // claim carries: what the provider was paid (remittance) and what the member
 // owes (cost-sharing). The Provider Access API exports claims in that form.
+
+// exportForm returns the form in which a stored resource leaves the server,
+// or nil when that is the stored form itself: claim EOBs lose their
+// financial detail and name the NonFinancial profile.
+func exportForm(typ string, raw []byte) ([]byte, error) {
+	if typ != "ExplanationOfBenefit" {
+		return nil, nil
+	}
+	var eob map[string]any
+	if err := json.Unmarshal(raw, &eob); err != nil {
+		return nil, fmt.Errorf("stored EOB is not JSON: %w", err)
+	}
+	if !isClaimEOB(eob) {
+		return nil, nil
+	}
+	stripFinancial(eob, true)
+	return json.Marshal(eob)
+}
 
 // isClaimEOB tells claims (and encounters) from prior authorizations, which
 // keep their amounts.
@@ -14,8 +37,9 @@ func isClaimEOB(eob map[string]any) bool {
 }
 
 // stripFinancial removes remittance and cost-sharing from a claim EOB in
-// place and points meta.profile at the NonFinancial profile.
-func stripFinancial(eob map[string]any) {
+// place and, when reprofile is set, points meta.profile at the NonFinancial
+// profile.
+func stripFinancial(eob map[string]any, reprofile bool) {
 	delete(eob, "total")
 	if pay, ok := eob["payment"].(map[string]any); ok {
 		delete(pay, "amount")
@@ -39,7 +63,7 @@ func stripFinancial(eob map[string]any) {
 			delete(eob, k)
 		}
 	}
-	if meta, ok := eob["meta"].(map[string]any); ok {
+	if meta, ok := eob["meta"].(map[string]any); ok && reprofile {
 		if profs, ok := meta["profile"].([]any); ok {
 			for i, p := range profs {
 				s, _ := p.(string)

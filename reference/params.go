@@ -12,14 +12,17 @@ import (
 // exportParams is a parsed and validated $davinci-data-export request. It is
 // stored with the job as JSON, so a job can run again after a restart.
 type exportParams struct {
-	ExportType   string     `json:"exportType,omitempty"`
-	ExportMode   string     `json:"exportMode,omitempty"`
-	Patients     []string   `json:"patients,omitempty"` // patient ids asked for; empty = all members
-	Since        *time.Time `json:"since,omitempty"`
-	Until        *time.Time `json:"until,omitempty"`
-	Types        []string   `json:"types,omitempty"`
-	TypeFilters  []string   `json:"typeFilters,omitempty"`
-	OutputFormat string     `json:"outputFormat,omitempty"`
+	ExportType string     `json:"exportType,omitempty"`
+	ExportMode string     `json:"exportMode,omitempty"`
+	Patients   []string   `json:"patients,omitempty"` // patient ids asked for; empty = all members
+	Since      *time.Time `json:"since,omitempty"`
+	Until      *time.Time `json:"until,omitempty"`
+	Types      []string   `json:"types,omitempty"`
+	// TypeAsked records that _type was given, so that a lenient request
+	// whose every type was ignored exports nothing rather than everything.
+	TypeAsked    bool     `json:"typeAsked,omitempty"`
+	TypeFilters  []string `json:"typeFilters,omitempty"`
+	OutputFormat string   `json:"outputFormat,omitempty"`
 	// Ignored holds what a lenient request asked for that the server does not
 	// support; the job reports each in an error file.
 	Ignored []string `json:"ignored,omitempty"`
@@ -114,8 +117,17 @@ func parseParametersBody(body []byte) ([]rawParam, error) {
 	return out, nil
 }
 
-// parseQuery reads kick-off parameters from a GET query string.
-func parseQuery(q url.Values) ([]rawParam, error) {
+// parseQuery reads kick-off parameters from a raw query string. A malformed
+// query (a bad %-escape, a semicolon) is an error, not silently dropped
+// pairs: the client must learn that its request was not understood.
+func parseQuery(rawQuery string) ([]rawParam, error) {
+	if len(rawQuery) > maxBodyBytes {
+		return nil, fmt.Errorf("the query string is longer than %d bytes", maxBodyBytes)
+	}
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return nil, fmt.Errorf("the query string is malformed: %v", err)
+	}
 	var out []rawParam
 	for name, vals := range q {
 		for _, v := range vals {
@@ -131,12 +143,26 @@ func parseQuery(q url.Values) ([]rawParam, error) {
 			}
 			out = append(out, rawParam{name: name, value: v, kind: "query"})
 		}
-	}
-	if len(out) > maxParameters {
-		return nil, fmt.Errorf("too many parameters (%d, at most %d)", len(out), maxParameters)
+		if len(out) > maxParameters {
+			return nil, fmt.Errorf("too many parameters (more than %d)", maxParameters)
+		}
 	}
 	slices.SortStableFunc(out, func(a, b rawParam) int { return strings.Compare(a.name, b.name) })
 	return out, nil
+}
+
+// valueTypes are the value[x] a Parameters body may use for each parameter,
+// from the parameter types of the davinci-data-export OperationDefinition
+// (SPEC §2), widened to the string types clients commonly send.
+var valueTypes = map[string][]string{
+	"patient":       {"valueReference"},
+	"exportType":    {"valueCanonical", "valueUri", "valueString", "valueCode"},
+	"exportMode":    {"valueCode", "valueString", "valueCoding"},
+	"_since":        {"valueInstant", "valueDateTime", "valueString"},
+	"_until":        {"valueInstant", "valueDateTime", "valueString"},
+	"_type":         {"valueString", "valueCode"},
+	"_typeFilter":   {"valueString"},
+	"_outputFormat": {"valueString", "valueCode"},
 }
 
 // outputFormats are the _outputFormat spellings Bulk Data says a server SHALL
@@ -172,6 +198,9 @@ func validate(raw []rawParam, ed *edition, lenient bool, f faults) (*exportParam
 		return nil
 	}
 	for _, rp := range raw {
+		if allowed, ok := valueTypes[rp.name]; ok && rp.kind != "query" && !slices.Contains(allowed, rp.kind) {
+			return nil, badf("parameter %s must be given as %s, not %s", rp.name, strings.Join(allowed, " or "), rp.kind)
+		}
 		switch rp.name {
 		case "exportType":
 			if err := once(rp.name); err != nil {
@@ -204,6 +233,7 @@ func validate(raw []rawParam, ed *edition, lenient bool, f faults) (*exportParam
 				p.Until = &t
 			}
 		case "_type":
+			p.TypeAsked = true
 			for _, t := range strings.Split(rp.value, ",") {
 				t = strings.TrimSpace(t)
 				if !slices.Contains(exportableTypes, t) {
@@ -242,6 +272,9 @@ func validate(raw []rawParam, ed *edition, lenient bool, f faults) (*exportParam
 		default:
 			if lenient {
 				p.Ignored = append(p.Ignored, "parameter "+rp.name+" is not supported and was ignored")
+				continue
+			}
+			if f.has(FaultAcceptUnknownParam) {
 				continue
 			}
 			return nil, badf("parameter %q is not supported by $davinci-data-export", rp.name)

@@ -1,13 +1,8 @@
-// Package reference is the reference Provider Access server: a payer's FHIR
-// endpoint for edition 2.0.0 of the PDex IG over an embedded SQLite store,
-// implementing Group read and search and the asynchronous
-// Group/$davinci-data-export operation with SMART Backend Services
-// authorization. Fault switches break one behaviour at a time so that the
-// conformance suites can be proven able to fail.
 package reference
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -44,6 +39,15 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives operational messages; nil discards them.
 	Logger *slog.Logger
+	// TLS, when set, makes Listen serve HTTPS with it (see LoadTLSConfig);
+	// with ClientAuth set to RequireAndVerifyClientCert, a client without a
+	// certificate from the trusted CAs cannot connect (mutual TLS).
+	TLS *tls.Config
+
+	// beforeExport, when set, runs after a worker has claimed a job and
+	// before it exports anything; tests use it to hold a job in "running".
+	// An error ends the job as if the export had failed with it.
+	beforeExport func(ctx context.Context, jobID string) error
 }
 
 // Server is the reference Provider Access server.
@@ -56,6 +60,10 @@ type Server struct {
 	now     func() time.Time
 	mux     *http.ServeMux
 	auth    *authority
+
+	// kickoffMu makes counting a client's active jobs and creating a new one
+	// atomic, so concurrent kick-offs cannot exceed MaxJobsPerClient.
+	kickoffMu sync.Mutex
 
 	queue   chan string
 	wg      sync.WaitGroup
@@ -175,22 +183,44 @@ type Running struct {
 }
 
 // Listen binds addr (e.g. 127.0.0.1:0), builds a Server whose BaseURL is the
-// bound address unless opts.BaseURL is set, and serves it in the background.
+// bound address unless opts.BaseURL is set, and serves it in the background:
+// over HTTPS when opts.TLS is set, plain HTTP otherwise.
 func Listen(ctx context.Context, addr string, opts Options) (*Running, error) {
-	ln, err := net.Listen("tcp", addr)
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s: %w", addr, err)
 	}
+	scheme := "http://"
+	if opts.TLS != nil {
+		scheme = "https://"
+	}
 	if opts.BaseURL == "" {
-		opts.BaseURL = "http://" + ln.Addr().String()
+		opts.BaseURL = scheme + ln.Addr().String()
 	}
 	s, err := New(ctx, opts)
 	if err != nil {
 		ln.Close()
 		return nil, err
 	}
-	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go hs.Serve(ln)
+	hs := &http.Server{
+		Handler: s.Handler(),
+		// Slow clients must not hold connections forever; the write
+		// timeout is left open because a large file streams for as long as
+		// the client reads it.
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	if opts.TLS != nil {
+		hs.TLSConfig = opts.TLS.Clone()
+		// The certificates are in TLSConfig, so no files are named here.
+		go hs.ServeTLS(ln, "", "")
+	} else {
+		go hs.Serve(ln)
+	}
 	return &Running{Server: s, URL: opts.BaseURL, http: hs}, nil
 }
 

@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS resources(
 	id TEXT NOT NULL,
 	patient TEXT NOT NULL,          -- compartment owner, '' for shared resources
 	last_updated INTEGER NOT NULL,  -- unix milliseconds
-	json BLOB NOT NULL,
+	json BLOB NOT NULL,             -- the stored form, as the payer holds it
+	export BLOB,                    -- the exported form when it differs (claim EOBs without financial detail)
 	PRIMARY KEY(type, id)
 );
 CREATE INDEX IF NOT EXISTS resources_patient ON resources(patient, type);
@@ -86,7 +87,62 @@ func openStore(ctx context.Context, path string) (*store, error) {
 		db.Close()
 		return nil, fmt.Errorf("creating schema in %s: %w", path, err)
 	}
-	return &store{db: db}, nil
+	st := &store{db: db}
+	if err := st.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("upgrading %s: %w", path, err)
+	}
+	return st, nil
+}
+
+// migrate brings a database made by an earlier version up to the schema:
+// the export column was added later, and is filled for stored EOBs.
+func (s *store) migrate(ctx context.Context) error {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('resources') WHERE name = 'export'`).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	if _, err := s.db.ExecContext(ctx, `ALTER TABLE resources ADD COLUMN export BLOB`); err != nil {
+		return err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, json FROM resources WHERE type = 'ExplanationOfBenefit'`)
+	if err != nil {
+		return err
+	}
+	type pending struct {
+		id  string
+		out []byte
+	}
+	var updates []pending
+	for rows.Next() {
+		var id string
+		var raw []byte
+		if err := rows.Scan(&id, &raw); err != nil {
+			rows.Close()
+			return err
+		}
+		out, err := exportForm("ExplanationOfBenefit", raw)
+		if err != nil {
+			rows.Close()
+			return fmt.Errorf("ExplanationOfBenefit/%s: %w", id, err)
+		}
+		if out != nil {
+			updates = append(updates, pending{id, out})
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, u := range updates {
+		if _, err := s.db.ExecContext(ctx, `UPDATE resources SET export = ? WHERE type = 'ExplanationOfBenefit' AND id = ?`, u.out, u.id); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *store) Close() error { return s.db.Close() }
@@ -107,7 +163,7 @@ func (s *store) load(ctx context.Context, d *fixtures.Dataset) error {
 		return err
 	}
 	defer tx.Rollback()
-	ins, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO resources(type, id, patient, last_updated, json) VALUES(?,?,?,?,?)`)
+	ins, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO resources(type, id, patient, last_updated, json, export) VALUES(?,?,?,?,?,?)`)
 	if err != nil {
 		return err
 	}
@@ -116,7 +172,12 @@ func (s *store) load(ctx context.Context, d *fixtures.Dataset) error {
 		return err
 	}
 	for _, r := range d.Resources {
-		if _, err := ins.ExecContext(ctx, r.Type, r.ID, r.PatientID, r.LastUpdated.UnixMilli(), r.JSON); err != nil {
+		// The exported form is computed once here, not on every export.
+		exp, err := exportForm(r.Type, r.JSON)
+		if err != nil {
+			return fmt.Errorf("%s/%s: %w", r.Type, r.ID, err)
+		}
+		if _, err := ins.ExecContext(ctx, r.Type, r.ID, r.PatientID, r.LastUpdated.UnixMilli(), r.JSON, exp); err != nil {
 			return fmt.Errorf("storing %s/%s: %w", r.Type, r.ID, err)
 		}
 		if r.PatientID == "" {
@@ -178,6 +239,20 @@ func (s *store) read(ctx context.Context, typ, id string) ([]byte, error) {
 		return nil, fmt.Errorf("reading %s/%s: %w", typ, id, err)
 	}
 	return raw, nil
+}
+
+// readWithPatient returns one stored resource, its exported form (nil when
+// the same) and the patient whose compartment holds it ("" for shared
+// resources).
+func (s *store) readWithPatient(ctx context.Context, typ, id string) (raw, export []byte, patient string, err error) {
+	err = s.db.QueryRowContext(ctx, `SELECT json, export, patient FROM resources WHERE type = ? AND id = ?`, typ, id).Scan(&raw, &export, &patient)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, "", errNotFound
+	}
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("reading %s/%s: %w", typ, id, err)
+	}
+	return raw, export, patient, nil
 }
 
 // ofType returns every stored resource of a type (used for small sets such as

@@ -206,8 +206,10 @@ func lookup(v any, path []string) []any {
 	return nil
 }
 
-// matchToken matches [system|]code against codes, Codings and
-// CodeableConcepts.
+// matchToken matches a token search value against codes, Codings,
+// CodeableConcepts and Identifiers: "code" matches the code (or identifier
+// value) in any system, "system|code" in that system only, "|code" only
+// without a system, and "system|" any code in the system.
 func matchToken(found []any, want string) bool {
 	system, code, hasSystem := strings.Cut(want, "|")
 	if !hasSystem {
@@ -215,10 +217,13 @@ func matchToken(found []any, want string) bool {
 	}
 	for _, f := range found {
 		for _, sc := range codings(f) {
-			if sc[1] != code {
+			if hasSystem && sc[0] != system {
 				continue
 			}
-			if !hasSystem || sc[0] == system {
+			if code == "" && hasSystem && system != "" {
+				return true // system| : any code of that system
+			}
+			if sc[1] == code {
 				return true
 			}
 		}
@@ -226,6 +231,9 @@ func matchToken(found []any, want string) bool {
 	return false
 }
 
+// codings returns the (system, code) pairs a token parameter sees in an
+// element: a plain code, a Coding, each Coding of a CodeableConcept, or an
+// Identifier's (system, value).
 func codings(v any) [][2]string {
 	switch t := v.(type) {
 	case string:
@@ -238,14 +246,13 @@ func codings(v any) [][2]string {
 			}
 			return out
 		}
-		code, _ := t["code"].(string)
 		system, _ := t["system"].(string)
-		if _, isCoding := t["code"]; !isCoding {
-			// An Identifier: token search matches system|value.
-			code, _ = t["value"].(string)
-		}
-		if code != "" {
+		if code, _ := t["code"].(string); code != "" {
 			return [][2]string{{system, code}}
+		}
+		// An Identifier; Quantity values are numbers and never match here.
+		if value, _ := t["value"].(string); value != "" {
+			return [][2]string{{system, value}}
 		}
 	}
 	return nil

@@ -95,7 +95,7 @@ func (s *Server) queueWaiting(ctx context.Context) {
 
 func (s *Server) expire(ctx context.Context) {
 	cutoff := millis(s.now().Add(-s.opts.FileTTL))
-	rows, err := s.store.db.QueryContext(ctx, `SELECT id FROM jobs WHERE state IN (?, ?) AND finished > 0 AND finished < ?`, stateComplete, stateFailed, cutoff)
+	rows, err := s.store.db.QueryContext(ctx, `SELECT id FROM jobs WHERE state IN (?, ?, ?) AND finished > 0 AND finished < ?`, stateComplete, stateFailed, stateCancelled, cutoff)
 	if err != nil {
 		return
 	}
@@ -145,7 +145,13 @@ func (s *Server) runJob(ctx context.Context, id string) {
 		s.running.Delete(id)
 		cancel()
 	}()
-	j, err := s.job(jctx, id)
+	if s.opts.beforeExport != nil {
+		err = s.opts.beforeExport(jctx, id)
+	}
+	var j *job
+	if err == nil {
+		j, err = s.job(jctx, id)
+	}
 	if err == nil {
 		err = s.export(jctx, j)
 	}
@@ -156,8 +162,9 @@ func (s *Server) runJob(ctx context.Context, id string) {
 		// The server is stopping: leave the job "running" so that the next
 		// start resumes it.
 		return
-	case jctx.Err() != nil:
-		// Cancelled by DELETE: cancelJob already removed it.
+	case jctx.Err() != nil || errors.Is(err, errJobCancelled):
+		// Cancelled by DELETE: cancelJob already marked it; remove what the
+		// export wrote after cancelJob deleted the files.
 		s.deleteFiles(ctx, id)
 		return
 	}
@@ -202,11 +209,19 @@ func (s *Server) export(ctx context.Context, j *job) error {
 	if err != nil {
 		return err
 	}
-	var patients []string
+	// eligible are the selected members who may be exported; patients are
+	// those actually exported, which differ only under a fault. The last
+	// download is recorded for eligible members only, so that a fault that
+	// leaks data changes nothing else.
+	var eligible, patients []string
 	for _, pid := range selected {
-		if optedOut[pid] && !s.faults.has(FaultLeakOptedOut) {
+		if optedOut[pid] {
+			if s.faults.has(FaultLeakOptedOut) {
+				patients = append(patients, pid)
+			}
 			continue
 		}
+		eligible = append(eligible, pid)
 		patients = append(patients, pid)
 	}
 	if s.faults.has(FaultIncludeNonMember) {
@@ -215,7 +230,7 @@ func (s *Server) export(ctx context.Context, j *job) error {
 		}
 	}
 	types := exportableTypes
-	if len(p.Types) > 0 && !s.faults.has(FaultIgnoreType) {
+	if (len(p.Types) > 0 || p.TypeAsked) && !s.faults.has(FaultIgnoreType) {
 		types = p.Types
 	}
 	filters := map[string][]*typeFilter{}
@@ -260,7 +275,7 @@ func (s *Server) export(ctx context.Context, j *job) error {
 		case <-time.After(1500 * time.Millisecond):
 		}
 	}
-	return s.complete(ctx, j, fw.files, patients)
+	return s.complete(ctx, j, fw.files, eligible)
 }
 
 // exportType writes the resources of one type for the job's patients.
@@ -273,11 +288,11 @@ func (s *Server) exportType(ctx context.Context, fw *fileWriter, j *job, typ, pa
 	if p.Until != nil && !s.faults.has(FaultIgnoreUntil) {
 		until = millis(*p.Until)
 	}
-	query := `SELECT json FROM resources WHERE type = ? AND patient IN (SELECT value FROM json_each(?))
+	query := `SELECT json, export FROM resources WHERE type = ? AND patient IN (SELECT value FROM json_each(?))
 		AND last_updated >= ? AND last_updated <= ? ORDER BY patient, id`
 	args := []any{typ, patientsJSON, since, until}
 	if slices.Contains(sharedTypes, typ) {
-		query = `SELECT json FROM resources WHERE type = ? AND id IN (
+		query = `SELECT json, export FROM resources WHERE type = ? AND id IN (
 			SELECT DISTINCT id FROM patient_refs WHERE type = ? AND patient IN (SELECT value FROM json_each(?)))
 			AND last_updated >= ? AND last_updated <= ? ORDER BY id`
 		args = []any{typ, typ, patientsJSON, since, until}
@@ -292,11 +307,11 @@ func (s *Server) exportType(ctx context.Context, fw *fileWriter, j *job, typ, pa
 	}
 	broke := false
 	for rows.Next() {
-		var raw []byte
-		if err := rows.Scan(&raw); err != nil {
+		var raw, export []byte
+		if err := rows.Scan(&raw, &export); err != nil {
 			return err
 		}
-		out, keep, err := s.transform(typ, raw, filters, &broke)
+		out, keep, err := s.transform(typ, raw, export, filters, &broke)
 		if err != nil {
 			return err
 		}
@@ -311,9 +326,10 @@ func (s *Server) exportType(ctx context.Context, fw *fileWriter, j *job, typ, pa
 		return err
 	}
 	if typ == "Patient" && s.faults.has(FaultMixedTypesInFile) {
-		// One of the job's own Coverages, inside its window: only the
-		// file's type is wrong.
+		// A Coverage of a patient this job exports anyway, so that the fault
+		// breaks the one-type-per-file rule and leaks nothing.
 		var cov []byte
+		// It is inside the job's window, so only the file's type is wrong.
 		err := s.store.db.QueryRowContext(ctx, `SELECT json FROM resources WHERE type = 'Coverage'
 			AND patient IN (SELECT value FROM json_each(?)) AND last_updated >= ? AND last_updated <= ? ORDER BY id LIMIT 1`,
 			patientsJSON, since, until).Scan(&cov)
@@ -324,43 +340,49 @@ func (s *Server) exportType(ctx context.Context, fw *fileWriter, j *job, typ, pa
 	return nil
 }
 
-// transform applies _typeFilter and turns a stored resource into its
-// exported form: claim EOBs lose their financial detail.
-func (s *Server) transform(typ string, raw []byte, filters []*typeFilter, broke *bool) ([]byte, bool, error) {
-	needDecode := len(filters) > 0 || typ == "ExplanationOfBenefit" ||
-		(typ == "Condition" && s.faults.has(FaultBreakProfile) && !*broke) ||
-		(typ == "Observation" && s.faults.has(FaultInvalidR4) && !*broke)
-	if !needDecode {
-		return raw, true, nil
-	}
+// transform applies _typeFilter and returns a resource's exported form:
+// the precomputed one (export, nil when it is the stored form) unless a
+// fault asks for something else, in which case it is derived here.
+func (s *Server) transform(typ string, raw, export []byte, filters []*typeFilter, broke *bool) ([]byte, bool, error) {
+	breakThis := typ == "Condition" && s.faults.has(FaultBreakProfile) && !*broke
+	invalidThis := typ == "Observation" && s.faults.has(FaultInvalidR4) && !*broke
+	financialFault := typ == "ExplanationOfBenefit" && (s.faults.has(FaultKeepFinancial) || s.faults.has(FaultFinancialProfile))
 	var res map[string]any
-	if err := json.Unmarshal(raw, &res); err != nil {
-		return nil, false, fmt.Errorf("stored %s is not JSON: %w", typ, err)
+	if len(filters) > 0 || breakThis || invalidThis || financialFault {
+		if err := json.Unmarshal(raw, &res); err != nil {
+			return nil, false, fmt.Errorf("stored %s is not JSON: %w", typ, err)
+		}
 	}
 	if len(filters) > 0 && !slices.ContainsFunc(filters, func(f *typeFilter) bool { return f.match(res) }) {
 		return nil, false, nil
 	}
-	changed := false
-	if typ == "ExplanationOfBenefit" && isClaimEOB(res) && !s.faults.has(FaultKeepFinancial) {
-		stripFinancial(res)
-		changed = true
-	}
-	if typ == "Condition" && s.faults.has(FaultBreakProfile) && !*broke {
+	switch {
+	case breakThis:
 		// US Core Condition requires category (1..*); base R4 does not.
 		delete(res, "category")
-		*broke, changed = true, true
-	}
-	if typ == "Observation" && s.faults.has(FaultInvalidR4) && !*broke {
+		*broke = true
+	case invalidThis:
 		// Observation.status has a required binding; base R4 rejects this.
 		res["status"] = "not-a-status"
-		*broke, changed = true, true
-	}
-	if !changed {
+		*broke = true
+	case financialFault && s.faults.has(FaultKeepFinancial):
+		return raw, true, nil
+	case financialFault:
+		if !isClaimEOB(res) {
+			return raw, true, nil
+		}
+		stripFinancial(res, false)
+	case export != nil:
+		return export, true, nil
+	default:
 		return raw, true, nil
 	}
 	out, err := json.Marshal(res)
 	return out, true, err
 }
+
+// errJobCancelled means a DELETE cancelled the job while it ran.
+var errJobCancelled = errors.New("the export job was cancelled")
 
 // complete lists the job's files, records the last download when the mode
 // says so, and marks the job complete, all in one transaction: a manifest
@@ -390,7 +412,7 @@ func (s *Server) complete(ctx context.Context, j *job, files []pendingFile, pati
 		return err
 	}
 	if n, _ := res.RowsAffected(); n != 1 {
-		return context.Canceled // cancelled meanwhile
+		return errJobCancelled
 	}
 	return tx.Commit()
 }

@@ -1,0 +1,52 @@
+package reference
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/pdex-conform/pdex-conform/runner/bulk"
+)
+
+// BenchmarkFullExport measures a full Group export end to end over HTTP on
+// loopback with the harness's own Bulk Data client: kick-off, polling, and
+// every file streamed to disk, against the default data set. It reports
+// the resources exported per second.
+//
+//	go test ./reference -run '^$' -bench FullExport -benchtime 3x
+func BenchmarkFullExport(b *testing.B) {
+	d := testData(b)
+	h := startServer(b, Options{})
+	b.Logf("default data set: %d resources", len(d.Resources))
+	c := h.bulk(TestClientID)
+	ctx := context.Background()
+	dir := b.TempDir()
+	var resources int
+	b.ResetTimer()
+	for range b.N {
+		k, err := c.StartExport(ctx, bulk.Kickoff{Group: "group-01", Params: standard("snapshot")})
+		if err != nil || k.StatusCode != http.StatusAccepted {
+			b.Fatalf("kick-off: %v", err)
+		}
+		// MaxWait caps the server's Retry-After (1 s) so the benchmark
+		// measures the export, not the polling interval.
+		final, _, err := c.Poll(ctx, k.Header.Get("Content-Location"), bulk.PollOptions{MinWait: time.Millisecond, MaxWait: 5 * time.Millisecond})
+		if err != nil || final.StatusCode != http.StatusOK {
+			b.Fatalf("poll: %v", err)
+		}
+		m, err := bulk.ParseManifest(final.Body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, f := range c.DownloadAll(ctx, m.Output, bulk.DownloadOptions{Dir: dir, WithToken: true}) {
+			if f.Err != nil {
+				b.Fatal(f.Err)
+			}
+			resources += f.Lines
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(resources)/float64(b.N), "resources/op")
+	b.ReportMetric(float64(resources)/b.Elapsed().Seconds(), "resources/s")
+}
