@@ -30,6 +30,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		baseURL     = fs.String("base-url", "", "public base URL (default http://ADDR)")
 		edition     = fs.String("edition", "2.0.0", "PDex edition")
 		listFaults  = fs.Bool("list-faults", false, "list the fault switches and exit")
+		tlsCert     = fs.String("tls-cert", "", "serve HTTPS with this certificate (PEM)")
+		tlsKey      = fs.String("tls-key", "", "the certificate's private key (PEM)")
+		clientCA    = fs.String("client-ca", "", "require client certificates signed by this CA (PEM): mutual TLS")
 		faults      listFlag
 	)
 	fs.Var(&faults, "fault", "switch on a fault (repeatable; see --list-faults)")
@@ -49,6 +52,16 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	opts := reference.Options{
 		DB: *db, BaseURL: *baseURL, Edition: *edition, Faults: faults,
 		Logger: slog.New(slog.NewTextHandler(stderr, nil)),
+	}
+	if *tlsCert != "" || *tlsKey != "" || *clientCA != "" {
+		if *tlsCert == "" || *tlsKey == "" {
+			return usagef("--tls-cert and --tls-key go together (and --client-ca needs both)")
+		}
+		tc, err := reference.LoadTLSConfig(*tlsCert, *tlsKey, *clientCA)
+		if err != nil {
+			return usagef("%v", err)
+		}
+		opts.TLS = tc
 	}
 	if *data != "" {
 		d, err := fixtures.LoadDir(*data)
