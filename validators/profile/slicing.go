@@ -442,7 +442,7 @@ func typeOfJSON(v any, typ string) string {
 // code: "Quantity" stays, "String" becomes "string", "DateTime" "dateTime".
 func lowerTypeName(s string) string {
 	l := strings.ToLower(s[:1]) + s[1:]
-	if primitiveTypes[l] {
+	if isPrimitive(l) {
 		return l
 	}
 	return s
