@@ -458,7 +458,7 @@ func (w *walker) sliced(c *elem, occs []occ) {
 		counts = append(counts, 0)
 	}
 	rules := c.slicing.Rules
-	last, unmatchedSeen := -1, false
+	last, unmatchedSeen, orderReported := -1, false, false
 	for j := range occs {
 		o := occs[j]
 		mark := w.push(&occs[j])
@@ -479,11 +479,15 @@ func (w *walker) sliced(c *elem, occs []occ) {
 			continue
 		}
 		counts[si]++
-		if c.slicing.Ordered && si < last {
+		// order problems are reported once per element, at the first item
+		// out of place
+		if c.slicing.Ordered && si < last && !orderReported {
 			w.errorf("", c.slices[si].id, "slice %s is out of order (slicing of %s is ordered)", c.slices[si].sliceName, c.id)
+			orderReported = true
 		}
-		if rules == "openAtEnd" && unmatchedSeen {
+		if rules == "openAtEnd" && unmatchedSeen && !orderReported {
 			w.errorf("", c.id, "an item matching slice %s follows items matching no slice (open at end)", c.slices[si].sliceName)
+			orderReported = true
 		}
 		last = si
 		w.value(c.slices[si], o.typ, o.val, o.ext)
