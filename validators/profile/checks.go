@@ -11,14 +11,12 @@ import (
 func (w *walker) checkBinding(e *elem, typ string, val any) {
 	b := e.binding
 	var in, known bool
-	var shown string
 	e.vsOnce.Do(func() { e.vs = w.v.terms.valueSet(b.ValueSet) })
 	vs := e.vs
 	switch typ {
 	case "code", "string", "uri", "url", "canonical":
 		s, _ := val.(string)
 		in, known = vs.hasCode(s)
-		shown = "'" + s + "'"
 	case "Coding", "Quantity":
 		m, _ := val.(map[string]any)
 		code, _ := m["code"].(string)
@@ -27,7 +25,6 @@ func (w *walker) checkBinding(e *elem, typ string, val any) {
 		}
 		sys, _ := m["system"].(string)
 		in, known = vs.hasCoding(sys, code)
-		shown = sys + "#" + code
 	case "CodeableConcept":
 		m, _ := val.(map[string]any)
 		codings, _ := m["coding"].([]any)
@@ -38,12 +35,10 @@ func (w *walker) checkBinding(e *elem, typ string, val any) {
 			return
 		}
 		known = true
-		var shownList []string
 		for _, c := range codings {
 			cm, _ := c.(map[string]any)
 			code, _ := cm["code"].(string)
 			sys, _ := cm["system"].(string)
-			shownList = append(shownList, sys+"#"+code)
 			i, k := vs.hasCoding(sys, code)
 			if i {
 				in = true
@@ -52,7 +47,6 @@ func (w *walker) checkBinding(e *elem, typ string, val any) {
 			known = known && k
 		}
 		known = known || in
-		shown = strings.Join(shownList, ", ")
 	default:
 		return
 	}
@@ -66,10 +60,31 @@ func (w *walker) checkBinding(e *elem, typ string, val any) {
 		return
 	}
 	if b.Strength == "required" {
-		w.errorf("", e.id, "%s is not in the value set %s (required binding)", shown, b.ValueSet)
+		w.errorf("", e.id, "%s is not in the value set %s (required binding)", shownCode(typ, val), b.ValueSet)
 	} else {
-		w.warnf("", e.id, "%s is not in the value set %s (extensible binding)", shown, b.ValueSet)
+		w.warnf("", e.id, "%s is not in the value set %s (extensible binding)", shownCode(typ, val), b.ValueSet)
 	}
+}
+
+// shownCode renders a coded value for a message.
+func shownCode(typ string, val any) string {
+	switch v := val.(type) {
+	case string:
+		return "'" + v + "'"
+	case map[string]any:
+		if typ == "CodeableConcept" {
+			var parts []string
+			cs, _ := v["coding"].([]any)
+			for _, c := range cs {
+				parts = append(parts, shownCode("Coding", c))
+			}
+			return strings.Join(parts, ", ")
+		}
+		sys, _ := v["system"].(string)
+		code, _ := v["code"].(string)
+		return sys + "#" + code
+	}
+	return compactJSON(val)
 }
 
 // reference checks that a Reference points to a resource type its element

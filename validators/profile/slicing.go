@@ -364,9 +364,12 @@ type typedVal struct {
 
 // navigate follows a discriminator path in an instance value.
 func (w *walker) navigate(o occ, steps []step) []typedVal {
-	cur := []typedVal{{o.val, o.typ}}
+	// two buffers owned by the walker, swapped at each step: the result is
+	// used before the next navigate
+	cur := append(w.navA[:0], typedVal{o.val, o.typ})
+	spare := w.navB[:0]
 	for _, st := range steps {
-		var next []typedVal
+		next := spare[:0]
 		for _, c := range cur {
 			switch st.fn {
 			case "ofType":
@@ -409,8 +412,9 @@ func (w *walker) navigate(o occ, steps []step) []typedVal {
 				}
 			}
 		}
-		cur = next
+		cur, spare = next, cur
 	}
+	w.navA, w.navB = cur, spare
 	return cur
 }
 

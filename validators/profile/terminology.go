@@ -30,6 +30,8 @@ type vsIndex struct {
 	url string
 	// problem, when set, says why membership cannot be decided.
 	problem string
+	whyOnce sync.Once
+	whyText string
 	// codes holds the codes by system; bare holds the codes alone, for
 	// elements of type code, which carry no system.
 	codes map[string]map[string]struct{}
@@ -129,15 +131,19 @@ func (x *vsIndex) hasCode(code string) (in, known bool) {
 
 // why says why membership could not be decided.
 func (x *vsIndex) why() string {
-	if x.problem != "" {
-		return x.problem
-	}
-	var ss []string
-	for s := range x.systems {
-		ss = append(ss, s)
-	}
-	sort.Strings(ss)
-	return "it includes all of " + strings.Join(ss, ", ") + ", whose codes are not available here"
+	x.whyOnce.Do(func() {
+		if x.problem != "" {
+			x.whyText = x.problem
+			return
+		}
+		var ss []string
+		for s := range x.systems {
+			ss = append(ss, s)
+		}
+		sort.Strings(ss)
+		x.whyText = "it includes all of " + strings.Join(ss, ", ") + ", whose codes are not available here"
+	})
+	return x.whyText
 }
 
 // contains decides membership for a value of any coded shape: a code
