@@ -182,14 +182,10 @@ func (w *walker) resolveReference(ref string) (map[string]any, string) {
 		}
 		return nil, ""
 	}
-	if entries := w.bundleEntries(); entries != nil {
-		for _, en := range entries {
-			em, _ := en.(map[string]any)
-			if em["fullUrl"] == ref {
-				res, _ := em["resource"].(map[string]any)
-				rt, _ := res["resourceType"].(string)
-				return res, rt
-			}
+	if idx := w.bundleIndex(); idx != nil {
+		if res := idx[ref]; res != nil {
+			rt, _ := res["resourceType"].(string)
+			return res, rt
 		}
 	}
 	if strings.HasPrefix(ref, "urn:") {
@@ -210,23 +206,44 @@ func (w *walker) resolveReference(ref string) (map[string]any, string) {
 	if !w.v.resourceTypes[typ] {
 		return nil, ""
 	}
-	if entries := w.bundleEntries(); entries != nil {
-		for _, en := range entries {
-			em, _ := en.(map[string]any)
-			res, _ := em["resource"].(map[string]any)
-			if res["resourceType"] == typ && res["id"] == id {
-				return res, typ
-			}
+	if idx := w.bundleIndex(); idx != nil {
+		if res := idx[typ+"/"+id]; res != nil {
+			return res, typ
 		}
 	}
 	return nil, typ
 }
 
-// bundleEntries returns the entries of the outermost Bundle, if any.
-func (w *walker) bundleEntries() []any {
+// bundleIndex maps the fullUrls and type/id of the outermost Bundle's
+// entries to their resources, built on first use (a Bundle's references
+// are resolved against it, and it may hold thousands of entries).
+func (w *walker) bundleIndex() map[string]map[string]any {
 	if w.bundle == nil {
 		return nil
 	}
+	if w.bundleIdx != nil {
+		return w.bundleIdx
+	}
 	es, _ := w.bundle["entry"].([]any)
-	return es
+	w.bundleIdx = make(map[string]map[string]any, 2*len(es))
+	for _, en := range es {
+		em, _ := en.(map[string]any)
+		res, _ := em["resource"].(map[string]any)
+		if res == nil {
+			continue
+		}
+		if full, _ := em["fullUrl"].(string); full != "" {
+			if _, dup := w.bundleIdx[full]; !dup {
+				w.bundleIdx[full] = res
+			}
+		}
+		rt, _ := res["resourceType"].(string)
+		id, _ := res["id"].(string)
+		if rt != "" && id != "" {
+			if _, dup := w.bundleIdx[rt+"/"+id]; !dup {
+				w.bundleIdx[rt+"/"+id] = res
+			}
+		}
+	}
+	return w.bundleIdx
 }

@@ -585,7 +585,7 @@ func (w *walker) conforms(obj map[string]any, typ, profile string) bool {
 	if p == nil {
 		return false
 	}
-	q := &walker{v: w.v, res: &Result{}, quiet: true, rootRes: w.rootRes, bundle: w.bundle, prof: p.url}
+	q := &walker{v: w.v, res: &Result{}, quiet: true, rootRes: w.rootRes, bundle: w.bundle, bundleIdx: w.bundleIdx, prof: p.url}
 	if rt, _ := obj["resourceType"].(string); rt != "" {
 		if rt != p.sd.Type {
 			return false

@@ -17,12 +17,13 @@ type walker struct {
 	v   *Validator
 	res *Result
 
-	prof    string         // canonical of the plan being walked, for issues
-	curRes  map[string]any // the resource being walked (FHIRPath %resource)
-	rootRes map[string]any // the container of contained resources (%rootResource)
-	bundle  map[string]any // the outermost Bundle, for resolving its references
-	isBase  bool           // walking a base definition, not a profile
-	path    []byte         // FHIRPath-like location of the value being walked
+	prof      string         // canonical of the plan being walked, for issues
+	curRes    map[string]any // the resource being walked (FHIRPath %resource)
+	rootRes   map[string]any // the container of contained resources (%rootResource)
+	bundle    map[string]any // the outermost Bundle, for resolving its references
+	bundleIdx map[string]map[string]any
+	isBase    bool   // walking a base definition, not a profile
+	path      []byte // FHIRPath-like location of the value being walked
 
 	env   *fhirpath.Env // reused by every invariant evaluation
 	navA  []typedVal    // buffers of navigate
@@ -155,7 +156,7 @@ func (w *walker) resource(obj map[string]any, rt string, asked []string, top, co
 	}
 	if w.bundle == nil && rt == "Bundle" {
 		w.bundle = obj
-		defer func() { w.bundle = nil }()
+		defer func() { w.bundle, w.bundleIdx = nil, nil }()
 	}
 	if len(plans) == 0 {
 		plans = append(plans, checked{base, base.url})
