@@ -32,7 +32,7 @@ type LoadOptions struct {
 
 // cacheFormat changes whenever the cache file layout or what is indexed
 // changes, so that old caches are ignored.
-const cacheFormat = "pdex-conform-pkgindex-2"
+const cacheFormat = "pdex-conform-pkgindex-3"
 
 // Load loads the packages at the given paths. Each path is a .tgz package,
 // an unpacked package folder (holding package/package.json or
@@ -416,7 +416,6 @@ func buildTgz(p, cachePath string) (*pkg, io.Closer, error) {
 		ces      []cacheEntry
 		mem      [][]byte
 		off      int64
-		compact  bytes.Buffer
 	)
 	err := walkTgz(p, func(rel string, data []byte) error {
 		if rel == "package.json" {
@@ -433,17 +432,16 @@ func buildTgz(p, cachePath string) (*pkg, io.Closer, error) {
 		if !indexedType(h.ResourceType) {
 			return nil
 		}
-		compact.Reset()
-		if err := json.Compact(&compact, trimBOM(data)); err != nil {
-			return fmt.Errorf("FHIR package %s: %s: %w", p, rel, err)
-		}
-		ce := cacheEntry{RT: h.ResourceType, ID: h.ID, URL: h.URL, Version: h.Version, Name: h.Name, Kind: h.Kind, Type: h.Type, Off: off, Len: int64(compact.Len())}
+		// stored as is: compacting 70 MB of JSON costs more than the
+		// few percent of space it saves
+		body := trimBOM(data)
+		ce := cacheEntry{RT: h.ResourceType, ID: h.ID, URL: h.URL, Version: h.Version, Name: h.Name, Kind: h.Kind, Type: h.Type, Off: off, Len: int64(len(body))}
 		if w != nil {
-			if _, err := w.Write(compact.Bytes()); err != nil {
+			if _, err := w.Write(body); err != nil {
 				return fmt.Errorf("write package cache: %w", err)
 			}
 		} else {
-			mem = append(mem, bytes.Clone(compact.Bytes()))
+			mem = append(mem, bytes.Clone(body))
 		}
 		off += ce.Len
 		ces = append(ces, ce)

@@ -9,6 +9,7 @@
 package packages
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -88,7 +89,6 @@ type Entry struct {
 
 	src  source
 	once sync.Once
-	raw  []byte
 	val  any
 	err  error
 }
@@ -100,7 +100,7 @@ type source interface {
 
 type memSource []byte
 
-func (m memSource) read() ([]byte, error) { return m, nil }
+func (m memSource) read() ([]byte, error) { return bytes.Clone(m), nil }
 
 type fileSource string
 
@@ -126,10 +126,14 @@ func (s sectionSource) read() ([]byte, error) {
 	return b, nil
 }
 
-// Raw returns the resource's JSON.
+// Raw returns the resource's JSON, read again from its package or the
+// index cache (only the decoded form is kept in memory).
 func (e *Entry) Raw() ([]byte, error) {
-	e.load(nil)
-	return e.raw, e.err
+	b, err := e.src.read()
+	if err != nil {
+		return nil, fmt.Errorf("%s %s (%s): %w", e.ResourceType, e.URL, e.Package, err)
+	}
+	return b, nil
 }
 
 func (e *Entry) load(decode func([]byte) (any, error)) {
@@ -139,7 +143,6 @@ func (e *Entry) load(decode func([]byte) (any, error)) {
 			e.err = fmt.Errorf("%s %s (%s): %w", e.ResourceType, e.URL, e.Package, err)
 			return
 		}
-		e.raw = b
 		if decode == nil {
 			decode = decoderFor(e.ResourceType)
 		}

@@ -24,6 +24,8 @@ var errNotObject = errors.New("not a JSON object")
 
 // scanHeader reads the top-level string fields resourceType, id, url,
 // version, name, kind and type of a JSON object without decoding the rest.
+// It stops early once resourceType shows a resource the index does not
+// hold (examples), since only that field is needed for them.
 func scanHeader(data []byte) (header, error) {
 	var h header
 	data = trimBOM(data)
@@ -89,6 +91,9 @@ func scanHeader(data []byte) (header, error) {
 				return h, err
 			}
 			i = ve
+			if dst == &h.ResourceType && !indexedType(h.ResourceType) {
+				return h, nil
+			}
 			continue
 		}
 		i, err = skipValue(data, i)

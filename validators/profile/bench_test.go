@@ -154,3 +154,44 @@ func reportRates(b *testing.B, cpu time.Duration) {
 		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 	}
 }
+
+// BenchmarkStartup measures what a run pays before its first result: load
+// the shipped packages, build a validator, validate one CARIN EOB (which
+// compiles the EOB, CARIN and data type definitions it needs). "warm"
+// reads the package index cache a previous run left; "cold" builds it.
+func BenchmarkStartup(b *testing.B) {
+	dir := packagestest.Dir(b)
+	reg := packagestest.Registry(b)
+	var eob []byte
+	if err := reg.WalkExamples("hl7.fhir.us.carin-bb", func(ex packages.Example) error {
+		if strings.HasSuffix(ex.File, "EOBInpatientNonFinancial1.json") {
+			eob = ex.Raw
+		}
+		return nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+	run := func(b *testing.B, cache string) {
+		r, err := packages.LoadWithOptions(packages.LoadOptions{CacheDir: cache}, dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		res := New(r, Options{}).Validate(eob)
+		if res.Errors() != 0 || len(res.Checked) < 2 {
+			b.Fatalf("first validation: %v", res.Issues)
+		}
+		r.Close()
+	}
+	b.Run("warm", func(b *testing.B) {
+		cache := b.TempDir()
+		run(b, cache)
+		for b.Loop() {
+			run(b, cache)
+		}
+	})
+	b.Run("cold", func(b *testing.B) {
+		for b.Loop() {
+			run(b, b.TempDir())
+		}
+	})
+}

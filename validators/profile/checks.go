@@ -11,14 +11,12 @@ import (
 func (w *walker) checkBinding(e *elem, typ string, val any) {
 	b := e.binding
 	var in, known bool
-	var shown string
 	e.vsOnce.Do(func() { e.vs = w.v.terms.valueSet(b.ValueSet) })
 	vs := e.vs
 	switch typ {
 	case "code", "string", "uri", "url", "canonical":
 		s, _ := val.(string)
 		in, known = vs.hasCode(s)
-		shown = "'" + s + "'"
 	case "Coding", "Quantity":
 		m, _ := val.(map[string]any)
 		code, _ := m["code"].(string)
@@ -27,7 +25,6 @@ func (w *walker) checkBinding(e *elem, typ string, val any) {
 		}
 		sys, _ := m["system"].(string)
 		in, known = vs.hasCoding(sys, code)
-		shown = sys + "#" + code
 	case "CodeableConcept":
 		m, _ := val.(map[string]any)
 		codings, _ := m["coding"].([]any)
@@ -38,12 +35,10 @@ func (w *walker) checkBinding(e *elem, typ string, val any) {
 			return
 		}
 		known = true
-		var shownList []string
 		for _, c := range codings {
 			cm, _ := c.(map[string]any)
 			code, _ := cm["code"].(string)
 			sys, _ := cm["system"].(string)
-			shownList = append(shownList, sys+"#"+code)
 			i, k := vs.hasCoding(sys, code)
 			if i {
 				in = true
@@ -52,7 +47,6 @@ func (w *walker) checkBinding(e *elem, typ string, val any) {
 			known = known && k
 		}
 		known = known || in
-		shown = strings.Join(shownList, ", ")
 	default:
 		return
 	}
@@ -66,10 +60,31 @@ func (w *walker) checkBinding(e *elem, typ string, val any) {
 		return
 	}
 	if b.Strength == "required" {
-		w.errorf("", e.id, "%s is not in the value set %s (required binding)", shown, b.ValueSet)
+		w.errorf("", e.id, "%s is not in the value set %s (required binding)", shownCode(typ, val), b.ValueSet)
 	} else {
-		w.warnf("", e.id, "%s is not in the value set %s (extensible binding)", shown, b.ValueSet)
+		w.warnf("", e.id, "%s is not in the value set %s (extensible binding)", shownCode(typ, val), b.ValueSet)
 	}
+}
+
+// shownCode renders a coded value for a message.
+func shownCode(typ string, val any) string {
+	switch v := val.(type) {
+	case string:
+		return "'" + v + "'"
+	case map[string]any:
+		if typ == "CodeableConcept" {
+			var parts []string
+			cs, _ := v["coding"].([]any)
+			for _, c := range cs {
+				parts = append(parts, shownCode("Coding", c))
+			}
+			return strings.Join(parts, ", ")
+		}
+		sys, _ := v["system"].(string)
+		code, _ := v["code"].(string)
+		return sys + "#" + code
+	}
+	return compactJSON(val)
 }
 
 // reference checks that a Reference points to a resource type its element
@@ -167,14 +182,10 @@ func (w *walker) resolveReference(ref string) (map[string]any, string) {
 		}
 		return nil, ""
 	}
-	if entries := w.bundleEntries(); entries != nil {
-		for _, en := range entries {
-			em, _ := en.(map[string]any)
-			if em["fullUrl"] == ref {
-				res, _ := em["resource"].(map[string]any)
-				rt, _ := res["resourceType"].(string)
-				return res, rt
-			}
+	if idx := w.bundleIndex(); idx != nil {
+		if res := idx[ref]; res != nil {
+			rt, _ := res["resourceType"].(string)
+			return res, rt
 		}
 	}
 	if strings.HasPrefix(ref, "urn:") {
@@ -195,23 +206,44 @@ func (w *walker) resolveReference(ref string) (map[string]any, string) {
 	if !w.v.resourceTypes[typ] {
 		return nil, ""
 	}
-	if entries := w.bundleEntries(); entries != nil {
-		for _, en := range entries {
-			em, _ := en.(map[string]any)
-			res, _ := em["resource"].(map[string]any)
-			if res["resourceType"] == typ && res["id"] == id {
-				return res, typ
-			}
+	if idx := w.bundleIndex(); idx != nil {
+		if res := idx[typ+"/"+id]; res != nil {
+			return res, typ
 		}
 	}
 	return nil, typ
 }
 
-// bundleEntries returns the entries of the outermost Bundle, if any.
-func (w *walker) bundleEntries() []any {
+// bundleIndex maps the fullUrls and type/id of the outermost Bundle's
+// entries to their resources, built on first use (a Bundle's references
+// are resolved against it, and it may hold thousands of entries).
+func (w *walker) bundleIndex() map[string]map[string]any {
 	if w.bundle == nil {
 		return nil
 	}
+	if w.bundleIdx != nil {
+		return w.bundleIdx
+	}
 	es, _ := w.bundle["entry"].([]any)
-	return es
+	w.bundleIdx = make(map[string]map[string]any, 2*len(es))
+	for _, en := range es {
+		em, _ := en.(map[string]any)
+		res, _ := em["resource"].(map[string]any)
+		if res == nil {
+			continue
+		}
+		if full, _ := em["fullUrl"].(string); full != "" {
+			if _, dup := w.bundleIdx[full]; !dup {
+				w.bundleIdx[full] = res
+			}
+		}
+		rt, _ := res["resourceType"].(string)
+		id, _ := res["id"].(string)
+		if rt != "" && id != "" {
+			if _, dup := w.bundleIdx[rt+"/"+id]; !dup {
+				w.bundleIdx[rt+"/"+id] = res
+			}
+		}
+	}
+	return w.bundleIdx
 }

@@ -261,6 +261,13 @@ func brokenCases() []brokenCase {
 		{name: "closed slicing (pdex-priorauthorization item.adjudication)", pkg: pdex, file: "example/ExplanationOfBenefit-PDexPriorAuth1.json",
 			mutate: []mutation{set("item.0.adjudication.0.category", js(`{"coding": [{"system": "http://hl7.org/fhir/us/davinci-pdex/CodeSystem/PDexPayerAdjudicationStatus", "code": "innetwork"}]}`))},
 			path:   "ExplanationOfBenefit.item[0].adjudication[0]", rule: "ExplanationOfBenefit.item.adjudication", contains: "closed"},
+		{name: "open-at-end slicing: an unmatched part before the slices", pkg: pdex21, file: "example/Parameters-payer-multi-member-match-in.json",
+			mutate: []mutation{func(t *testing.T, r map[string]any) {
+				parts := r["parameter"].([]any)[0].(map[string]any)
+				old := parts["part"].([]any)
+				parts["part"] = append([]any{js(`{"name": "Other", "valueString": "x"}`)}, old[:3]...)
+			}},
+			path: "Parameters.parameter[0].part[1]", rule: "Parameters.parameter.part", contains: "open at end"},
 		{name: "required slice missing (vital signs category VSCat)", pkg: uscore, file: "example/Observation-bmi.json",
 			mutate: []mutation{set("category.0.coding.0.code", "laboratory")},
 			path:   "Observation.category", rule: "Observation.category:VSCat", contains: "minimum 1"},

@@ -33,6 +33,9 @@ type decoder struct {
 	data []byte
 	i    int
 	dups []string
+	// keys remembers property names: a resource repeats a few dozen names
+	// hundreds of times, and each would otherwise be a new string.
+	keys [256]string
 }
 
 // maxDepth bounds nesting against hostile input: real resources nest a few
@@ -102,7 +105,7 @@ func (d *decoder) object(depth int) (any, error) {
 		if d.i >= len(d.data) || d.data[d.i] != '"' {
 			return nil, d.errorf("expected a property name")
 		}
-		k, err := d.str()
+		k, err := d.key()
 		if err != nil {
 			return nil, err
 		}
@@ -202,6 +205,33 @@ func (d *decoder) number() (any, error) {
 		}
 	}
 	return json.Number(d.data[start:d.i]), nil
+}
+
+// key reads a property name, reusing the string of an earlier equal name.
+func (d *decoder) key() (string, error) {
+	start := d.i + 1
+	h := uint32(2166136261)
+	for j := start; j < len(d.data); j++ {
+		c := d.data[j]
+		if c == '"' {
+			name := d.data[start:j]
+			slot := &d.keys[h&255]
+			if *slot == string(name) {
+				d.i = j + 1
+				return *slot, nil
+			}
+			s, err := d.str()
+			if err == nil {
+				*slot = s
+			}
+			return s, err
+		}
+		if c == '\\' || c >= 0x80 {
+			break
+		}
+		h = (h ^ uint32(c)) * 16777619
+	}
+	return d.str()
 }
 
 var errBadEscape = errors.New("invalid escape in a JSON string")

@@ -100,14 +100,17 @@ type targetSet struct {
 	names string // for messages
 }
 
-var primitiveTypes = map[string]bool{
-	"boolean": true, "integer": true, "string": true, "decimal": true, "uri": true, "url": true,
-	"canonical": true, "base64Binary": true, "instant": true, "date": true, "dateTime": true,
-	"time": true, "code": true, "oid": true, "id": true, "markdown": true, "unsignedInt": true,
-	"positiveInt": true, "uuid": true, "xhtml": true,
+// isPrimitive reports whether a type code is a FHIR primitive type. (A
+// switch: this is asked for every value validated.)
+func isPrimitive(t string) bool {
+	switch t {
+	case "boolean", "integer", "string", "decimal", "uri", "url", "canonical", "base64Binary",
+		"instant", "date", "dateTime", "time", "code", "oid", "id", "markdown", "unsignedInt",
+		"positiveInt", "uuid", "xhtml":
+		return true
+	}
+	return false
 }
-
-func isPrimitive(t string) bool { return primitiveTypes[t] }
 
 // systemTypes maps the FHIRPath system types used for id, url and value
 // elements to FHIR primitives, when no fhir-type extension says better.

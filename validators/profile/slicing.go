@@ -364,9 +364,12 @@ type typedVal struct {
 
 // navigate follows a discriminator path in an instance value.
 func (w *walker) navigate(o occ, steps []step) []typedVal {
-	cur := []typedVal{{o.val, o.typ}}
+	// two buffers owned by the walker, swapped at each step: the result is
+	// used before the next navigate
+	cur := append(w.navA[:0], typedVal{o.val, o.typ})
+	spare := w.navB[:0]
 	for _, st := range steps {
-		var next []typedVal
+		next := spare[:0]
 		for _, c := range cur {
 			switch st.fn {
 			case "ofType":
@@ -409,8 +412,9 @@ func (w *walker) navigate(o occ, steps []step) []typedVal {
 				}
 			}
 		}
-		cur = next
+		cur, spare = next, cur
 	}
+	w.navA, w.navB = cur, spare
 	return cur
 }
 
@@ -442,7 +446,7 @@ func typeOfJSON(v any, typ string) string {
 // code: "Quantity" stays, "String" becomes "string", "DateTime" "dateTime".
 func lowerTypeName(s string) string {
 	l := strings.ToLower(s[:1]) + s[1:]
-	if primitiveTypes[l] {
+	if isPrimitive(l) {
 		return l
 	}
 	return s
@@ -458,7 +462,7 @@ func (w *walker) sliced(c *elem, occs []occ) {
 		counts = append(counts, 0)
 	}
 	rules := c.slicing.Rules
-	last, unmatchedSeen := -1, false
+	last, unmatchedSeen, orderReported := -1, false, false
 	for j := range occs {
 		o := occs[j]
 		mark := w.push(&occs[j])
@@ -479,11 +483,15 @@ func (w *walker) sliced(c *elem, occs []occ) {
 			continue
 		}
 		counts[si]++
-		if c.slicing.Ordered && si < last {
+		// order problems are reported once per element, at the first item
+		// out of place
+		if c.slicing.Ordered && si < last && !orderReported {
 			w.errorf("", c.slices[si].id, "slice %s is out of order (slicing of %s is ordered)", c.slices[si].sliceName, c.id)
+			orderReported = true
 		}
-		if rules == "openAtEnd" && unmatchedSeen {
+		if rules == "openAtEnd" && unmatchedSeen && !orderReported {
 			w.errorf("", c.id, "an item matching slice %s follows items matching no slice (open at end)", c.slices[si].sliceName)
+			orderReported = true
 		}
 		last = si
 		w.value(c.slices[si], o.typ, o.val, o.ext)
@@ -577,7 +585,7 @@ func (w *walker) conforms(obj map[string]any, typ, profile string) bool {
 	if p == nil {
 		return false
 	}
-	q := &walker{v: w.v, res: &Result{}, quiet: true, rootRes: w.rootRes, bundle: w.bundle, prof: p.url}
+	q := &walker{v: w.v, res: &Result{}, quiet: true, rootRes: w.rootRes, bundle: w.bundle, bundleIdx: w.bundleIdx, prof: p.url}
 	if rt, _ := obj["resourceType"].(string); rt != "" {
 		if rt != p.sd.Type {
 			return false

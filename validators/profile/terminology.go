@@ -30,9 +30,11 @@ type vsIndex struct {
 	url string
 	// problem, when set, says why membership cannot be decided.
 	problem string
-	// codes holds system + "\x00" + code; bare holds the codes alone, for
+	whyOnce sync.Once
+	whyText string
+	// codes holds the codes by system; bare holds the codes alone, for
 	// elements of type code, which carry no system.
-	codes map[string]struct{}
+	codes map[string]map[string]struct{}
 	bare  map[string]struct{}
 	// systems holds code systems included whole whose codes are not
 	// available here (SNOMED CT, LOINC, CPT...): a Coding from one of
@@ -61,14 +63,34 @@ func newTerminology(reg *packages.Registry) *terminology {
 }
 
 func newVSIndex(url string) *vsIndex {
-	return &vsIndex{url: url, codes: map[string]struct{}{}, bare: map[string]struct{}{}}
+	return &vsIndex{url: url, codes: map[string]map[string]struct{}{}, bare: map[string]struct{}{}}
 }
 
-func key(system, code string) string { return system + "\x00" + code }
-
 func (x *vsIndex) add(system, code string) {
-	x.codes[key(system, code)] = struct{}{}
+	m := x.codes[system]
+	if m == nil {
+		m = map[string]struct{}{}
+		x.codes[system] = m
+	}
+	m[code] = struct{}{}
 	x.bare[code] = struct{}{}
+}
+
+func (x *vsIndex) has(system, code string) bool {
+	_, ok := x.codes[system][code]
+	return ok
+}
+
+// addAll adds every code of another index.
+func (x *vsIndex) addAll(o *vsIndex) {
+	for sys, m := range o.codes {
+		for c := range m {
+			x.add(sys, c)
+		}
+	}
+	for s := range o.systems {
+		x.addSystem(s)
+	}
 }
 
 func (x *vsIndex) addSystem(system string) {
@@ -84,7 +106,7 @@ func (x *vsIndex) hasCoding(system, code string) (in, known bool) {
 	if x.problem != "" {
 		return false, false
 	}
-	if _, ok := x.codes[key(system, code)]; ok {
+	if x.has(system, code) {
 		return true, true
 	}
 	if x.systems[system] {
@@ -109,15 +131,19 @@ func (x *vsIndex) hasCode(code string) (in, known bool) {
 
 // why says why membership could not be decided.
 func (x *vsIndex) why() string {
-	if x.problem != "" {
-		return x.problem
-	}
-	var ss []string
-	for s := range x.systems {
-		ss = append(ss, s)
-	}
-	sort.Strings(ss)
-	return "it includes all of " + strings.Join(ss, ", ") + ", whose codes are not available here"
+	x.whyOnce.Do(func() {
+		if x.problem != "" {
+			x.whyText = x.problem
+			return
+		}
+		var ss []string
+		for s := range x.systems {
+			ss = append(ss, s)
+		}
+		sort.Strings(ss)
+		x.whyText = "it includes all of " + strings.Join(ss, ", ") + ", whose codes are not available here"
+	})
+	return x.whyText
 }
 
 // contains decides membership for a value of any coded shape: a code
@@ -216,15 +242,7 @@ func (t *terminology) build(url string, stack []string) *vsIndex {
 			idx.problem = part.problem
 			return idx
 		}
-		for k := range part.codes {
-			idx.codes[k] = struct{}{}
-		}
-		for k := range part.bare {
-			idx.bare[k] = struct{}{}
-		}
-		for s := range part.systems {
-			idx.addSystem(s)
-		}
+		idx.addAll(part)
 	}
 	for _, exc := range vs.Compose.Exclude {
 		part := t.conceptSet(exc, stack)
@@ -232,14 +250,17 @@ func (t *terminology) build(url string, stack []string) *vsIndex {
 			idx.problem = "value set excludes codes that cannot be enumerated"
 			return idx
 		}
-		for k := range part.codes {
-			delete(idx.codes, k)
+		for sys, m := range part.codes {
+			for c := range m {
+				delete(idx.codes[sys], c)
+			}
 		}
 		// rebuild bare codes from what is left
 		idx.bare = map[string]struct{}{}
-		for k := range idx.codes {
-			_, code, _ := strings.Cut(k, "\x00")
-			idx.bare[code] = struct{}{}
+		for _, m := range idx.codes {
+			for c := range m {
+				idx.bare[c] = struct{}{}
+			}
 		}
 	}
 	return idx
@@ -309,15 +330,7 @@ func (t *terminology) conceptSet(inc packages.ConceptSet, stack []string) *vsInd
 		}
 		if acc == nil {
 			acc = newVSIndex("")
-			for k := range sub.codes {
-				acc.codes[k] = struct{}{}
-			}
-			for k := range sub.bare {
-				acc.bare[k] = struct{}{}
-			}
-			for s := range sub.systems {
-				acc.addSystem(s)
-			}
+			acc.addAll(sub)
 			continue
 		}
 		if len(acc.systems) > 0 || len(sub.systems) > 0 {
@@ -326,11 +339,11 @@ func (t *terminology) conceptSet(inc packages.ConceptSet, stack []string) *vsInd
 			return p
 		}
 		next := newVSIndex("")
-		for k := range acc.codes {
-			if _, ok := sub.codes[k]; ok {
-				next.codes[k] = struct{}{}
-				_, code, _ := strings.Cut(k, "\x00")
-				next.bare[code] = struct{}{}
+		for sys, m := range acc.codes {
+			for c := range m {
+				if sub.has(sys, c) {
+					next.add(sys, c)
+				}
 			}
 		}
 		acc = next

@@ -17,14 +17,17 @@ type walker struct {
 	v   *Validator
 	res *Result
 
-	prof    string         // canonical of the plan being walked, for issues
-	curRes  map[string]any // the resource being walked (FHIRPath %resource)
-	rootRes map[string]any // the container of contained resources (%rootResource)
-	bundle  map[string]any // the outermost Bundle, for resolving its references
-	isBase  bool           // walking a base definition, not a profile
-	path    []byte         // FHIRPath-like location of the value being walked
+	prof      string         // canonical of the plan being walked, for issues
+	curRes    map[string]any // the resource being walked (FHIRPath %resource)
+	rootRes   map[string]any // the container of contained resources (%rootResource)
+	bundle    map[string]any // the outermost Bundle, for resolving its references
+	bundleIdx map[string]map[string]any
+	isBase    bool   // walking a base definition, not a profile
+	path      []byte // FHIRPath-like location of the value being walked
 
-	env   *fhirpath.Env    // reused by every invariant evaluation
+	env   *fhirpath.Env // reused by every invariant evaluation
+	navA  []typedVal    // buffers of navigate
+	navB  []typedVal
 	focus [1]fhirpath.Item // the input collection of an evaluation
 
 	// quiet walkers only count errors: they decide whether a value
@@ -153,7 +156,7 @@ func (w *walker) resource(obj map[string]any, rt string, asked []string, top, co
 	}
 	if w.bundle == nil && rt == "Bundle" {
 		w.bundle = obj
-		defer func() { w.bundle = nil }()
+		defer func() { w.bundle, w.bundleIdx = nil, nil }()
 	}
 	if len(plans) == 0 {
 		plans = append(plans, checked{base, base.url})
@@ -259,17 +262,23 @@ func (w *walker) unknownExtension(e *elem, obj map[string]any) {
 // object validates the properties of a JSON object against the children
 // of holder.
 func (w *walker) object(holder *elem, obj map[string]any, resourceRoot bool) {
-	// Which children are present is learnt from the object's keys (a
-	// resource carries a fraction of the elements its type defines).
-	var presentBuf [64]bool
-	present := presentBuf[:]
-	if len(holder.children) > len(presentBuf) {
-		present = make([]bool, len(holder.children))
+	// Which children are present, and their values, are learnt from the
+	// object's keys in one pass (a resource carries a fraction of the
+	// elements its type defines).
+	var slotBuf [48]slot
+	slots := slotBuf[:]
+	if len(holder.children) > len(slotBuf) {
+		slots = make([]slot, len(holder.children))
 	}
 	var unknown []string
-	for k := range obj {
+	for k, v := range obj {
 		if ref, ok := holder.byJSON[k]; ok {
-			present[ref.idx] = true
+			sl := &slots[ref.idx]
+			if ref.ext {
+				sl.ext, sl.hasExt = v, true
+			} else {
+				sl.val, sl.hasVal = v, true
+			}
 			continue
 		}
 		if (k == "resourceType" && resourceRoot) || k == "fhir_comments" {
@@ -290,7 +299,8 @@ func (w *walker) object(holder *elem, obj map[string]any, resourceRoot bool) {
 	}
 	var buf [4]occ
 	for i, c := range holder.children {
-		if !present[i] {
+		sl := &slots[i]
+		if !sl.hasVal && !sl.hasExt {
 			if slices.Contains(wrongType, c) {
 				continue
 			}
@@ -302,7 +312,13 @@ func (w *walker) object(holder *elem, obj map[string]any, resourceRoot bool) {
 			}
 			continue
 		}
-		occs, bad := w.gather(c, obj, buf[:0])
+		var occs []occ
+		var bad int
+		if c.choice {
+			occs = w.gatherChoice(c, obj, buf[:0])
+		} else {
+			occs, bad = w.gather(c, sl, buf[:0])
+		}
 		n := len(occs) + bad
 		if n < c.min {
 			w.errorf("."+c.name, c.id, "missing required element %s: minimum %d, found %d", c.name, c.min, n)
@@ -368,37 +384,44 @@ func (w *walker) unknownProperty(holder *elem, k string) *elem {
 	return nil
 }
 
-// gather collects the occurrences of child c in obj, checking that arrays
-// are used where the base definition repeats and only there. bad counts
-// values present in a shape that cannot be validated (already reported).
-func (w *walker) gather(c *elem, obj map[string]any, out []occ) (occs []occ, bad int) {
-	if c.choice {
-		for i, t := range c.types {
-			key := c.choiceKeys[i]
-			val, okv := obj[key]
-			var ext any
-			oke := false
-			if c.choiceExtKeys[i] != "" {
-				ext, oke = obj[c.choiceExtKeys[i]]
-			}
-			if okv || oke {
-				out = append(out, occ{val: val, ext: ext, typ: t.code, key: key, idx: -1})
-			}
+// slot holds what an object has for one child: its value and, for a
+// primitive, its "_name" object.
+type slot struct {
+	val, ext       any
+	hasVal, hasExt bool
+}
+
+// gatherChoice collects the occurrences of a choice child (value[x]), one
+// per type present.
+func (w *walker) gatherChoice(c *elem, obj map[string]any, out []occ) []occ {
+	for i, t := range c.types {
+		key := c.choiceKeys[i]
+		val, okv := obj[key]
+		var ext any
+		oke := false
+		if c.choiceExtKeys[i] != "" {
+			ext, oke = obj[c.choiceExtKeys[i]]
 		}
-		return out, 0
+		if okv || oke {
+			out = append(out, occ{val: val, ext: ext, typ: t.code, key: key, idx: -1})
+		}
 	}
+	return out
+}
+
+// gather collects the occurrences of child c from its slot, checking that
+// arrays are used where the base definition repeats and only there. bad
+// counts values present in a shape that cannot be validated (already
+// reported).
+func (w *walker) gather(c *elem, sl *slot, out []occ) (occs []occ, bad int) {
 	typ := c.typ
 	if typ == "" {
 		if t := w.v.target(c); len(t.types) > 0 {
 			typ = t.types[0].code
 		}
 	}
-	val, okv := obj[c.jsonName]
-	var ext any
-	oke := false
-	if c.extKey != "" {
-		ext, oke = obj[c.extKey]
-	}
+	val, okv := sl.val, sl.hasVal
+	ext, oke := sl.ext, sl.hasExt
 	if !okv && !oke {
 		return out, 0
 	}
