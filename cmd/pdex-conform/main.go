@@ -47,6 +47,7 @@ Usage:
   pdex-conform serve [flags]                        run the reference server
   pdex-conform validate [flags] FILE|DIR|- ...      validate FHIR resources
   pdex-conform fixtures generate [flags]            write a synthetic payer data set
+  pdex-conform packages list|install                show or install FHIR packages
   pdex-conform version                              print the version
 
 Run 'pdex-conform COMMAND --help' for a command's flags.
@@ -74,6 +75,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdValidate(ctx, args[1:], stdout, stderr)
 	case "fixtures":
 		err = cmdFixtures(ctx, args[1:], stdout, stderr)
+	case "packages":
+		err = cmdPackages(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "pdex-conform", version)
 	case "help", "-h", "--help":
