@@ -46,7 +46,7 @@ func (e *Env) validate(x *Export) *Validation {
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				issues := e.Validator.Validate(x.Files[j.file].Ref.Type, j.line)
+				issues := e.safeValidate(x.Files[j.file].Ref.Type, j.line)
 				mu.Lock()
 				r := &results[j.file]
 				for _, is := range issues {
@@ -99,4 +99,17 @@ func (e *Env) validate(x *Export) *Validation {
 		}
 	}
 	return v
+}
+
+// safeValidate runs the validator on one line, turning a panic into an
+// error issue: validation runs on worker goroutines, where a panic on a
+// hostile line would end the whole run rather than fail one spec.
+func (e *Env) safeValidate(resourceType string, line []byte) (issues []validators.Issue) {
+	defer func() {
+		if p := recover(); p != nil {
+			issues = append(issues, validators.Issue{Severity: validators.Error, Rule: r4.Rule,
+				Message: fmt.Sprintf("the validator failed on this line (%v)", p)})
+		}
+	}()
+	return e.Validator.Validate(resourceType, line)
 }
