@@ -145,6 +145,36 @@ func TestHostileTargets(t *testing.T) {
 			fail: map[string]string{"PA-EXP-01": "did not complete in time", "PA-TYPE-01": "did not complete in time", "PA-BULK-04": "404"},
 		},
 		{
+			name: "a huge Retry-After",
+			server: hostile{kickoff: accepted, status: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Retry-After", "86400")
+				w.WriteHeader(http.StatusAccepted)
+			}},
+			fail: map[string]string{"PA-EXP-01": "did not complete in time", "PA-SUB-01": "would be past the deadline"},
+		},
+		{
+			name: "status fails with 5xx error pages",
+			server: hostile{kickoff: accepted, status: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/html")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				io.WriteString(w, "<html><body>Service Unavailable</body></html>")
+			}},
+			fail: map[string]string{"PA-EXP-01": "status answered HTTP 503", "PA-TYPE-01": "Service Unavailable"},
+		},
+		{
+			name: "a line longer than 64 MiB",
+			server: hostile{kickoff: accepted, status: complete, file: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/fhir+ndjson")
+				chunk := []byte(strings.Repeat("x", 1<<20))
+				for range 80 {
+					if _, err := w.Write(chunk); err != nil {
+						return
+					}
+				}
+			}},
+			fail: map[string]string{"PA-EXP-01": "longer than the limit", "PA-MODE-02": "longer than the limit"},
+		},
+		{
 			name: "a file that stalls mid-body",
 			server: hostile{kickoff: accepted, status: complete, file: func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "application/fhir+ndjson")
