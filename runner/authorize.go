@@ -17,7 +17,12 @@ func authorizer(ctx context.Context, cfg *config.Config, hc *http.Client) (bulk.
 	case "bearer":
 		return bulk.StaticToken(cfg.Auth.BearerToken), nil
 	}
-	creds, err := Credentials(ctx, cfg, hc)
+	// Discovery runs before any spec, outside the specs' bounded contexts:
+	// the request timeout bounds it, so that a target that stalls cannot
+	// hang the run.
+	dctx, cancel := context.WithTimeout(ctx, cfg.Timeouts.Request.Duration)
+	defer cancel()
+	creds, err := Credentials(dctx, cfg, hc)
 	if err != nil {
 		return nil, err
 	}

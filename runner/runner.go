@@ -20,6 +20,7 @@ import (
 
 	"github.com/pdex-conform/pdex-conform/reference"
 	"github.com/pdex-conform/pdex-conform/runner/auth"
+	"github.com/pdex-conform/pdex-conform/runner/bulk"
 	"github.com/pdex-conform/pdex-conform/runner/config"
 	"github.com/pdex-conform/pdex-conform/suites"
 	"github.com/pdex-conform/pdex-conform/suites/framework"
@@ -202,11 +203,6 @@ func httpClient(cfg *config.Config) (*http.Client, error) {
 		Transport: tr,
 		// Redirects are followed a few times at most: a redirect loop must
 		// end as a failure, not a hang.
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) >= 5 {
-				return fmt.Errorf("stopped after %d redirects", len(via))
-			}
-			return nil
-		},
+		CheckRedirect: bulk.CheckRedirect(5),
 	}, nil
 }

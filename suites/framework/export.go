@@ -10,10 +10,12 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pdex-conform/pdex-conform/fixtures"
 	"github.com/pdex-conform/pdex-conform/runner/bulk"
@@ -43,6 +45,8 @@ type Export struct {
 	Resources map[string]Resource
 	// LineErrors lists lines that are not JSON resources.
 	LineErrors []string
+
+	lineErrorsDropped int
 
 	validateOnce sync.Once
 	validation   *Validation
@@ -91,7 +95,9 @@ func (e *KickoffError) Error() string {
 
 // RunExport kicks off an export, polls it to completion, downloads every
 // file and indexes the output. It returns what it got so far with an error
-// when a step fails.
+// when a step fails. The whole of it, kick-off to last file, is bounded by
+// timeouts.export; each exchange by timeouts.request, and a download by
+// timeouts.request without a byte.
 func (e *Env) RunExport(ctx context.Context, r ExportRequest) (*Export, error) {
 	if r.Group == "" {
 		r.Group = e.Config.Group
@@ -101,10 +107,15 @@ func (e *Env) RunExport(ctx context.Context, r ExportRequest) (*Export, error) {
 	}
 	c := e.Client()
 	x := &Export{Started: time.Now()}
+	limit := e.Config.Timeouts.Export.Duration
+	deadline := x.Started.Add(limit)
+	ctx, cancel := context.WithDeadlineCause(ctx, deadline,
+		fmt.Errorf("%w (timeouts.export %s)", bulk.ErrPollTimeout, limit))
+	defer cancel()
 	e.progress("kick-off: %s Group/%s/$davinci-data-export", methodOr(r.Method), r.Group)
-	resp, err := c.StartExport(ctx, bulk.Kickoff{Group: r.Group, Method: r.Method, Params: r.Params, Prefer: r.Prefer})
+	resp, err := c.StartExport(ctx, bulk.Kickoff{Group: r.Group, Method: r.Method, Params: r.Params, Prefer: r.Prefer, RetryUntil: deadline})
 	if err != nil {
-		return x, err
+		return x, fmt.Errorf("kick-off: %w", err)
 	}
 	x.Kickoff = resp
 	if resp.StatusCode != http.StatusAccepted {
@@ -115,10 +126,10 @@ func (e *Env) RunExport(ctx context.Context, r ExportRequest) (*Export, error) {
 		return x, errors.New("the kick-off answered 202 without Content-Location")
 	}
 	x.StatusURL = loc
-	final, pending, err := c.Poll(ctx, loc, bulk.PollOptions{Deadline: time.Now().Add(e.Config.Timeouts.Export.Duration)})
+	final, pending, err := c.Poll(ctx, loc, bulk.PollOptions{Deadline: deadline})
 	x.Pending, x.Final = pending, final
 	if err != nil {
-		return x, fmt.Errorf("polling %s: %w", loc, err)
+		return x, fmt.Errorf("polling %s (timeouts.export %s): %w", loc, limit, err)
 	}
 	if final.StatusCode != http.StatusOK {
 		return x, &KickoffError{Stage: "status", Status: final.StatusCode, Detail: OutcomeText(final.Body)}
@@ -130,13 +141,20 @@ func (e *Env) RunExport(ctx context.Context, r ExportRequest) (*Export, error) {
 	}
 	x.Manifest = m
 	withToken := m.RequiresAccessToken != nil && *m.RequiresAccessToken
-	opts := bulk.DownloadOptions{Dir: e.WorkDir, WithToken: withToken}
+	opts := bulk.DownloadOptions{Dir: e.WorkDir, WithToken: withToken, Idle: e.Config.Timeouts.Request.Duration}
 	x.Files = c.DownloadAll(ctx, resolveRefs(loc, m.Output), opts)
 	x.ErrFiles = c.DownloadAll(ctx, resolveRefs(loc, m.Error), opts)
-	for _, f := range append(append([]bulk.File{}, x.Files...), x.ErrFiles...) {
+	var failed []error
+	for _, f := range append(slices.Clone(x.Files), x.ErrFiles...) {
 		if f.Err != nil {
-			return x, fmt.Errorf("downloading %s file %s: %w", f.Ref.Type, f.Ref.URL, f.Err)
+			failed = append(failed, fmt.Errorf("downloading %s file %s: %w", f.Ref.Type, f.Ref.URL, f.Err))
 		}
+	}
+	if len(failed) > 0 {
+		if len(failed) > 3 {
+			failed = append(failed[:3], fmt.Errorf("and %d more files failed", len(failed)-3))
+		}
+		return x, errors.Join(failed...)
 	}
 	if err := x.index(); err != nil {
 		return x, err
@@ -181,6 +199,12 @@ func (x *Export) index() error {
 	x.Resources = map[string]Resource{}
 	for _, f := range x.Files {
 		err := EachLine(f.Path, func(n int, line []byte) error {
+			// encoding/json quietly replaces invalid UTF-8; NDJSON must
+			// be UTF-8, so it is reported here (and the line still
+			// indexed, so that other specs see the resource).
+			if !utf8.Valid(line) {
+				x.lineError(fmt.Sprintf("%s line %d: not valid UTF-8", f.Ref.Type, n))
+			}
 			var head struct {
 				ResourceType string `json:"resourceType"`
 				ID           string `json:"id"`
@@ -189,7 +213,7 @@ func (x *Export) index() error {
 				} `json:"meta"`
 			}
 			if err := json.Unmarshal(line, &head); err != nil || head.ResourceType == "" {
-				x.LineErrors = append(x.LineErrors, fmt.Sprintf("%s line %d: not a JSON resource", f.Ref.Type, n))
+				x.lineError(fmt.Sprintf("%s line %d: not a JSON resource", f.Ref.Type, n))
 				return nil
 			}
 			r := Resource{Type: head.ResourceType, ID: head.ID, File: f.Ref.URL, Line: n, FileType: f.Ref.Type}
@@ -202,7 +226,22 @@ func (x *Export) index() error {
 			return err
 		}
 	}
+	if x.lineErrorsDropped > 0 {
+		x.LineErrors = append(x.LineErrors, fmt.Sprintf("and %d more lines", x.lineErrorsDropped))
+	}
 	return nil
+}
+
+// maxLineErrors bounds the line errors an export keeps: a file of garbage
+// may have millions.
+const maxLineErrors = 100
+
+func (x *Export) lineError(msg string) {
+	if len(x.LineErrors) < maxLineErrors {
+		x.LineErrors = append(x.LineErrors, msg)
+	} else {
+		x.lineErrorsDropped++
+	}
 }
 
 // EachLine calls fn for every non-empty line of an NDJSON file.
@@ -298,7 +337,7 @@ func OutcomeText(body []byte) string {
 	}
 	s := strings.ToValidUTF8(string(body), "?")
 	if len(s) > 200 {
-		s = s[:200] + "…"
+		s = strings.ToValidUTF8(s[:200], "") + "…" // not mid-rune
 	}
 	if s == "" {
 		return "(empty body)"

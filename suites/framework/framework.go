@@ -48,6 +48,7 @@ type Env struct {
 
 	mu        sync.Mutex
 	exchanges []evidence.Exchange
+	dropped   int
 	full      *Export
 	fullErr   error
 	fullDone  bool
@@ -60,12 +61,13 @@ type Env struct {
 // current spec's evidence.
 func (e *Env) Client() *bulk.Client {
 	return &bulk.Client{
-		Base:     e.Config.Target,
-		HTTP:     e.HTTP,
-		Auth:     e.Authorizer,
-		Record:   e.record,
-		Check:    e.Check,
-		Progress: e.Progress,
+		Base:           e.Config.Target,
+		HTTP:           e.HTTP,
+		Auth:           e.Authorizer,
+		Record:         e.record,
+		Check:          e.Check,
+		Progress:       e.Progress,
+		RequestTimeout: e.Config.Timeouts.Request.Duration,
 	}
 }
 
@@ -76,15 +78,23 @@ func (e *Env) AnonymousClient() *bulk.Client {
 	return c
 }
 
+// record keeps an exchange as the current spec's evidence: the first
+// maxExchangesPerSpec/2 and the latest maxExchangesPerSpec/2, so that a
+// target that answers 202 forever cannot grow memory or a report without
+// end.
 func (e *Env) record(ex evidence.Exchange) {
 	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.exchanges) == maxExchangesPerSpec {
+		copy(e.exchanges[maxExchangesPerSpec/2:], e.exchanges[maxExchangesPerSpec/2+1:])
+		e.exchanges = e.exchanges[:maxExchangesPerSpec-1]
+		e.dropped++
+	}
 	e.exchanges = append(e.exchanges, ex)
 	e.api.add(ex.Conformance)
-	e.mu.Unlock()
 }
 
-// maxExchangesPerSpec bounds the evidence one spec keeps, so a target that
-// answers 202 forever cannot grow a report without end.
+// maxExchangesPerSpec bounds the evidence one spec keeps.
 const maxExchangesPerSpec = 200
 
 // flush attaches the exchanges recorded during a spec to its report. It runs
@@ -92,13 +102,12 @@ const maxExchangesPerSpec = 200
 // happen on download goroutines.
 func (e *Env) flush() {
 	e.mu.Lock()
-	exs := e.exchanges
-	e.exchanges = nil
+	exs, dropped := e.exchanges, e.dropped
+	e.exchanges, e.dropped = nil, 0
 	e.mu.Unlock()
-	if len(exs) > maxExchangesPerSpec {
-		dropped := len(exs) - maxExchangesPerSpec
-		exs = append(exs[:maxExchangesPerSpec/2], exs[len(exs)-maxExchangesPerSpec/2:]...)
-		AddReportEntry("note", fmt.Sprintf("%d exchanges left out of the evidence", dropped))
+	if dropped > 0 {
+		AddReportEntry("note", fmt.Sprintf("%d exchanges left out of the evidence (the first %d and the last %d are kept)",
+			dropped, maxExchangesPerSpec/2, maxExchangesPerSpec/2))
 	}
 	for _, ex := range exs {
 		AddReportEntry(evidence.EntryExchange, ex, ReportEntryVisibilityNever)

@@ -53,7 +53,7 @@ func (e *Env) validate(x *Export) *Validation {
 				if typ == "" {
 					typ = x.Files[j.file].Ref.Type
 				}
-				issues := e.Validator.Validate(typ, j.line)
+				issues := e.safeValidate(typ, j.line)
 				mu.Lock()
 				r := &results[j.file]
 				for _, is := range issues {
@@ -114,4 +114,17 @@ func lineType(line []byte) string {
 	}
 	json.Unmarshal(line, &h)
 	return h.ResourceType
+}
+
+// safeValidate runs the validator on one line, turning a panic into an
+// error issue: validation runs on worker goroutines, where a panic on a
+// hostile line would end the whole run rather than fail one spec.
+func (e *Env) safeValidate(resourceType string, line []byte) (issues []validators.Issue) {
+	defer func() {
+		if p := recover(); p != nil {
+			issues = append(issues, validators.Issue{Severity: validators.Error, Rule: r4.Rule,
+				Message: fmt.Sprintf("the validator failed on this line (%v)", p)})
+		}
+	}()
+	return e.Validator.Validate(resourceType, line)
 }
