@@ -64,6 +64,7 @@ const (
 	FaultFinancialProfile      = "keep-financial-profile"
 	FaultShareJobs             = "share-jobs"
 	FaultNoThrottle            = "no-throttle"
+	FaultRefuseGetKickoff      = "refuse-get-kickoff"
 )
 
 // Fault describes one switch for `serve --list-faults`.
@@ -128,6 +129,7 @@ func Faults() []Fault {
 		{FaultGroupBadShape, "serve the Group without managingEntity"},
 		{FaultFinancialProfile, "strip claim EOBs but leave meta.profile naming the financial CARIN profile"},
 		{FaultShareJobs, "let any client poll, cancel and download any client's jobs and files"},
+		{FaultRefuseGetKickoff, "answer a GET kick-off with 405 (POST only)"},
 		{FaultNoThrottle, "never answer 429: accept any number of concurrent exports per client"},
 	}
 }

@@ -451,6 +451,18 @@ var probes = map[string]probe{
 		}
 		return nil
 	},
+	"GET kick-off accepted": func(h *harness, f fixtureFacts) error {
+		// Bulk Data allows the kick-off as a GET with the parameters in
+		// the query.
+		k, err := h.kickoff(exportRequest{method: http.MethodGet, params: standard("snapshot", patientParam(f.member))})
+		if err != nil {
+			return err
+		}
+		if k.status != http.StatusAccepted {
+			return fmt.Errorf("GET kick-off answered %d", k.status)
+		}
+		return nil
+	},
 	"small export quick": func(h *harness, f fixtureFacts) error {
 		// A one-Patient export is done in milliseconds; the server holds a
 		// status request up to statusHold (400 ms) for it, so it is complete
@@ -743,6 +755,7 @@ var probes = map[string]probe{
 
 // faultProbes names, for every fault, the probe of the behaviour it breaks.
 var faultProbes = map[string]string{
+	FaultRefuseGetKickoff:      "GET kick-off accepted",
 	FaultAnyExportType:         "exportType enforced",
 	FaultAnyExportMode:         "exportMode enforced",
 	FaultLeakOptedOut:          "opted-out withheld",

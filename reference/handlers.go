@@ -269,6 +269,11 @@ func (s *Server) handleKickoff(w http.ResponseWriter, r *http.Request, c *caller
 		writeOutcome(w, http.StatusNotFound, "not-supported", fmt.Sprintf("operation %q is not supported on Group (use $davinci-data-export)", op))
 		return
 	}
+	if r.Method == http.MethodGet && s.faults.has(FaultRefuseGetKickoff) {
+		w.Header().Set("Allow", http.MethodPost)
+		writeOutcome(w, http.StatusMethodNotAllowed, "not-supported", "the kick-off must be a POST")
+		return
+	}
 	groupID := r.PathValue("id")
 	if _, err := s.store.read(r.Context(), "Group", groupID); errors.Is(err, errNotFound) {
 		writeOutcome(w, http.StatusNotFound, "not-found", fmt.Sprintf("Group/%s is not known", groupID))
@@ -365,14 +370,11 @@ func (s *Server) expired(j *job) bool {
 	return (j.state == stateComplete || j.state == stateFailed) && !s.now().Before(j.finished.Add(s.opts.FileTTL))
 }
 
-// statusHold is how long a status request waits for a running job to
-// finish before answering 202: small exports then complete in one round
-// trip instead of costing the client a Retry-After second.
-const statusHold = 400 * time.Millisecond
-
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request, c *caller) {
 	j, err := s.visibleJob(r.Context(), r.PathValue("id"), c)
-	for deadline := time.Now().Add(statusHold); err == nil &&
+	// Waiting a little for a running job lets small exports complete in
+	// one round trip instead of costing the client a Retry-After second.
+	for deadline := time.Now().Add(s.opts.StatusHold); err == nil &&
 		(j.state == stateQueued || j.state == stateRunning) && time.Now().Before(deadline); {
 		select {
 		case <-r.Context().Done():

@@ -39,7 +39,8 @@ func TestKillHelperProcess(t *testing.T) {
 		fmt.Println("ERROR", err)
 		os.Exit(1)
 	}
-	srv, err := Listen(context.Background(), "127.0.0.1:0", Options{DB: db, Data: d})
+	// No status hold: the test must see the export in progress.
+	srv, err := Listen(context.Background(), "127.0.0.1:0", Options{DB: db, Data: d, StatusHold: -1})
 	if err != nil {
 		fmt.Println("ERROR", err)
 		os.Exit(1)

@@ -35,6 +35,10 @@ type Options struct {
 	MaxJobsPerClient int
 	// FileTTL is how long a finished job's files stay; 0 means one hour.
 	FileTTL time.Duration
+	// StatusHold is how long a status request waits for a running job to
+	// finish before answering 202, so that small exports complete in one
+	// round trip; 0 means 400 ms, negative means no wait.
+	StatusHold time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger receives operational messages; nil discards them.
@@ -86,6 +90,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	if opts.FileTTL <= 0 {
 		opts.FileTTL = time.Hour
+	}
+	if opts.StatusHold == 0 {
+		opts.StatusHold = 400 * time.Millisecond
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

@@ -59,6 +59,7 @@ func TestSuiteAgainstFaults(t *testing.T) {
 		{[]string{"accept-unknown-param"}, []string{"PA-BULK-03"}},
 		{[]string{"refuse-ndjson-alias"}, []string{"PA-BULK-01@ application/ndjson", "PA-BULK-01@ ndjson"}},
 		{[]string{"no-error-for-non-member"}, []string{"PA-SUB-03"}},
+		{[]string{"refuse-get-kickoff"}, []string{"PA-BULK-07"}},
 		{[]string{"plain-text-errors"}, []string{"PA-BULK-03", "PA-BULK-06", "PA-ETYPE-01", "PA-MODE-01"}},
 		// Retry-After can only be seen on an export still running when it is
 		// polled: slow-export alone passes, with no-retry-after it fails.

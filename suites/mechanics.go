@@ -30,6 +30,14 @@ func registerMechanics(e *framework.Env) {
 			Entry("ndjson", framework.Req("PA-BULK-01"), "ndjson"),
 		)
 
+		It("accepts a GET kick-off with the parameters in the query", framework.Req("PA-BULK-07"), func() {
+			ctx, cancel := e.Ctx()
+			defer cancel()
+			resp, err := e.Attempt(ctx, framework.ExportRequest{Method: http.MethodGet, Params: small()})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(resp.StatusCode).To(Equal(http.StatusAccepted), "GET kick-off: %s", framework.OutcomeText(resp.Body))
+		})
+
 		It("refuses a kick-off without Prefer: respond-async", framework.Req("PA-BULK-02"), func() {
 			ctx, cancel := e.Ctx()
 			defer cancel()

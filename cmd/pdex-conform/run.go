@@ -43,6 +43,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		jsonOut   = fs.String("json", "", "write the JSON results to this file")
 		labels    = fs.String("label-filter", "", `run only specs matching this Ginkgo label filter, e.g. "PA-EXP-01 || SHALL"`)
 		failOn    = fs.String("fail-on", "", `"shall" (default) or "should": whether failed SHOULD specs fail the run`)
+		strict    = fs.Bool("strict", false, "strict gate: SHOULD failures fail the run, and so does an incomplete verdict (a SHALL requirement untested or skipped)")
 		quiet     = fs.Bool("quiet", false, "print only the verdict line")
 		verbose   = fs.Bool("verbose", false, "print every spec as it runs")
 		exportTO  = fs.Duration("export-timeout", 0, "bound on one export, kick-off to last file (default 5m)")
@@ -71,6 +72,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	setIf(&cfg.Group, *group)
 	setIf(&cfg.LabelFilter, *labels)
 	setIf(&cfg.FailOn, *failOn)
+	if *strict {
+		cfg.Strict = true
+	}
 	if len(members) > 0 {
 		cfg.Members = members
 	}
@@ -140,6 +144,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	con.verdictLine(model)
 	if model.Failed() {
 		return &failuresError{}
+	}
+	if res.Config.Strict && model.Verdict == reports.Incomplete {
+		return &failuresError{msg: "strict: the run is incomplete: not every SHALL requirement was tested"}
 	}
 	return nil
 }

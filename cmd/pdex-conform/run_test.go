@@ -245,6 +245,8 @@ func TestRunExitCodes(t *testing.T) {
 		{"no failures (clean reference server)", []string{"--target", "reference", "--quiet"}, exitOK},
 		{"no failures with --fail-on should", []string{"--target", "reference", "--quiet", "--fail-on", "should"}, exitOK},
 		{"a SHALL failure", []string{"--target", "reference", "--quiet", "--fault", "manifest-missing-field"}, exitFailures},
+		{"incomplete is no failure", []string{"--target", "reference", "--quiet", "--label-filter", "PA-EXP-01"}, exitOK},
+		{"incomplete fails a strict gate", []string{"--target", "reference", "--quiet", "--strict", "--label-filter", "PA-EXP-01"}, exitFailures},
 		{"unknown flag", []string{"--no-such-flag"}, exitUsage},
 		{"bad --fail-on", []string{"--target", "reference", "--fail-on", "sometimes"}, exitUsage},
 		{"missing report folder", []string{"--target", "reference", "--report", "/no/such/folder/r.html"}, exitUsage},

@@ -51,6 +51,10 @@ type Config struct {
 	// FailOn is "shall" (default) or "should": whether SHOULD failures fail
 	// the run.
 	FailOn string `yaml:"failOn,omitempty"`
+	// Strict makes the gate strict rather than lenient: SHOULD failures
+	// fail the run (as failOn: should), and so does an incomplete verdict,
+	// where a SHALL requirement was not tested or only skipped.
+	Strict bool `yaml:"strict,omitempty"`
 	// Faults switch on reference-server faults (target "reference" only).
 	Faults []string `yaml:"faults,omitempty"`
 	// Packages are FHIR package paths for profile validation.
@@ -191,6 +195,9 @@ func (c *Config) Defaults() {
 	}
 	if c.FailOn == "" {
 		c.FailOn = "shall"
+	}
+	if c.Strict {
+		c.FailOn = "should"
 	}
 }
 

@@ -159,6 +159,8 @@ var all = []Requirement{
 		Text: "In-progress status responses carry Retry-After (or the client honours 429 with Retry-After)."},
 	{ID: "PA-BULK-06", Level: SHALL, Area: "Bulk mechanics", Source: bulk + ", Kick-off (errors)",
 		Text: "Kick-off errors are answered 4xx with an OperationOutcome body."},
+	{ID: "PA-BULK-07", Level: MAY, Area: "Bulk mechanics", Source: bulk + ", Kick-off (GET); " + pdexPA + " §pdex-338",
+		Text: "The kick-off may also be sent with GET and the parameters in the query (PDex requires POST; Bulk Data allows both)."},
 	// API description
 	{ID: "PA-API-01", Level: SHALL, Area: "API description", Source: "pdex-conform OpenAPI description of the Provider Access API",
 		Text: "Every exchange conforms to the OpenAPI description of the Provider Access API."},
