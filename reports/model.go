@@ -170,6 +170,10 @@ func Build(r types.Report, m Meta) *Run {
 
 	var specs []Spec
 	var order []types.CodeLocation
+	// Several specs attach the validation of the same export's files (the
+	// structure and the profile specs check one validation pass): each file
+	// counts once in the run's totals.
+	counted := map[string]bool{}
 	for _, sr := range r.SpecReports {
 		s, ok := buildSpec(sr, m, sc)
 		if !ok {
@@ -178,6 +182,10 @@ func Build(r types.Report, m Meta) *Run {
 		specs = append(specs, s)
 		order = append(order, sr.LeafNodeLocation)
 		for _, v := range s.Validations {
+			if counted[v.File] {
+				continue
+			}
+			counted[v.File] = true
 			run.Validation.Files++
 			run.Validation.Lines += v.Lines
 			run.Validation.Errors += v.Errors

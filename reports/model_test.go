@@ -230,7 +230,13 @@ func TestBuildEvidence(t *testing.T) {
 		{SpecEventType: types.SpecEventByStart, Message: "check content types", TimelineLocation: types.TimelineLocation{Order: 3}},
 	}
 	checker.Failure.TimelineLocation = types.TimelineLocation{Order: 4}
-	run := Build(types.Report{SpecReports: []types.SpecReport{checker, owner}}, Meta{Edition: edition})
+	// A second spec attaching the validation of the same file (as the
+	// structure and profile specs do) must not count it twice.
+	profiles := spec("Profiles", "profiles", types.SpecStatePassed, catalog.SHALL, "PA-PROF-01")
+	profiles.ReportEntries = types.ReportEntries{
+		{Name: evidence.EntryValidation, Value: types.WrapEntryValue(evidence.Validation{File: "f1", Type: "Patient", Lines: 3, Errors: 2})},
+	}
+	run := Build(types.Report{SpecReports: []types.SpecReport{checker, owner, profiles}}, Meta{Edition: edition})
 
 	if got := run.Resources; got["Patient"] != 3 || got["Coverage"] != 3 || run.Export.Files != 2 {
 		t.Errorf("resources = %v, export = %+v; want the largest export", got, run.Export)
