@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -179,7 +180,8 @@ func TestRunQuietPrintsOnlyTheVerdict(t *testing.T) {
 		t.Errorf("exit code %d, want %d", code, exitFailures)
 	}
 	lines := strings.Split(strings.TrimRight(stdout.String(), "\n"), "\n")
-	if len(lines) != 1 || !strings.HasPrefix(lines[0], "not conformant: http://127.0.0.1:") || !strings.Contains(lines[0], "1 failed") {
+	// wrong-content-type fails the file spec and the API description specs.
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], "not conformant: http://127.0.0.1:") || !regexp.MustCompile(`\b[1-9][0-9]* failed`).MatchString(lines[0]) {
 		t.Errorf("--quiet stdout = %q, want one verdict line", stdout.String())
 	}
 	if stderr.Len() != 0 {
