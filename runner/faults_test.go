@@ -32,7 +32,7 @@ func TestSuiteAgainstFaults(t *testing.T) {
 		{[]string{"accept-any-export-type"}, []string{"PA-ETYPE-01"}},
 		{[]string{"refuse-pdex-export-type"}, []string{"PA-ETYPE-02", "PA-EXP-01", "PA-EXP-02", "PA-EXP-03", "PA-EXP-04", "PA-EXP-05", "PA-EXP-06", "PA-EXP-07",
 			"PA-SUB-01", "PA-SUB-02", "PA-SUB-03", "PA-TYPE-01", "PA-TYPE-02", "PA-SINCE-01", "PA-SINCE-02", "PA-MODE-02", "PA-MODE-03",
-			"PA-OPT-01", "PA-FIN-01", "PA-FIN-02", "PA-PROF-01", "PA-BULK-01", "PA-BULK-04", "PA-BULK-05"}},
+			"PA-OPT-01", "PA-FIN-01", "PA-FIN-02", "PA-PROF-01", "PA-BULK-01", "PA-BULK-04", "PA-BULK-05", "PA-BULK-07"}},
 		{[]string{"accept-any-export-mode"}, []string{"PA-MODE-01"}},
 		{[]string{"leak-opted-out"}, []string{"PA-OPT-01"}},
 		{[]string{"keep-financial"}, []string{"PA-FIN-01", "PA-FIN-02", "PA-PROF-01"}},
