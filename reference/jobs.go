@@ -237,20 +237,11 @@ func (s *Server) manifest(ctx context.Context, j *job) (map[string]any, error) {
 
 // groupIDs lists the stored Groups' ids.
 func (s *Server) groupIDs(ctx context.Context) ([]string, error) {
-	rows, err := s.store.db.QueryContext(ctx, `SELECT id FROM resources WHERE type = 'Group' ORDER BY id`)
+	ids, err := s.store.ids(ctx, `SELECT id FROM resources WHERE type = 'Group' ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("listing groups: %w", err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return ids, nil
 }
 
 // groupMembers reads the member patient ids of a Group, in order.

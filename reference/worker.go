@@ -23,20 +23,10 @@ const (
 func (s *Server) startWorkers(ctx context.Context) error {
 	// A job that was running when the server stopped starts again from the
 	// beginning: its chunks are deleted and it is queued.
-	rows, err := s.store.db.QueryContext(ctx, `SELECT id FROM jobs WHERE state = ?`, stateRunning)
+	interrupted, err := s.store.ids(ctx, `SELECT id FROM jobs WHERE state = ?`, stateRunning)
 	if err != nil {
 		return fmt.Errorf("finding interrupted jobs: %w", err)
 	}
-	var interrupted []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return err
-		}
-		interrupted = append(interrupted, id)
-	}
-	rows.Close()
 	for _, id := range interrupted {
 		if err := s.deleteFiles(ctx, id); err != nil {
 			return err
@@ -72,18 +62,10 @@ func (s *Server) sweep(ctx context.Context) {
 }
 
 func (s *Server) queueWaiting(ctx context.Context) {
-	rows, err := s.store.db.QueryContext(ctx, `SELECT id FROM jobs WHERE state = ? ORDER BY created`, stateQueued)
+	ids, err := s.store.ids(ctx, `SELECT id FROM jobs WHERE state = ? ORDER BY created`, stateQueued)
 	if err != nil {
 		return
 	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if rows.Scan(&id) == nil {
-			ids = append(ids, id)
-		}
-	}
-	rows.Close()
 	for _, id := range ids {
 		select {
 		case s.queue <- id:
@@ -95,18 +77,10 @@ func (s *Server) queueWaiting(ctx context.Context) {
 
 func (s *Server) expire(ctx context.Context) {
 	cutoff := millis(s.now().Add(-s.opts.FileTTL))
-	rows, err := s.store.db.QueryContext(ctx, `SELECT id FROM jobs WHERE state IN (?, ?, ?) AND finished > 0 AND finished < ?`, stateComplete, stateFailed, stateCancelled, cutoff)
+	ids, err := s.store.ids(ctx, `SELECT id FROM jobs WHERE state IN (?, ?, ?) AND finished > 0 AND finished < ?`, stateComplete, stateFailed, stateCancelled, cutoff)
 	if err != nil {
 		return
 	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if rows.Scan(&id) == nil {
-			ids = append(ids, id)
-		}
-	}
-	rows.Close()
 	for _, id := range ids {
 		if s.deleteFiles(ctx, id) == nil {
 			s.store.db.ExecContext(ctx, `DELETE FROM jobs WHERE id = ?`, id)
