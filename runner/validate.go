@@ -2,6 +2,7 @@ package runner
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 
@@ -43,9 +44,20 @@ func newValidator(reg *packages.Registry, edition, why string) *validator {
 // FHIR_PACKAGES and ~/.fhir/packages. No package at all is not an error:
 // the run then says profiles were not checked.
 func LoadPackages(paths []string) (*packages.Registry, string, error) {
-	search := packages.SearchPaths(paths)
+	var search, missing []string
+	for _, p := range packages.SearchPaths(paths) {
+		if _, err := os.Stat(p); err != nil {
+			missing = append(missing, p)
+			continue
+		}
+		search = append(search, p)
+	}
 	if len(search) == 0 {
-		return nil, "no FHIR packages found: give --packages PATH or set FHIR_PACKAGES (profiles are not checked)", nil
+		why := "no FHIR packages found: give --packages PATH or set FHIR_PACKAGES (profiles are not checked)"
+		if len(missing) > 0 {
+			why = "no FHIR packages found (" + strings.Join(missing, ", ") + " does not exist): give --packages PATH or set FHIR_PACKAGES (profiles are not checked)"
+		}
+		return nil, why, nil
 	}
 	reg, err := packages.Load(search...)
 	if err != nil {
