@@ -69,6 +69,19 @@ func TestSuiteAgainstFaults(t *testing.T) {
 	if testing.Short() {
 		tests = tests[:3]
 	}
+	// Across the table every selected spec must fail under some fault;
+	// checked only when every row ran (not under -short or a narrowing -run).
+	specs, failedOnce, rows := map[string]bool{}, map[string]bool{}, 0
+	defer func() {
+		if rows != len(tests) || testing.Short() {
+			return
+		}
+		for text := range specs {
+			if !failedOnce[text] {
+				t.Errorf("no fault makes this spec fail, so nothing proves it able to fail: %s", text)
+			}
+		}
+	}()
 	for _, tt := range tests {
 		name := strings.Join(tt.faults, "+")
 		if name == "" {
@@ -85,6 +98,16 @@ func TestSuiteAgainstFaults(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkFailures(t, res.Report, tt.fail, name == "no-fault")
+			rows++
+			for _, sr := range res.Report.SpecReports {
+				if sr.LeafNodeType != types.NodeTypeIt || (sr.State == types.SpecStateSkipped && sr.Failure.Message == "") {
+					continue // left out by the label filter
+				}
+				specs[sr.FullText()] = true
+				if sr.State.Is(types.SpecStateFailureStates) {
+					failedOnce[sr.FullText()] = true
+				}
+			}
 		})
 	}
 }
