@@ -123,6 +123,15 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Result, error) {
 		WorkDir:    work,
 		Progress:   o.Progress,
 	}
+	if ts, ok := authz.(*auth.TokenSource); ok {
+		// Token requests are exchanges of the run too: record and check
+		// them like every other.
+		ts.HTTPClient = &http.Client{
+			Transport:     &bulk.Recorder{Base: hc.Transport, Record: env.Record, Check: chk.Check},
+			CheckRedirect: hc.CheckRedirect,
+			Timeout:       hc.Timeout,
+		}
+	}
 	res := &Result{Config: cfg, Started: time.Now()}
 	globals.Reset()
 	gomega.RegisterFailHandler(ginkgo.Fail)

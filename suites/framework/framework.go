@@ -82,6 +82,10 @@ func (e *Env) AnonymousClient() *bulk.Client {
 // maxExchangesPerSpec/2 and the latest maxExchangesPerSpec/2, so that a
 // target that answers 202 forever cannot grow memory or a report without
 // end.
+// Record keeps an exchange made outside Client (the token source's) as the
+// current spec's evidence.
+func (e *Env) Record(ex evidence.Exchange) { e.record(ex) }
+
 func (e *Env) record(ex evidence.Exchange) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
