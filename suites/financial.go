@@ -29,7 +29,7 @@ func registerFinancial(e *framework.Env) {
 			}
 			x := fullExport(e)
 			var found []string
-			claims := 0
+			claims, offending := 0, 0
 			Expect(x.EachResource("ExplanationOfBenefit", func(raw []byte) error {
 				issues, err := pdex.FinancialIssues(raw)
 				if err != nil {
@@ -40,6 +40,9 @@ func registerFinancial(e *framework.Env) {
 				if !pdex.IsPriorAuth(eob) {
 					claims++
 				}
+				if len(issues) > 0 {
+					offending++
+				}
 				for _, is := range issues {
 					if len(found) < 20 {
 						found = append(found, fmt.Sprintf("ExplanationOfBenefit/%v: %s", eob["id"], is.Path))
@@ -48,7 +51,7 @@ func registerFinancial(e *framework.Env) {
 				return nil
 			})).To(Succeed())
 			Expect(claims).To(BeNumerically(">", 0), "the full export holds no claim EOB to check")
-			Expect(found).To(BeEmpty(), "financial elements in claim EOBs (first 20)")
+			Expect(found).To(BeEmpty(), "%d of %d claim EOBs carry remittance or cost-sharing, e.g. %s", offending, claims, strings.Join(first(found, 3), "; "))
 		})
 
 		It("exports claim EOBs that claim their CARIN NonFinancial profile", framework.Req("PA-FIN-02"), func() {
@@ -79,7 +82,14 @@ func registerFinancial(e *framework.Env) {
 				}
 				return nil
 			})).To(Succeed())
-			Expect(wrong).To(BeEmpty(), "claim EOBs that do not claim a NonFinancial profile (first 20)")
+			Expect(wrong).To(BeEmpty(), "claim EOBs that do not claim a NonFinancial profile, e.g. %s", strings.Join(first(wrong, 2), "; "))
 		})
 	})
+}
+
+func first(xs []string, n int) []string {
+	if len(xs) > n {
+		return xs[:n]
+	}
+	return xs
 }

@@ -1,6 +1,10 @@
 package suites
 
 import (
+	"fmt"
+	"sort"
+	"strings"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
@@ -20,7 +24,29 @@ func registerProfiles(e *framework.Env) {
 				AddReportEntry(evidence.EntryValidation, f, ReportEntryVisibilityNever)
 			}
 			Expect(v.Lines).To(BeNumerically(">", 0))
-			Expect(v.Errors).To(BeZero(), "%d errors in %d resources (by type: %v); see the validation evidence", v.Errors, v.Lines, v.ByType)
+			Expect(v.Errors).To(BeZero(), "%d profile and structure errors in %d resources (%s), e.g. %s; see the validation evidence", v.Errors, v.Lines, byType(v.ByType), firstIssue(v))
 		})
 	})
+}
+
+// byType renders error counts per type, largest first.
+func byType(m map[string]int) string {
+	var parts []string
+	for t, n := range m {
+		parts = append(parts, fmt.Sprintf("%d in %s", n, t))
+	}
+	sort.Slice(parts, func(i, j int) bool { return parts[i] > parts[j] })
+	return strings.Join(parts, ", ")
+}
+
+// firstIssue is the first error of the first file that has one.
+func firstIssue(v *framework.Validation) string {
+	for _, f := range v.Files {
+		for _, is := range f.First {
+			if strings.Contains(is, " error ") {
+				return f.Type + " " + is
+			}
+		}
+	}
+	return "(none kept)"
 }
