@@ -16,6 +16,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/pdex-conform/pdex-conform/runner/bench"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -48,6 +50,7 @@ Usage:
   pdex-conform validate [flags] FILE|DIR|- ...      validate FHIR resources
   pdex-conform fixtures generate [flags]            write a synthetic payer data set
   pdex-conform packages list|install                show or install FHIR packages
+  pdex-conform bench [flags]                        measure performance (table or --json)
   pdex-conform version                              print the version
 
 Run 'pdex-conform COMMAND --help' for a command's flags.
@@ -77,6 +80,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdFixtures(ctx, args[1:], stdout, stderr)
 	case "packages":
 		err = cmdPackages(ctx, args[1:], stdout, stderr)
+	case "bench":
+		err = cmdBench(ctx, args[1:], stdout, stderr)
+	case bench.ChildCommand:
+		// Hidden: one measurement of `bench`, in its own process.
+		err = cmdBenchChild(ctx, args[1:], stdout)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "pdex-conform", version)
 	case "help", "-h", "--help":
