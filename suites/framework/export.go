@@ -2,6 +2,7 @@ package framework
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,7 +16,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pdex-conform/pdex-conform/fixtures"
 	"github.com/pdex-conform/pdex-conform/runner/bulk"
 )
 
@@ -26,6 +26,9 @@ type ExportRequest struct {
 	// Params are sent as they are; nil means DefaultParams("snapshot").
 	Params []bulk.Param
 	Prefer string
+	// Validate validates every output line as its file downloads, so that
+	// Env.Validate has the result at once.
+	Validate bool
 }
 
 // Export is what one export produced.
@@ -130,16 +133,22 @@ func (e *Env) RunExport(ctx context.Context, r ExportRequest) (*Export, error) {
 	}
 	x.Manifest = m
 	withToken := m.RequiresAccessToken != nil && *m.RequiresAccessToken
-	opts := bulk.DownloadOptions{Dir: e.WorkDir, WithToken: withToken}
-	x.Files = c.DownloadAll(ctx, resolveRefs(loc, m.Output), opts)
-	x.ErrFiles = c.DownloadAll(ctx, resolveRefs(loc, m.Error), opts)
+	// Each output file is indexed (and, when asked, validated) as soon as
+	// it is on disk, while the others still download.
+	p := e.newPipeline(true, r.Validate)
+	x.Files = c.DownloadAll(ctx, resolveRefs(loc, m.Output), bulk.DownloadOptions{Dir: e.WorkDir, WithToken: withToken, OnFile: p.add})
+	x.ErrFiles = c.DownloadAll(ctx, resolveRefs(loc, m.Error), bulk.DownloadOptions{Dir: e.WorkDir, WithToken: withToken})
+	p.wait()
 	for _, f := range append(append([]bulk.File{}, x.Files...), x.ErrFiles...) {
 		if f.Err != nil {
 			return x, fmt.Errorf("downloading %s file %s: %w", f.Ref.Type, f.Ref.URL, f.Err)
 		}
 	}
-	if err := x.index(); err != nil {
+	if err := p.indexInto(x); err != nil {
 		return x, err
+	}
+	if r.Validate {
+		x.validateOnce.Do(func() { x.validation = p.validation(x) })
 	}
 	e.progress("export complete: %d files, %d resources", len(x.Files), len(x.Resources))
 	return x, nil
@@ -176,35 +185,6 @@ func resolveRefs(base string, refs []bulk.ManifestRef) []bulk.ManifestRef {
 	return out
 }
 
-// index reads every output line's type, id, lastUpdated and compartment.
-func (x *Export) index() error {
-	x.Resources = map[string]Resource{}
-	for _, f := range x.Files {
-		err := EachLine(f.Path, func(n int, line []byte) error {
-			var head struct {
-				ResourceType string `json:"resourceType"`
-				ID           string `json:"id"`
-				Meta         struct {
-					LastUpdated string `json:"lastUpdated"`
-				} `json:"meta"`
-			}
-			if err := json.Unmarshal(line, &head); err != nil || head.ResourceType == "" {
-				x.LineErrors = append(x.LineErrors, fmt.Sprintf("%s line %d: not a JSON resource", f.Ref.Type, n))
-				return nil
-			}
-			r := Resource{Type: head.ResourceType, ID: head.ID, File: f.Ref.URL, Line: n, FileType: f.Ref.Type}
-			r.LastUpdated, _ = time.Parse(time.RFC3339Nano, head.Meta.LastUpdated)
-			r.Patient, _ = fixtures.PatientOf(head.ResourceType, line)
-			x.Resources[Key(r.Type, r.ID)] = r
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // EachLine calls fn for every non-empty line of an NDJSON file.
 func EachLine(path string, fn func(n int, line []byte) error) error {
 	f, err := os.Open(path)
@@ -215,7 +195,7 @@ func EachLine(path string, fn func(n int, line []byte) error) error {
 	r := bufio.NewReaderSize(f, 1<<20)
 	for n := 1; ; n++ {
 		line, err := r.ReadBytes('\n')
-		if len(strings.TrimSpace(string(line))) > 0 {
+		if len(bytes.TrimSpace(line)) > 0 {
 			if ferr := fn(n, line); ferr != nil {
 				return ferr
 			}
@@ -321,7 +301,9 @@ func (e *Env) FullExport(ctx context.Context) (*Export, error) {
 	done := e.fullDone
 	e.mu.Unlock()
 	if !done {
-		x, err := e.RunExport(ctx, ExportRequest{})
+		// Validated while downloading when a spec that validates it will
+		// run: validation is most of the cost of a large export.
+		x, err := e.RunExport(ctx, ExportRequest{Validate: e.willRun("PA-EXP-05") || e.willRun("PA-PROF-01")})
 		e.mu.Lock()
 		e.full, e.fullErr, e.fullDone = x, err, true
 		e.mu.Unlock()

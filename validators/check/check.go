@@ -6,7 +6,6 @@
 package check
 
 import (
-	"encoding/json"
 	"sync"
 
 	"github.com/pdex-conform/pdex-conform/validators"
@@ -23,6 +22,10 @@ type Options struct {
 	// Profiles are extra profile canonicals every resource is checked
 	// against.
 	Profiles []string
+	// NoFinancialRule leaves out the PDex rule against remittance and
+	// cost-sharing in claim EOBs, for callers that check it on their own
+	// (the suites report it under its own requirement).
+	NoFinancialRule bool
 }
 
 // Checker validates resources. It is safe for concurrent use.
@@ -56,27 +59,31 @@ func New(reg *packages.Registry, o Options) *Checker {
 func (c *Checker) Profiles() bool { return c.prof != nil }
 
 // Check validates one resource (raw JSON) and returns its issues.
-func (c *Checker) Check(raw []byte) []validators.Issue {
+func (c *Checker) Check(raw []byte) []validators.Issue { return c.CheckAs("", raw) }
+
+// CheckAs is Check for a resource expected to be of type fallback when it
+// does not say what it is (its resourceType wins when present).
+func (c *Checker) CheckAs(fallback string, raw []byte) []validators.Issue {
 	p := c.parsers.Get().(*r4.Parser)
 	issues := p.Check(raw)
 	c.parsers.Put(p)
-	fin, err := pdex.FinancialIssues(raw)
-	if err == nil {
-		issues = append(issues, fin...)
+	// The JSON is decoded once for the profiles and the PDex rules; only
+	// google/fhir/go, which takes bytes, parses it on its own.
+	doc := profile.Decode(raw)
+	obj := doc.Object()
+	if obj != nil && !c.opts.NoFinancialRule {
+		issues = append(issues, pdex.FinancialIssuesOf(obj)...)
 	}
 	if c.prof != nil {
-		typ, _ := resourceType(raw)
-		want := append(pdex.ExpectedProfiles(c.opts.Edition, typ, raw), c.opts.Profiles...)
-		issues = append(issues, c.prof.Validate(raw, want...).Issues...)
+		typ, _ := obj["resourceType"].(string)
+		if typ == "" {
+			typ = fallback
+		}
+		want := pdex.ExpectedProfilesOf(c.opts.Edition, typ, obj)
+		if len(c.opts.Profiles) > 0 {
+			want = append(want, c.opts.Profiles...)
+		}
+		issues = append(issues, c.prof.ValidateDocument(doc, want...).Issues...)
 	}
 	return issues
-}
-
-// resourceType reads a resource's type without decoding all of it.
-func resourceType(raw []byte) (string, error) {
-	var h struct {
-		ResourceType string `json:"resourceType"`
-	}
-	err := json.Unmarshal(raw, &h)
-	return h.ResourceType, err
 }
