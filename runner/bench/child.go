@@ -197,7 +197,8 @@ func childExport(ctx context.Context, cfgPath, dir, claims string) (*exported, e
 	if k.StatusCode != http.StatusAccepted {
 		return nil, fmt.Errorf("kick-off answered HTTP %d", k.StatusCode)
 	}
-	final, _, err := c.Poll(ctx, k.Header.Get("Content-Location"), bulk.PollOptions{})
+	status := k.Header.Get("Content-Location")
+	final, _, err := c.Poll(ctx, status, bulk.PollOptions{})
 	if err != nil {
 		return nil, err
 	}
@@ -219,6 +220,11 @@ func childExport(ctx context.Context, cfgPath, dir, claims string) (*exported, e
 	}
 	if res.Memory, err = readMemory(); err != nil {
 		return nil, err
+	}
+	// Deleting the finished job frees its files in the database, which
+	// would otherwise grow by a whole export with every run.
+	if _, err := c.Delete(ctx, status); err != nil {
+		return nil, fmt.Errorf("deleting the export job: %w", err)
 	}
 	if claims != "" {
 		if res.Claims, err = writeClaims(files, claims); err != nil {
