@@ -2,22 +2,36 @@ package reference
 
 import (
 	"context"
+	"flag"
 	"net/http"
 	"testing"
 	"time"
 
+	"github.com/pdex-conform/pdex-conform/fixtures"
 	"github.com/pdex-conform/pdex-conform/runner/bulk"
 )
 
+// benchMembers sizes the data set of BenchmarkFullExport: 0 is the default
+// set; pdex-conform bench measures 60, 600 and 6000 in separate processes.
+var benchMembers = flag.Int("bench.members", 0, "members of the data set BenchmarkFullExport exports (0: the default set)")
+
 // BenchmarkFullExport measures a full Group export end to end over HTTP on
 // loopback with the harness's own Bulk Data client: kick-off, polling, and
-// every file streamed to disk, against the default data set. It reports
-// the resources exported per second.
+// every file streamed to disk, against the default data set (or one of
+// -bench.members members). It reports the resources exported per second.
 //
-//	go test ./reference -run '^$' -bench FullExport -benchtime 3x
+//	go test ./reference -run '^$' -bench FullExport -benchtime 3x [-args -bench.members 3000]
 func BenchmarkFullExport(b *testing.B) {
 	d := testData(b)
-	h := startServer(b, Options{})
+	if *benchMembers > 0 {
+		o := fixtures.DefaultOptions()
+		o.Members, o.OptedOut = *benchMembers, 0
+		var err error
+		if d, err = fixtures.Generate(o); err != nil {
+			b.Fatal(err)
+		}
+	}
+	h := startServer(b, Options{Data: d})
 	b.Logf("default data set: %d resources", len(d.Resources))
 	c := h.bulk(TestClientID)
 	ctx := context.Background()

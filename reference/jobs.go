@@ -174,21 +174,35 @@ func (s *Server) file(ctx context.Context, id string) (*fileRow, error) {
 }
 
 // streamFile copies a file's chunks to w one at a time: memory stays at one
-// chunk whatever the file's size.
+// chunk whatever the file's size. Each chunk is read by its own query, so
+// that a slow client holds no read transaction open for long, and as
+// RawBytes, so that database/sql does not copy every megabyte once more.
 func (s *Server) streamFile(ctx context.Context, w io.Writer, id string) error {
 	for seq := 0; ; seq++ {
-		var data []byte
-		err := s.store.db.QueryRowContext(ctx, `SELECT data FROM file_chunks WHERE file = ? AND seq = ?`, id, seq).Scan(&data)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if _, err := w.Write(data); err != nil {
+		found, err := s.writeChunk(ctx, w, id, seq)
+		if err != nil || !found {
 			return err
 		}
 	}
+}
+
+func (s *Server) writeChunk(ctx context.Context, w io.Writer, id string, seq int) (bool, error) {
+	rows, err := s.store.db.QueryContext(ctx, `SELECT data FROM file_chunks WHERE file = ? AND seq = ?`, id, seq)
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return false, rows.Err()
+	}
+	var data sql.RawBytes
+	if err := rows.Scan(&data); err != nil {
+		return false, err
+	}
+	if _, err := w.Write(data); err != nil {
+		return false, err
+	}
+	return true, rows.Close()
 }
 
 // manifest builds the Bulk Data manifest of a complete job.

@@ -39,8 +39,10 @@ func TestKillHelperProcess(t *testing.T) {
 		fmt.Println("ERROR", err)
 		os.Exit(1)
 	}
-	// No status hold: the test must see the export in progress.
-	srv, err := Listen(context.Background(), "127.0.0.1:0", Options{DB: db, Data: d, StatusHold: -1})
+	// No status hold, and each chunk stored takes a tenth of a second, so
+	// that the export is still writing its ExplanationOfBenefit files when
+	// the test kills it, however fast the machine exports.
+	srv, err := Listen(context.Background(), "127.0.0.1:0", Options{DB: db, Data: d, StatusHold: -1, chunkWritten: func() { time.Sleep(100 * time.Millisecond) }})
 	if err != nil {
 		fmt.Println("ERROR", err)
 		os.Exit(1)

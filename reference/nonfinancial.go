@@ -11,6 +11,18 @@ import (
 // claim carries: what the provider was paid (remittance) and what the member
 // owes (cost-sharing). The Provider Access API exports claims in that form.
 
+// ExportForm returns the form in which a stored resource leaves the server:
+// claim EOBs without financial detail, naming their NonFinancial profile;
+// anything else as stored. Benchmarks use it to build export-shaped input
+// without running a server.
+func ExportForm(typ string, raw []byte) ([]byte, error) {
+	out, err := exportForm(typ, raw)
+	if out == nil && err == nil {
+		out = raw
+	}
+	return out, err
+}
+
 // exportForm returns the form in which a stored resource leaves the server,
 // or nil when that is the stored form itself: claim EOBs lose their
 // financial detail and name the NonFinancial profile.

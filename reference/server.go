@@ -52,6 +52,10 @@ type Options struct {
 	// before it exports anything; tests use it to hold a job in "running".
 	// An error ends the job as if the export had failed with it.
 	beforeExport func(ctx context.Context, jobID string) error
+	// chunkWritten, when set, runs after each file chunk is stored; the
+	// kill test uses it to slow an export down enough to be killed in the
+	// middle, whatever the machine's speed.
+	chunkWritten func()
 }
 
 // Server is the reference Provider Access server.

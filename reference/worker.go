@@ -280,8 +280,11 @@ func (s *Server) exportType(ctx context.Context, fw *fileWriter, j *job, typ, pa
 		return err
 	}
 	broke := false
+	// RawBytes point into the driver's copy of the row, valid until the
+	// next row: each line is copied once, into the file buffer, instead of
+	// once more by database/sql for every row of a large export.
+	var raw, export sql.RawBytes
 	for rows.Next() {
-		var raw, export []byte
 		if err := rows.Scan(&raw, &export); err != nil {
 			return err
 		}
@@ -499,6 +502,9 @@ func (w *fileWriter) flush() error {
 	}
 	w.seq++
 	w.buf.Reset()
+	if w.s.opts.chunkWritten != nil {
+		w.s.opts.chunkWritten()
+	}
 	return nil
 }
 

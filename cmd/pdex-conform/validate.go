@@ -7,13 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sync"
 
 	"github.com/pdex-conform/pdex-conform/runner"
-	"github.com/pdex-conform/pdex-conform/validators"
-	"github.com/pdex-conform/pdex-conform/validators/pdex"
-	"github.com/pdex-conform/pdex-conform/validators/profile"
-	"github.com/pdex-conform/pdex-conform/validators/r4"
+	"github.com/pdex-conform/pdex-conform/validators/check"
 	"github.com/pdex-conform/pdex-conform/validators/stream"
 )
 
@@ -52,33 +48,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if reg == nil {
 		fmt.Fprintln(stderr, "pdex-conform: "+why)
 	}
-	var prof *profile.Validator
-	if reg != nil {
-		prof = profile.New(reg, profile.Options{})
-	}
-	var pool sync.Pool
-	pool.New = func() any {
-		p, err := r4.New()
-		if err != nil {
-			panic(err)
-		}
-		return p
-	}
-	check := func(raw []byte) []validators.Issue {
-		p := pool.Get().(*r4.Parser)
-		issues := p.Check(raw)
-		pool.Put(p)
-		fin, err := pdex.FinancialIssues(raw)
-		if err == nil {
-			issues = append(issues, fin...)
-		}
-		if prof != nil {
-			typ, _ := resourceType(raw)
-			want := append(pdex.ExpectedProfiles(*edition, typ, raw), profiles...)
-			issues = append(issues, prof.Validate(raw, want...).Issues...)
-		}
-		return issues
-	}
+	chk := check.New(reg, check.Options{Edition: *edition, Profiles: profiles})
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
 	enc := json.NewEncoder(w)
@@ -108,7 +78,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		return nil
 	}
-	t, err := stream.Run(ctx, fs.Args(), check, emit, stream.Options{Stdin: os.Stdin})
+	t, err := stream.Run(ctx, fs.Args(), chk.Check, emit, stream.Options{Stdin: os.Stdin})
 	w.Flush()
 	if err != nil {
 		return usagef("%v", err)
@@ -118,13 +88,4 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return &failuresError{}
 	}
 	return nil
-}
-
-// resourceType reads a resource's type without decoding all of it.
-func resourceType(raw []byte) (string, error) {
-	var h struct {
-		ResourceType string `json:"resourceType"`
-	}
-	err := json.Unmarshal(raw, &h)
-	return h.ResourceType, err
 }

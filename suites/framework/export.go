@@ -2,6 +2,7 @@ package framework
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,9 +16,7 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
-	"github.com/pdex-conform/pdex-conform/fixtures"
 	"github.com/pdex-conform/pdex-conform/runner/bulk"
 )
 
@@ -28,6 +27,9 @@ type ExportRequest struct {
 	// Params are sent as they are; nil means DefaultParams("snapshot").
 	Params []bulk.Param
 	Prefer string
+	// Validate validates every output line as its file downloads, so that
+	// Env.Validate has the result at once.
+	Validate bool
 }
 
 // Export is what one export produced.
@@ -142,8 +144,14 @@ func (e *Env) RunExport(ctx context.Context, r ExportRequest) (*Export, error) {
 	x.Manifest = m
 	withToken := m.RequiresAccessToken != nil && *m.RequiresAccessToken
 	opts := bulk.DownloadOptions{Dir: e.WorkDir, WithToken: withToken, Idle: e.Config.Timeouts.Request.Duration}
-	x.Files = c.DownloadAll(ctx, resolveRefs(loc, m.Output), opts)
+	// Each output file is indexed (and, when asked, validated) as soon as
+	// it is on disk, while the others still download.
+	p := e.newPipeline(true, r.Validate)
+	outOpts := opts
+	outOpts.OnFile = p.add
+	x.Files = c.DownloadAll(ctx, resolveRefs(loc, m.Output), outOpts)
 	x.ErrFiles = c.DownloadAll(ctx, resolveRefs(loc, m.Error), opts)
+	p.wait()
 	var failed []error
 	for _, f := range append(slices.Clone(x.Files), x.ErrFiles...) {
 		if f.Err != nil {
@@ -156,8 +164,11 @@ func (e *Env) RunExport(ctx context.Context, r ExportRequest) (*Export, error) {
 		}
 		return x, errors.Join(failed...)
 	}
-	if err := x.index(); err != nil {
+	if err := p.indexInto(x); err != nil {
 		return x, err
+	}
+	if r.Validate {
+		x.validateOnce.Do(func() { x.validation = p.validation(x) })
 	}
 	e.progress("export complete: %d files, %d resources", len(x.Files), len(x.Resources))
 	return x, nil
@@ -194,44 +205,6 @@ func resolveRefs(base string, refs []bulk.ManifestRef) []bulk.ManifestRef {
 	return out
 }
 
-// index reads every output line's type, id, lastUpdated and compartment.
-func (x *Export) index() error {
-	x.Resources = map[string]Resource{}
-	for _, f := range x.Files {
-		err := EachLine(f.Path, func(n int, line []byte) error {
-			// encoding/json quietly replaces invalid UTF-8; NDJSON must
-			// be UTF-8, so it is reported here (and the line still
-			// indexed, so that other specs see the resource).
-			if !utf8.Valid(line) {
-				x.lineError(fmt.Sprintf("%s line %d: not valid UTF-8", f.Ref.Type, n))
-			}
-			var head struct {
-				ResourceType string `json:"resourceType"`
-				ID           string `json:"id"`
-				Meta         struct {
-					LastUpdated string `json:"lastUpdated"`
-				} `json:"meta"`
-			}
-			if err := json.Unmarshal(line, &head); err != nil || head.ResourceType == "" {
-				x.lineError(fmt.Sprintf("%s line %d: not a JSON resource", f.Ref.Type, n))
-				return nil
-			}
-			r := Resource{Type: head.ResourceType, ID: head.ID, File: f.Ref.URL, Line: n, FileType: f.Ref.Type}
-			r.LastUpdated, _ = time.Parse(time.RFC3339Nano, head.Meta.LastUpdated)
-			r.Patient, _ = fixtures.PatientOf(head.ResourceType, line)
-			x.Resources[Key(r.Type, r.ID)] = r
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-	}
-	if x.lineErrorsDropped > 0 {
-		x.LineErrors = append(x.LineErrors, fmt.Sprintf("and %d more lines", x.lineErrorsDropped))
-	}
-	return nil
-}
-
 // maxLineErrors bounds the line errors an export keeps: a file of garbage
 // may have millions.
 const maxLineErrors = 100
@@ -254,7 +227,7 @@ func EachLine(path string, fn func(n int, line []byte) error) error {
 	r := bufio.NewReaderSize(f, 1<<20)
 	for n := 1; ; n++ {
 		line, err := r.ReadBytes('\n')
-		if len(strings.TrimSpace(string(line))) > 0 {
+		if len(bytes.TrimSpace(line)) > 0 {
 			if ferr := fn(n, line); ferr != nil {
 				return ferr
 			}
@@ -360,7 +333,9 @@ func (e *Env) FullExport(ctx context.Context) (*Export, error) {
 	done := e.fullDone
 	e.mu.Unlock()
 	if !done {
-		x, err := e.RunExport(ctx, ExportRequest{})
+		// Validated while downloading when a spec that validates it will
+		// run: validation is most of the cost of a large export.
+		x, err := e.RunExport(ctx, ExportRequest{Validate: e.willRun("PA-EXP-05") || e.willRun("PA-PROF-01")})
 		e.mu.Lock()
 		e.full, e.fullErr, e.fullDone = x, err, true
 		e.mu.Unlock()

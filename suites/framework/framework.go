@@ -22,7 +22,8 @@ import (
 // plus profiles when packages are loaded). It must be safe for concurrent
 // use.
 type Validator interface {
-	// Validate returns the issues of one resource of the given type.
+	// Validate returns the issues of one resource; resourceType is what it
+	// is expected to be (its file's type), used when it does not say.
 	Validate(resourceType string, raw []byte) []validators.Issue
 	// ProfilesLoaded reports whether profile validation runs; when false,
 	// profile specs are skipped, never passed.

@@ -36,8 +36,14 @@ func FinancialIssues(raw []byte) ([]validators.Issue, error) {
 	if err := json.Unmarshal(raw, &eob); err != nil {
 		return nil, fmt.Errorf("not JSON: %w", err)
 	}
+	return FinancialIssuesOf(eob), nil
+}
+
+// FinancialIssuesOf is FinancialIssues for a resource already decoded (as
+// encoding/json decodes into any).
+func FinancialIssuesOf(eob map[string]any) []validators.Issue {
 	if eob["resourceType"] != "ExplanationOfBenefit" || IsPriorAuth(eob) {
-		return nil, nil
+		return nil
 	}
 	var out []validators.Issue
 	add := func(path string) {
@@ -65,7 +71,7 @@ func FinancialIssues(raw []byte) ([]validators.Issue, error) {
 	adjudications(eob, root, add)
 	lines(eob, root, "item", add)
 	lines(eob, root, "addItem", add)
-	return out, nil
+	return out
 }
 
 func lastSegment(p string) string {

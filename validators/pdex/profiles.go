@@ -59,6 +59,36 @@ func ExpectedProfiles(edition, resourceType string, raw []byte) []string {
 			out = []string{p}
 		}
 	}
+	return versioned(edition, out)
+}
+
+// ExpectedProfilesOf is ExpectedProfiles for a resource already decoded (as
+// encoding/json decodes into any), whose resourceType is taken when
+// resourceType is empty.
+func ExpectedProfilesOf(edition, resourceType string, res map[string]any) []string {
+	if resourceType == "" {
+		resourceType, _ = res["resourceType"].(string)
+	}
+	var out []string
+	switch resourceType {
+	case "ExplanationOfBenefit":
+		use, _ := res["use"].(string)
+		out = eobProfileFor(use, codesOf(res["type"]), codesOf(res["subType"]))
+	case "Observation":
+		out = observationProfileFor(categoriesOf(res))
+	case "DiagnosticReport":
+		out = diagnosticReportProfileFor(categoriesOf(res))
+	default:
+		if p, ok := byType[resourceType]; ok {
+			out = []string{p}
+		}
+	}
+	return versioned(edition, out)
+}
+
+// versioned pins each canonical to the version its package has in the
+// edition.
+func versioned(edition string, out []string) []string {
 	versions := packageVersions[edition]
 	for i, p := range out {
 		for base, v := range versions {
@@ -70,11 +100,36 @@ func ExpectedProfiles(edition, resourceType string, raw []byte) []string {
 	return out
 }
 
+// codesOf reads a decoded CodeableConcept's codes.
+func codesOf(v any) coded {
+	var c coded
+	m, _ := v.(map[string]any)
+	cs, _ := m["coding"].([]any)
+	for _, x := range cs {
+		cm, _ := x.(map[string]any)
+		code, _ := cm["code"].(string)
+		system, _ := cm["system"].(string)
+		c.Coding = append(c.Coding, codingOf{System: system, Code: code})
+	}
+	return c
+}
+
+func categoriesOf(res map[string]any) []coded {
+	cats, _ := res["category"].([]any)
+	out := make([]coded, 0, len(cats))
+	for _, c := range cats {
+		out = append(out, codesOf(c))
+	}
+	return out
+}
+
 type coded struct {
-	Coding []struct {
-		System string `json:"system"`
-		Code   string `json:"code"`
-	} `json:"coding"`
+	Coding []codingOf `json:"coding"`
+}
+
+type codingOf struct {
+	System string `json:"system"`
+	Code   string `json:"code"`
 }
 
 func (c coded) has(code string) bool {
@@ -95,22 +150,26 @@ func eobProfile(raw []byte) []string {
 	if json.Unmarshal(raw, &eob) != nil {
 		return nil
 	}
-	if eob.Use == "preauthorization" {
+	return eobProfileFor(eob.Use, eob.Type, eob.SubType)
+}
+
+func eobProfileFor(use string, typ, subType coded) []string {
+	if use == "preauthorization" {
 		return []string{ProfilePriorAuth}
 	}
 	nf := func(name string) []string {
 		return []string{carin + "C4BB-ExplanationOfBenefit-" + name + "-NonFinancial"}
 	}
 	switch {
-	case eob.Type.has("institutional") && eob.SubType.has("inpatient"):
+	case typ.has("institutional") && subType.has("inpatient"):
 		return nf("Inpatient-Institutional")
-	case eob.Type.has("institutional"):
+	case typ.has("institutional"):
 		return nf("Outpatient-Institutional")
-	case eob.Type.has("professional"):
+	case typ.has("professional"):
 		return nf("Professional-NonClinician")
-	case eob.Type.has("oral"):
+	case typ.has("oral"):
 		return nf("Oral")
-	case eob.Type.has("pharmacy"):
+	case typ.has("pharmacy"):
 		return nf("Pharmacy")
 	}
 	return nil
@@ -123,7 +182,11 @@ func observationProfile(raw []byte) []string {
 	if json.Unmarshal(raw, &o) != nil {
 		return nil
 	}
-	for _, c := range o.Category {
+	return observationProfileFor(o.Category)
+}
+
+func observationProfileFor(categories []coded) []string {
+	for _, c := range categories {
 		switch {
 		case c.has("laboratory"):
 			return []string{usCore + "us-core-observation-lab"}
@@ -141,7 +204,11 @@ func diagnosticReportProfile(raw []byte) []string {
 	if json.Unmarshal(raw, &d) != nil {
 		return nil
 	}
-	for _, c := range d.Category {
+	return diagnosticReportProfileFor(d.Category)
+}
+
+func diagnosticReportProfileFor(categories []coded) []string {
+	for _, c := range categories {
 		if c.has("LAB") {
 			return []string{usCore + "us-core-diagnosticreport-lab"}
 		}

@@ -1,6 +1,7 @@
 package pdex
 
 import (
+	"encoding/json"
 	"reflect"
 	"testing"
 )
@@ -31,6 +32,19 @@ func TestExpectedProfiles(t *testing.T) {
 		got := ExpectedProfiles("", tt.typ, []byte(tt.raw))
 		if !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("ExpectedProfiles(%s, %s) = %v, want %v", tt.typ, tt.raw, got, tt.want)
+		}
+		// The decoded form gives the same answer, with the type given or
+		// read from the resource.
+		var res map[string]any
+		if err := json.Unmarshal([]byte(tt.raw), &res); err != nil {
+			t.Fatal(err)
+		}
+		if got := ExpectedProfilesOf("", tt.typ, res); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("ExpectedProfilesOf(%s, %s) = %v, want %v", tt.typ, tt.raw, got, tt.want)
+		}
+		res["resourceType"] = tt.typ
+		if got := ExpectedProfilesOf("", "", res); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("ExpectedProfilesOf(\"\", %s) = %v, want %v", tt.raw, got, tt.want)
 		}
 	}
 }

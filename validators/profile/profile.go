@@ -11,6 +11,7 @@ package profile
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -132,16 +133,46 @@ func (v *Validator) basePlan(typ string) (*plan, error) {
 // its type, the given profiles (canonicals, possibly "url|version") and
 // the profiles it claims in meta.profile.
 func (v *Validator) Validate(raw []byte, profiles ...string) Result {
+	return v.ValidateDocument(Decode(raw), profiles...)
+}
+
+// Document is a resource decoded once, so that other checks can read it
+// without parsing the JSON again (see Decode).
+type Document struct {
+	obj  map[string]any
+	dups []string
+	err  error
+}
+
+// Decode parses a resource with the validator's decoder (one pass; objects
+// as map[string]any, numbers as json.Number, as encoding/json with
+// UseNumber gives them).
+func Decode(raw []byte) *Document {
 	res, dups, err := decodeJSON(raw)
 	if err != nil {
-		return Result{Issues: []validators.Issue{{Severity: validators.Error, Message: "invalid JSON: " + err.Error(), Rule: "json"}}}
+		return &Document{err: fmt.Errorf("invalid JSON: %w", err)}
 	}
 	obj, ok := res.(map[string]any)
 	if !ok {
-		return Result{Issues: []validators.Issue{{Severity: validators.Error, Message: "not a JSON object", Rule: "json"}}}
+		return &Document{err: errors.New("not a JSON object")}
 	}
-	r := v.ValidateDecoded(obj, profiles...)
-	for _, k := range dups {
+	return &Document{obj: obj, dups: dups}
+}
+
+// Object is the decoded resource; nil when the JSON is not an object.
+// Callers must not modify it.
+func (d *Document) Object() map[string]any { return d.obj }
+
+// Err says why the document is not a JSON object, or is nil.
+func (d *Document) Err() error { return d.err }
+
+// ValidateDocument is Validate for a decoded document.
+func (v *Validator) ValidateDocument(d *Document, profiles ...string) Result {
+	if d.err != nil {
+		return Result{Issues: []validators.Issue{{Severity: validators.Error, Message: d.err.Error(), Rule: "json"}}}
+	}
+	r := v.ValidateDecoded(d.obj, profiles...)
+	for _, k := range d.dups {
 		// FHIR JSON allows each property once; the decoder kept the last.
 		r.Issues = append(r.Issues, validators.Issue{Severity: validators.Error, Message: fmt.Sprintf("property %q appears more than once in an object", k), Rule: "json"})
 	}

@@ -295,12 +295,114 @@ func issue(file string, line int, msg string) validators.Issue {
 	return validators.Issue{Severity: validators.Error, Message: msg, File: file, Line: line, Rule: "input"}
 }
 
-// head reads resourceType and id without decoding the whole resource.
-func head(raw []byte) (string, string) {
-	var h struct {
-		ResourceType string `json:"resourceType"`
-		ID           string `json:"id"`
+// head reads resourceType and id from the top level of a JSON object
+// without decoding the rest: it walks the top-level members, skipping their
+// values, and stops once it has both. It runs on the one goroutine that
+// reads the input, so it must cost little next to validation. Input that is
+// not a JSON object gives empty strings (validation reports why).
+func head(raw []byte) (typ, id string) {
+	i := skipSpace(raw, 0)
+	if i >= len(raw) || raw[i] != '{' {
+		return "", ""
 	}
-	json.Unmarshal(raw, &h)
-	return h.ResourceType, h.ID
+	i++
+	for {
+		i = skipSpace(raw, i)
+		if i >= len(raw) || raw[i] != '"' {
+			return typ, id
+		}
+		key, next, ok := jsonString(raw, i)
+		if !ok {
+			return typ, id
+		}
+		i = skipSpace(raw, next)
+		if i >= len(raw) || raw[i] != ':' {
+			return typ, id
+		}
+		i = skipSpace(raw, i+1)
+		if (key == "resourceType" || key == "id") && i < len(raw) && raw[i] == '"' {
+			v, next, ok := jsonString(raw, i)
+			if !ok {
+				return typ, id
+			}
+			if key == "id" {
+				id = v
+			} else {
+				typ = v
+			}
+			i = next
+		} else if i = skipValue(raw, i); i < 0 {
+			return typ, id
+		}
+		if typ != "" && id != "" {
+			return typ, id
+		}
+		i = skipSpace(raw, i)
+		if i >= len(raw) || raw[i] != ',' {
+			return typ, id
+		}
+		i++
+	}
+}
+
+func skipSpace(raw []byte, i int) int {
+	for i < len(raw) && (raw[i] == ' ' || raw[i] == '\t' || raw[i] == '\n' || raw[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// jsonString reads the string starting at raw[i] (a quote) and returns it
+// with the index after its closing quote.
+func jsonString(raw []byte, i int) (string, int, bool) {
+	escaped := false
+	for j := i + 1; j < len(raw); j++ {
+		switch raw[j] {
+		case '\\':
+			escaped = true
+			j++
+		case '"':
+			if !escaped {
+				return string(raw[i+1 : j]), j + 1, true
+			}
+			var s string
+			if json.Unmarshal(raw[i:j+1], &s) != nil {
+				return "", 0, false
+			}
+			return s, j + 1, true
+		}
+	}
+	return "", 0, false
+}
+
+// skipValue returns the index after the JSON value starting at raw[i], or
+// -1 when the input ends first. It checks nesting only as far as it needs
+// to find the value's end.
+func skipValue(raw []byte, i int) int {
+	depth := 0
+	for ; i < len(raw); i++ {
+		switch raw[i] {
+		case '"':
+			_, next, ok := jsonString(raw, i)
+			if !ok {
+				return -1
+			}
+			i = next - 1
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth < 0 {
+				return i // the end of the enclosing object: a bad value
+			}
+		case ',':
+			if depth == 0 {
+				return i
+			}
+		}
+		if depth == 0 && (raw[i] == '}' || raw[i] == ']' || raw[i] == '"') {
+			return i + 1
+		}
+	}
+	return -1
 }
