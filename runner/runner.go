@@ -119,6 +119,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Result, error) {
 		HTTP:       hc,
 		Authorizer: authz,
 		Check:      chk.Check,
+		CheckHead:  chk.CheckHead,
 		Validator:  val,
 		WorkDir:    work,
 		Progress:   o.Progress,

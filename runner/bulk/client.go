@@ -46,6 +46,9 @@ type Client struct {
 	// Check, when set, checks an exchange against the API description and
 	// returns mismatches, stored in the exchange.
 	Check func(req *http.Request, reqBody []byte, resp *http.Response, respBody []byte) []string
+	// CheckHead, when set, checks a streamed download's status and headers
+	// (its body goes to disk, not through Check).
+	CheckHead func(req *http.Request, resp *http.Response) []string
 	// MaxBody bounds bodies read into memory (not downloads); 0 = 16 MiB.
 	MaxBody int64
 	// RequestTimeout bounds one exchange of Do, from sending the request to

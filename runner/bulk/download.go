@@ -188,6 +188,9 @@ func (c *Client) download(ctx context.Context, ref ManifestRef, o DownloadOption
 	dog.alive()
 	f.Status, f.ContentType = resp.StatusCode, resp.Header.Get("Content-Type")
 	ex.Status, ex.ResponseHeaders = resp.StatusCode, evidence.RedactHeaders(resp.Header)
+	if c.CheckHead != nil {
+		ex.Conformance = c.CheckHead(req, resp)
+	}
 	body := idleReader{r: resp.Body, w: dog}
 	if resp.StatusCode != http.StatusOK {
 		preview, _ = io.ReadAll(io.LimitReader(body, evidence.BodyPreview))

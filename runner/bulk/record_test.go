@@ -53,3 +53,23 @@ func TestRecorder(t *testing.T) {
 		t.Errorf("request body not kept: %q", ex.RequestBody)
 	}
 }
+
+func TestDownloadChecksHead(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"resourceType":"Patient","id":"p1"}`+"\n")
+	}))
+	defer srv.Close()
+	var got []evidence.Exchange
+	c := &Client{HTTP: srv.Client(), Record: func(ex evidence.Exchange) { got = append(got, ex) },
+		CheckHead: func(req *http.Request, resp *http.Response) []string {
+			return []string{"content type " + resp.Header.Get("Content-Type")}
+		}}
+	f := c.Download(t.Context(), ManifestRef{Type: "Patient", URL: srv.URL + "/files/f1"}, DownloadOptions{Dir: t.TempDir()})
+	if f.Err != nil || f.Lines != 1 {
+		t.Fatalf("download: %+v", f)
+	}
+	if len(got) != 1 || len(got[0].Conformance) != 1 || got[0].Conformance[0] != "content type application/json" {
+		t.Errorf("the streamed download's head was not checked: %+v", got)
+	}
+}

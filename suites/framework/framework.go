@@ -40,6 +40,8 @@ type Env struct {
 	Authorizer bulk.Authorizer
 	// Check, when set, checks exchanges against the OpenAPI description.
 	Check func(req *http.Request, reqBody []byte, resp *http.Response, respBody []byte) []string
+	// CheckHead checks streamed downloads' status and headers.
+	CheckHead func(req *http.Request, resp *http.Response) []string
 	// Validator checks exported resources.
 	Validator Validator
 	// WorkDir holds downloaded files for the run.
@@ -67,6 +69,7 @@ func (e *Env) Client() *bulk.Client {
 		Auth:           e.Authorizer,
 		Record:         e.record,
 		Check:          e.Check,
+		CheckHead:      e.CheckHead,
 		Progress:       e.Progress,
 		RequestTimeout: e.Config.Timeouts.Request.Duration,
 	}

@@ -234,6 +234,34 @@ func (c *Checker) Check(req *http.Request, reqBody []byte, resp *http.Response, 
 	return scrub(out, req, reqBody, respBody)
 }
 
+// CheckHead checks an exchange whose body was streamed to disk rather than
+// read (an export file): its status, headers and content type, not its
+// body.
+func (c *Checker) CheckHead(req *http.Request, resp *http.Response) []string {
+	route, _, label := c.route(req)
+	if route == nil {
+		return []string{fmt.Sprintf("%s %s: not described", req.Method, req.URL.Path)}
+	}
+	prefix := fmt.Sprintf("response %d of %s: ", resp.StatusCode, label)
+	ref := route.Operation.Responses.Status(resp.StatusCode)
+	if ref == nil || ref.Value == nil {
+		return scrub([]string{prefix + "status not described (described: " + strings.Join(statuses(route.Operation), ", ") + ")"}, req, nil, nil)
+	}
+	described := ref.Value
+	var out []string
+	for _, m := range checkHeaders(described, resp.Header) {
+		out = append(out, prefix+m)
+	}
+	if ct := resp.Header.Get("Content-Type"); len(described.Content) > 0 && described.Content.Get(ct) == nil {
+		if ct == "" {
+			out = append(out, prefix+"Content-Type is missing (want "+strings.Join(mediaTypes(described.Content), " or ")+")")
+		} else {
+			out = append(out, fmt.Sprintf("%scontent type %q not described (want %s)", prefix, ct, strings.Join(mediaTypes(described.Content), " or ")))
+		}
+	}
+	return scrub(out, req, nil, nil)
+}
+
 func (c *Checker) checkResponse(route *routers.Route, params map[string]string, label string, req *http.Request, resp *http.Response, body []byte) []string {
 	prefix := fmt.Sprintf("response %d of %s: ", resp.StatusCode, label)
 	ref := route.Operation.Responses.Status(resp.StatusCode)

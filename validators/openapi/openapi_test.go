@@ -372,3 +372,33 @@ func TestAPICheckConcurrent(t *testing.T) {
 		t.Error(e)
 	}
 }
+
+// TestAPICheckHead checks streamed file downloads by their status, headers
+// and content type alone.
+func TestAPICheckHead(t *testing.T) {
+	c, err := New(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		status int
+		header http.Header
+		want   int // mismatches
+		text   string
+	}{
+		{"ndjson file", 200, hdr("Content-Type", "application/fhir+ndjson"), 0, ""},
+		{"wrong content type", 200, hdr("Content-Type", "application/json"), 1, `content type "application/json" not described`},
+		{"no content type", 200, http.Header{}, 1, "Content-Type is missing"},
+		{"undescribed status", 302, hdr("Location", "/elsewhere"), 1, "status not described"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", base+"/files/f1", nil)
+			got := c.CheckHead(req, &http.Response{StatusCode: tt.status, Header: tt.header})
+			if len(got) != tt.want || (tt.text != "" && !strings.Contains(strings.Join(got, "\n"), tt.text)) {
+				t.Errorf("got %q, want %d mismatch(es) mentioning %q", got, tt.want, tt.text)
+			}
+		})
+	}
+}
