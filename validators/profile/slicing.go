@@ -3,6 +3,8 @@ package profile
 import (
 	"fmt"
 	"strings"
+
+	"github.com/pdex-conform/pdex-conform/validators/profile/fhirpath"
 )
 
 // step is one step of a discriminator path: an element name, or one of the
@@ -532,7 +534,7 @@ func (w *walker) matchDisc(m *discMatcher, o occ) bool {
 		for _, e := range m.expect {
 			found := false
 			for _, v := range vals {
-				if e.pattern && matchesPattern(e.val, v.val) || !e.pattern && equalJSON(e.val, v.val) {
+				if e.pattern && matchesPattern(e.val, v.val) || !e.pattern && fhirpath.JSONEqual(e.val, v.val) {
 					found = true
 					break
 				}

@@ -690,7 +690,7 @@ func itemsEqual(a, b Item) (eq, ok bool) {
 	if x.ok && y.ok {
 		return x.f == y.f, true
 	}
-	return jsonEqual(a.V, b.V), true
+	return JSONEqual(a.V, b.V), true
 }
 
 func itemsEquivalent(a, b Item) bool {
@@ -701,36 +701,6 @@ func itemsEquivalent(a, b Item) bool {
 	}
 	eq, ok := itemsEqual(a, b)
 	return ok && eq
-}
-
-func jsonEqual(a, b any) bool {
-	switch x := a.(type) {
-	case map[string]any:
-		y, ok := b.(map[string]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for k, v := range x {
-			if !jsonEqual(v, y[k]) {
-				return false
-			}
-		}
-		return true
-	case []any:
-		y, ok := b.([]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for i := range x {
-			if !jsonEqual(x[i], y[i]) {
-				return false
-			}
-		}
-		return true
-	case json.Number:
-		return num(Item{V: a}).f == num(Item{V: b}).f && num(Item{V: b}).ok
-	}
-	return a == b
 }
 
 func isDateLike(it Item) bool {
