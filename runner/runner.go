@@ -49,8 +49,6 @@ type Result struct {
 	Report   types.Report
 	Started  time.Time
 	Duration time.Duration
-	// Validation summarises validation across the run's exports.
-	Profiles string
 }
 
 // Run runs the suites against cfg.Target. The error is for a run that could
