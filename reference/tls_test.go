@@ -2,111 +2,31 @@ package reference
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/pdex-conform/pdex-conform/reference/tlstest"
 )
-
-// testCA is a certificate authority made for one test.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  []byte
-}
-
-func newTestCA(t *testing.T, name string) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
-}
-
-// issue makes a leaf certificate for a server (IP SAN 127.0.0.1) or a
-// client, returning its PEM certificate and key.
-func (ca *testCA) issue(t *testing.T, name string, server bool) (certPEM, keyPEM []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: name},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	if server {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
-}
-
-func writeFile(t *testing.T, dir, name string, data []byte) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 // TestTLS: serve over HTTPS, and with a client CA refuse every client
 // without a certificate from it (mutual TLS).
 func TestTLS(t *testing.T) {
 	dir := t.TempDir()
-	ca := newTestCA(t, "pdex-conform test CA")
-	rogue := newTestCA(t, "someone else's CA")
-	srvCert, srvKey := ca.issue(t, "reference server", true)
-	cliCert, cliKey := ca.issue(t, "provider client", false)
-	rogueCert, rogueKey := rogue.issue(t, "rogue client", false)
-	certFile := writeFile(t, dir, "server.pem", srvCert)
-	keyFile := writeFile(t, dir, "server-key.pem", srvKey)
-	caFile := writeFile(t, dir, "ca.pem", ca.pem)
+	ca := tlstest.NewCA(t, "pdex-conform test CA")
+	rogue := tlstest.NewCA(t, "someone else's CA")
+	srvCert, srvKey := ca.Server(t, "reference server")
+	cliCert, cliKey := ca.Client(t, "provider client")
+	rogueCert, rogueKey := rogue.Client(t, "rogue client")
+	certFile := tlstest.WriteFile(t, dir, "server.pem", srvCert)
+	keyFile := tlstest.WriteFile(t, dir, "server-key.pem", srvKey)
+	caFile := tlstest.WriteFile(t, dir, "ca.PEM", ca.PEM)
 
 	roots := x509.NewCertPool()
-	roots.AddCert(ca.cert)
+	roots.AddCert(ca.Cert)
 	client := func(t *testing.T, certPEM, keyPEM []byte) *http.Client {
 		cfg := &tls.Config{RootCAs: roots}
 		if certPEM != nil {
@@ -123,7 +43,7 @@ func TestTLS(t *testing.T) {
 		for _, c := range []struct{ cert, key, ca string }{
 			{"", keyFile, ""},
 			{certFile, filepath.Join(dir, "missing.pem"), ""},
-			{certFile, keyFile, filepath.Join(dir, "missing-ca.pem")},
+			{certFile, keyFile, filepath.Join(dir, "missing-ca.PEM")},
 			{certFile, keyFile, keyFile}, // a key is no CA certificate
 		} {
 			if _, err := LoadTLSConfig(c.cert, c.key, c.ca); err == nil {

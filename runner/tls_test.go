@@ -2,20 +2,12 @@ package runner_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
 	"log"
-	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -24,87 +16,10 @@ import (
 
 	"github.com/onsi/ginkgo/v2/types"
 
+	"github.com/pdex-conform/pdex-conform/reference/tlstest"
 	"github.com/pdex-conform/pdex-conform/runner"
 	"github.com/pdex-conform/pdex-conform/runner/config"
 )
-
-// issuer is a test certificate authority.
-type issuer struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  []byte
-}
-
-// serialNumber is a random certificate serial, as RFC 5280 advises.
-func serialNumber(t *testing.T) *big.Int {
-	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
-func newIssuer(t *testing.T, name string) *issuer {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          serialNumber(t),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return &issuer{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
-}
-
-// issue signs a leaf certificate for a server (with ip) or a client, and
-// returns its certificate and key as PEM.
-func (is *issuer) issue(t *testing.T, name string, usage x509.ExtKeyUsage, ip net.IP) (certPEM, keyPEM []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serialNumber(t),
-		Subject:      pkix.Name{CommonName: name},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-	}
-	if ip != nil {
-		tmpl.IPAddresses = []net.IP{ip}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, is.cert, &key.PublicKey, is.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
-}
-
-func writeFile(t *testing.T, dir, name string, b []byte) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 const exportCapability = `{"resourceType":"CapabilityStatement","status":"active","date":"2026-01-01","kind":"instance",` +
 	`"fhirVersion":"4.0.1","format":["json"],"rest":[{"mode":"server","resource":[{"type":"Group",` +
@@ -116,17 +31,17 @@ const exportCapability = `{"resourceType":"CapabilityStatement","status":"active
 // CA trusted; without them the spec fails naming the certificate problem.
 func TestMutualTLS(t *testing.T) {
 	dir := t.TempDir()
-	ca, otherCA := newIssuer(t, "pdex-conform test CA"), newIssuer(t, "some other CA")
-	srvCert, srvKey := ca.issue(t, "127.0.0.1", x509.ExtKeyUsageServerAuth, net.IPv4(127, 0, 0, 1))
-	cliCert, cliKey := ca.issue(t, "pdex-conform-client", x509.ExtKeyUsageClientAuth, nil)
-	strangerCert, strangerKey := otherCA.issue(t, "stranger", x509.ExtKeyUsageClientAuth, nil)
+	ca, otherCA := tlstest.NewCA(t, "pdex-conform test CA"), tlstest.NewCA(t, "some other CA")
+	srvCert, srvKey := ca.Server(t, "127.0.0.1")
+	cliCert, cliKey := ca.Client(t, "pdex-conform-client")
+	strangerCert, strangerKey := otherCA.Client(t, "stranger")
 	files := map[string]string{
-		"ca":          writeFile(t, dir, "ca.pem", ca.pem),
-		"cert":        writeFile(t, dir, "client.pem", cliCert),
-		"key":         writeFile(t, dir, "client-key.pem", cliKey),
-		"strangeCert": writeFile(t, dir, "stranger.pem", strangerCert),
-		"strangeKey":  writeFile(t, dir, "stranger-key.pem", strangerKey),
-		"notPEM":      writeFile(t, dir, "not.pem", []byte("not a certificate")),
+		"ca":          tlstest.WriteFile(t, dir, "ca.PEM", ca.PEM),
+		"cert":        tlstest.WriteFile(t, dir, "client.pem", cliCert),
+		"key":         tlstest.WriteFile(t, dir, "client-key.pem", cliKey),
+		"strangeCert": tlstest.WriteFile(t, dir, "stranger.pem", strangerCert),
+		"strangeKey":  tlstest.WriteFile(t, dir, "stranger-key.pem", strangerKey),
+		"notPEM":      tlstest.WriteFile(t, dir, "not.pem", []byte("not a certificate")),
 	}
 
 	pair, err := tls.X509KeyPair(srvCert, srvKey)
@@ -134,7 +49,7 @@ func TestMutualTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	clientCAs := x509.NewCertPool()
-	clientCAs.AddCert(ca.cert)
+	clientCAs.AddCert(ca.Cert)
 	var mu sync.Mutex
 	var seen []string
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
