@@ -15,9 +15,9 @@ import (
 
 	"github.com/onsi/ginkgo/v2/formatter"
 
+	"github.com/pdex-conform/pdex-conform/config"
 	"github.com/pdex-conform/pdex-conform/reports"
 	"github.com/pdex-conform/pdex-conform/runner"
-	"github.com/pdex-conform/pdex-conform/runner/config"
 )
 
 // realRun runs the suites against the in-process reference server with the

@@ -15,7 +15,7 @@ import (
 
 	"github.com/onsi/ginkgo/v2/types"
 
-	"github.com/pdex-conform/pdex-conform/runner/evidence"
+	"github.com/pdex-conform/pdex-conform/evidence"
 	"github.com/pdex-conform/pdex-conform/suites/catalog"
 )
 

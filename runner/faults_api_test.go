@@ -7,7 +7,7 @@ import (
 
 	"github.com/onsi/ginkgo/v2/types"
 
-	"github.com/pdex-conform/pdex-conform/runner/config"
+	"github.com/pdex-conform/pdex-conform/config"
 )
 
 // TestAPIDescriptionAgainstFaults proves PA-API-01 able to fail: its specs

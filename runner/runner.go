@@ -18,10 +18,10 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 	"github.com/onsi/gomega"
 
+	"github.com/pdex-conform/pdex-conform/client/bulk"
+	"github.com/pdex-conform/pdex-conform/client/smart"
+	"github.com/pdex-conform/pdex-conform/config"
 	"github.com/pdex-conform/pdex-conform/reference"
-	"github.com/pdex-conform/pdex-conform/runner/auth"
-	"github.com/pdex-conform/pdex-conform/runner/bulk"
-	"github.com/pdex-conform/pdex-conform/runner/config"
 	"github.com/pdex-conform/pdex-conform/suites"
 	"github.com/pdex-conform/pdex-conform/suites/framework"
 	"github.com/pdex-conform/pdex-conform/validators/openapi"
@@ -80,11 +80,11 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Result, error) {
 			return nil, fmt.Errorf("starting the reference server: %w", err)
 		}
 		defer srv.Close()
-		derived, err := srv.RunConfig(ctx)
+		facts, err := srv.Facts(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("configuring the run against the reference server: %w", err)
 		}
-		mergeReference(cfg, derived)
+		mergeReference(cfg, ReferenceConfig(facts))
 		if o.Progress != nil {
 			o.Progress("reference server listening at %s", srv.URL)
 		}
@@ -109,7 +109,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building the OpenAPI checker: %w", err)
 	}
-	if ts, ok := authz.(*auth.TokenSource); ok {
+	if ts, ok := authz.(*smart.TokenSource); ok {
 		chk.Learn(openapi.Token, ts.Credentials.TokenURL)
 	}
 	env := &framework.Env{
@@ -122,7 +122,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Result, error) {
 		WorkDir:    work,
 		Progress:   o.Progress,
 	}
-	if ts, ok := authz.(*auth.TokenSource); ok {
+	if ts, ok := authz.(*smart.TokenSource); ok {
 		// Token requests are exchanges of the run too: record and check
 		// them like every other.
 		ts.HTTPClient = &http.Client{

@@ -11,9 +11,10 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/pdex-conform/pdex-conform/runner/auth"
-	"github.com/pdex-conform/pdex-conform/runner/bulk"
-	"github.com/pdex-conform/pdex-conform/runner/evidence"
+	"github.com/pdex-conform/pdex-conform/client/bulk"
+	"github.com/pdex-conform/pdex-conform/client/smart"
+	"github.com/pdex-conform/pdex-conform/evidence"
+	"github.com/pdex-conform/pdex-conform/keys"
 	"github.com/pdex-conform/pdex-conform/suites/framework"
 )
 
@@ -203,15 +204,15 @@ func tokenForm(e *framework.Env, tokenURL string) (url.Values, bool) {
 	if err != nil {
 		return nil, false
 	}
-	key, err := auth.ParsePrivateKey(raw)
+	key, err := keys.ParsePrivate(raw)
 	if err != nil {
 		return nil, false
 	}
-	creds := auth.Credentials{ClientID: e.Config.Auth.ClientID, KeyID: e.Config.Auth.KeyID, Alg: e.Config.Auth.Alg,
+	creds := smart.Credentials{ClientID: e.Config.Auth.ClientID, KeyID: e.Config.Auth.KeyID, Alg: e.Config.Auth.Alg,
 		Key: key, TokenURL: tokenURL, Scope: e.Config.Auth.Scope}
-	a, err := creds.Assertion(auth.AssertionOptions{})
+	a, err := creds.Assertion(smart.AssertionOptions{})
 	Expect(err).NotTo(HaveOccurred(), "signing a client assertion")
-	return auth.Form(a, creds.Scope), true
+	return smart.Form(a, creds.Scope), true
 }
 
 // groupIdentifier is the Group's first identifier as a token search value.

@@ -10,14 +10,15 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/pdex-conform/pdex-conform/runner/auth"
-	"github.com/pdex-conform/pdex-conform/runner/bulk"
+	"github.com/pdex-conform/pdex-conform/client/bulk"
+	"github.com/pdex-conform/pdex-conform/client/smart"
+	"github.com/pdex-conform/pdex-conform/keys"
 	"github.com/pdex-conform/pdex-conform/suites/framework"
 )
 
 // smartCredentials returns the run's SMART client credentials, skipping the
 // spec when the run does not use SMART Backend Services.
-func smartCredentials(e *framework.Env) auth.Credentials {
+func smartCredentials(e *framework.Env) smart.Credentials {
 	if ok, why := e.SMART(); !ok {
 		Skip(why)
 	}
@@ -58,7 +59,7 @@ type tokenBody struct {
 type refusal struct {
 	// assertion returns the options that break the client assertion; nil
 	// means a correct assertion.
-	assertion func(e *framework.Env, c auth.Credentials) (auth.AssertionOptions, error)
+	assertion func(e *framework.Env, c smart.Credentials) (smart.AssertionOptions, error)
 	// form breaks the token request form; nil leaves it correct.
 	form func(url.Values)
 	// replay sends the request once first, which must succeed.
@@ -85,8 +86,8 @@ var (
 	wrongAssertionType = []string{"invalid_client", "invalid_request"}
 )
 
-func withAssertion(o auth.AssertionOptions) func(*framework.Env, auth.Credentials) (auth.AssertionOptions, error) {
-	return func(*framework.Env, auth.Credentials) (auth.AssertionOptions, error) { return o, nil }
+func withAssertion(o smart.AssertionOptions) func(*framework.Env, smart.Credentials) (smart.AssertionOptions, error) {
+	return func(*framework.Env, smart.Credentials) (smart.AssertionOptions, error) { return o, nil }
 }
 
 // expectRefused checks a token endpoint refusal: 400 or 401 (SMART allows
@@ -131,9 +132,9 @@ func registerAuth(e *framework.Env) {
 			creds := smartCredentials(e)
 			ctx, cancel := e.Ctx()
 			defer cancel()
-			a, err := creds.Assertion(auth.AssertionOptions{})
+			a, err := creds.Assertion(smart.AssertionOptions{})
 			Expect(err).NotTo(HaveOccurred())
-			resp, err := e.TokenRequest(ctx, auth.Form(a, creds.Scope))
+			resp, err := e.TokenRequest(ctx, smart.Form(a, creds.Scope))
 			Expect(err).NotTo(HaveOccurred())
 			var b tokenBody
 			Expect(resp.StatusCode).To(Equal(http.StatusOK), "token request: %s", resp.Body)
@@ -157,7 +158,7 @@ func registerAuth(e *framework.Env) {
 				creds := smartCredentials(e)
 				ctx, cancel := e.Ctx()
 				defer cancel()
-				var o auth.AssertionOptions
+				var o smart.AssertionOptions
 				if r.assertion != nil {
 					var err error
 					o, err = r.assertion(e, creds)
@@ -165,7 +166,7 @@ func registerAuth(e *framework.Env) {
 				}
 				a, err := creds.Assertion(o)
 				Expect(err).NotTo(HaveOccurred(), "building the client assertion")
-				form := auth.Form(a, creds.Scope)
+				form := smart.Form(a, creds.Scope)
 				if r.form != nil {
 					r.form(form)
 				}
@@ -179,51 +180,51 @@ func registerAuth(e *framework.Env) {
 				expectRefused(resp, r.codes)
 			},
 			Entry("with a corrupted signature", framework.Req("PA-AUTH-02"), refusal{
-				assertion: withAssertion(auth.AssertionOptions{CorruptSignature: true}), codes: invalidClient,
+				assertion: withAssertion(smart.AssertionOptions{CorruptSignature: true}), codes: invalidClient,
 			}),
 			Entry("signed with a key that is not registered", framework.Req("PA-AUTH-02"), refusal{
 				// Same kid and algorithm, another key: only the signature
 				// check can tell.
-				assertion: func(_ *framework.Env, c auth.Credentials) (auth.AssertionOptions, error) {
+				assertion: func(_ *framework.Env, c smart.Credentials) (smart.AssertionOptions, error) {
 					alg := c.Alg
 					if alg == "" {
 						var err error
-						if alg, err = auth.AlgForKey(c.Key); err != nil {
-							return auth.AssertionOptions{}, err
+						if alg, err = keys.AlgFor(c.Key); err != nil {
+							return smart.AssertionOptions{}, err
 						}
 					}
-					k, err := auth.GenerateKey(alg)
-					return auth.AssertionOptions{SignWith: k}, err
+					k, err := keys.Generate(alg)
+					return smart.AssertionOptions{SignWith: k}, err
 				},
 				codes: invalidClient,
 			}),
 			Entry("whose aud is not the token URL", framework.Req("PA-AUTH-03"), refusal{
 				// The FHIR base URL: the audience clients most often get
 				// wrong.
-				assertion: func(e *framework.Env, _ auth.Credentials) (auth.AssertionOptions, error) {
-					return auth.AssertionOptions{Audience: e.Config.Target}, nil
+				assertion: func(e *framework.Env, _ smart.Credentials) (smart.AssertionOptions, error) {
+					return smart.AssertionOptions{Audience: e.Config.Target}, nil
 				},
 				codes: invalidClient,
 			}),
 			Entry("without exp", framework.Req("PA-AUTH-04"), refusal{
-				assertion: withAssertion(auth.AssertionOptions{OmitExp: true}), codes: invalidClient,
+				assertion: withAssertion(smart.AssertionOptions{OmitExp: true}), codes: invalidClient,
 			}),
 			Entry("with an exp in the past", framework.Req("PA-AUTH-04"), refusal{
 				// Ten minutes: well past any clock skew a server allows.
-				assertion: withAssertion(auth.AssertionOptions{ExpiresIn: -10 * time.Minute}), codes: invalidClient,
+				assertion: withAssertion(smart.AssertionOptions{ExpiresIn: -10 * time.Minute}), codes: invalidClient,
 			}),
 			Entry("with an exp more than five minutes ahead", framework.Req("PA-AUTH-04"), refusal{
 				// An hour: over the five-minute limit by far more than any
 				// clock skew.
-				assertion: withAssertion(auth.AssertionOptions{ExpiresIn: time.Hour}), codes: invalidClient,
+				assertion: withAssertion(smart.AssertionOptions{ExpiresIn: time.Hour}), codes: invalidClient,
 			}),
 			Entry("with a jti already used", framework.Req("PA-AUTH-05"), refusal{replay: true, codes: invalidClient}),
 			Entry("from a client that is not registered", framework.Req("PA-AUTH-06"), refusal{
-				assertion: withAssertion(auth.AssertionOptions{Issuer: "pdex-conform-unregistered-client", Subject: "pdex-conform-unregistered-client"}),
+				assertion: withAssertion(smart.AssertionOptions{Issuer: "pdex-conform-unregistered-client", Subject: "pdex-conform-unregistered-client"}),
 				codes:     invalidClient,
 			}),
 			Entry("with a kid that is not registered", framework.Req("PA-AUTH-06"), refusal{
-				assertion: withAssertion(auth.AssertionOptions{KeyID: "pdex-conform-unregistered-kid"}), codes: invalidClient,
+				assertion: withAssertion(smart.AssertionOptions{KeyID: "pdex-conform-unregistered-kid"}), codes: invalidClient,
 			}),
 			Entry("with a grant_type other than client_credentials", framework.Req("PA-AUTH-07"), refusal{
 				form: func(v url.Values) { v.Set("grant_type", "password") }, codes: wrongGrant,
@@ -235,15 +236,15 @@ func registerAuth(e *framework.Env) {
 				codes: wrongAssertionType,
 			}),
 			Entry("with alg none", framework.Req("PA-AUTH-11"), refusal{
-				assertion: withAssertion(auth.AssertionOptions{AlgNone: true}), codes: invalidClient,
+				assertion: withAssertion(smart.AssertionOptions{AlgNone: true}), codes: invalidClient,
 			}),
 			Entry("signed HS256 with the client's public key", framework.Req("PA-AUTH-11"), refusal{
 				// The algorithm-confusion attack: a verifier that takes the
 				// algorithm from the header checks an HMAC keyed with the
 				// public key (PEM, as the classic attack does).
-				assertion: func(_ *framework.Env, c auth.Credentials) (auth.AssertionOptions, error) {
-					pem, err := auth.PublicKeyPEM(c.Key.Public())
-					return auth.AssertionOptions{HS256Secret: pem}, err
+				assertion: func(_ *framework.Env, c smart.Credentials) (smart.AssertionOptions, error) {
+					pem, err := keys.PublicPEM(c.Key.Public())
+					return smart.AssertionOptions{HS256Secret: pem}, err
 				},
 				codes: invalidClient,
 			}),

@@ -3,7 +3,7 @@ package suites
 import (
 	"encoding/json"
 
-	"github.com/pdex-conform/pdex-conform/runner/bulk"
+	"github.com/pdex-conform/pdex-conform/client/bulk"
 	"github.com/pdex-conform/pdex-conform/suites/framework"
 )
 

@@ -18,7 +18,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/pdex-conform/pdex-conform/runner/bench"
+	"github.com/pdex-conform/pdex-conform/bench"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".

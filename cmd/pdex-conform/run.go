@@ -10,9 +10,9 @@ import (
 
 	"github.com/mattn/go-isatty"
 
+	"github.com/pdex-conform/pdex-conform/config"
 	"github.com/pdex-conform/pdex-conform/reports"
 	"github.com/pdex-conform/pdex-conform/runner"
-	"github.com/pdex-conform/pdex-conform/runner/config"
 )
 
 const runUsage = `Usage: pdex-conform run --target URL|reference [flags]

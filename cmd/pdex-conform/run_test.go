@@ -18,6 +18,7 @@ import (
 
 	"github.com/pdex-conform/pdex-conform/reference"
 	"github.com/pdex-conform/pdex-conform/reports"
+	"github.com/pdex-conform/pdex-conform/runner"
 )
 
 // secretTap sits in front of the reference server and keeps every secret
@@ -90,10 +91,11 @@ func tappedReference(t *testing.T, faults ...string) (cfgPath string, tap *secre
 	tap.next = srv.Handler()
 	ts.Start()
 	t.Cleanup(func() { ts.Close(); srv.Close() })
-	cfg, err := srv.RunConfig(ctx)
+	facts, err := srv.Facts(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg := runner.ReferenceConfig(facts)
 	if cfg.Auth.PrivateKey == "" {
 		t.Fatal("the reference run configuration has no private key")
 	}

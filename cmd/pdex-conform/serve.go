@@ -10,6 +10,7 @@ import (
 
 	"github.com/pdex-conform/pdex-conform/fixtures"
 	"github.com/pdex-conform/pdex-conform/reference"
+	"github.com/pdex-conform/pdex-conform/runner"
 )
 
 const serveUsage = `Usage: pdex-conform serve [flags]
@@ -76,10 +77,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer srv.Close()
 	if *writeConfig != "" {
-		cfg, err := srv.RunConfig(ctx)
+		facts, err := srv.Facts(ctx)
 		if err != nil {
 			return err
 		}
+		cfg := runner.ReferenceConfig(facts)
 		if err := cfg.Write(*writeConfig); err != nil {
 			return usagef("%v", err)
 		}

@@ -17,7 +17,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pdex-conform/pdex-conform/runner/bulk"
+	"github.com/pdex-conform/pdex-conform/client/bulk"
 )
 
 // ExportRequest describes a kick-off; zero fields take the run's defaults.

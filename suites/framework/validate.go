@@ -5,7 +5,7 @@ import (
 
 	"github.com/onsi/ginkgo/v2/types"
 
-	"github.com/pdex-conform/pdex-conform/runner/evidence"
+	"github.com/pdex-conform/pdex-conform/evidence"
 	"github.com/pdex-conform/pdex-conform/validators"
 	"github.com/pdex-conform/pdex-conform/validators/r4"
 )

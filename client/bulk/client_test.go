@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pdex-conform/pdex-conform/runner/evidence"
+	"github.com/pdex-conform/pdex-conform/evidence"
 )
 
 func TestRetryAfter(t *testing.T) {

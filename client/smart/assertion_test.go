@@ -1,4 +1,4 @@
-package auth
+package smart
 
 import (
 	"crypto"
@@ -16,6 +16,8 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"github.com/pdex-conform/pdex-conform/keys"
+	"github.com/pdex-conform/pdex-conform/keys/keystest"
 )
 
 // decoded is an assertion taken apart without trusting it.
@@ -67,7 +69,7 @@ func (d decoded) num(t *testing.T, claim string) int64 {
 // verifyWithJose checks the token with an independent JOSE implementation.
 func verifyWithJose(t *testing.T, tok string, pub crypto.PublicKey, alg jose.SignatureAlgorithm) {
 	t.Helper()
-	jws, err := jose.ParseSigned(tok, []jose.SignatureAlgorithm{alg})
+	jws, err := jose.ParseSignedCompact(tok, []jose.SignatureAlgorithm{alg})
 	if err != nil {
 		t.Fatalf("go-jose cannot parse the token: %v", err)
 	}
@@ -77,12 +79,12 @@ func verifyWithJose(t *testing.T, tok string, pub crypto.PublicKey, alg jose.Sig
 }
 
 func TestCorrectAssertion(t *testing.T) {
-	k := newTestKeys(t)
+	k := keystest.New(t)
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
 		key crypto.Signer
 		alg string
-	}{{k.rsa, RS384}, {k.ec, ES384}} {
+	}{{k.RSA, keys.RS384}, {k.EC, keys.ES384}} {
 		t.Run(tc.alg, func(t *testing.T) {
 			c := Credentials{ClientID: "client-1", KeyID: "kid-1", Key: tc.key, TokenURL: "https://as.example/token"}
 			tok, err := c.Assertion(AssertionOptions{Now: now})
@@ -114,7 +116,7 @@ func TestCorrectAssertion(t *testing.T) {
 			if decode(t, again).claims["jti"] == jti {
 				t.Error("two assertions share a jti")
 			}
-			if tc.alg == ES384 && len(d.sig) != 96 {
+			if tc.alg == keys.ES384 && len(d.sig) != 96 {
 				t.Errorf("ES384 signature is %d bytes, want r||s of 96", len(d.sig))
 			}
 		})
@@ -122,12 +124,12 @@ func TestCorrectAssertion(t *testing.T) {
 }
 
 func TestAssertionKnobs(t *testing.T) {
-	k := newTestKeys(t)
-	other := newTestKeys(t)
+	k := keystest.New(t)
+	other := keystest.New(t)
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	c := Credentials{ClientID: "client-1", KeyID: "kid-1", Key: k.rsa, TokenURL: "https://as.example/token", JKU: "https://client.example/jwks"}
-	ec := Credentials{ClientID: "client-1", KeyID: "kid-e", Key: k.ec, TokenURL: "https://as.example/token"}
-	pubPEM, err := PublicKeyPEM(k.rsa.Public())
+	c := Credentials{ClientID: "client-1", KeyID: "kid-1", Key: k.RSA, TokenURL: "https://as.example/token", JKU: "https://client.example/jwks"}
+	ec := Credentials{ClientID: "client-1", KeyID: "kid-e", Key: k.EC, TokenURL: "https://as.example/token"}
+	pubPEM, err := keys.PublicPEM(k.RSA.Public())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,37 +184,37 @@ func TestAssertionKnobs(t *testing.T) {
 				t.Errorf("not an HMAC-SHA256 with the public key: header %v", d.header)
 			}
 		}},
-		{"signed with another key", c, AssertionOptions{SignWith: other.rsa}, func(t *testing.T, d decoded) {
-			if !rsVerifies(&other.rsa.PublicKey)(t, d) || rsVerifies(&k.rsa.PublicKey)(t, d) {
+		{"signed with another key", c, AssertionOptions{SignWith: other.RSA}, func(t *testing.T, d decoded) {
+			if !rsVerifies(&other.RSA.PublicKey)(t, d) || rsVerifies(&k.RSA.PublicKey)(t, d) {
 				t.Error("not signed by the other key alone")
 			}
 		}},
 		{"corrupt signature", c, AssertionOptions{CorruptSignature: true}, func(t *testing.T, d decoded) {
-			if rsVerifies(&k.rsa.PublicKey)(t, d) {
+			if rsVerifies(&k.RSA.PublicKey)(t, d) {
 				t.Error("the corrupted signature still verifies")
 			}
 		}},
 		{"header lies about the algorithm", c, AssertionOptions{HeaderAlg: "ES384"}, func(t *testing.T, d decoded) {
-			if d.header["alg"] != "ES384" || !rsVerifies(&k.rsa.PublicKey)(t, d) {
+			if d.header["alg"] != "ES384" || !rsVerifies(&k.RSA.PublicKey)(t, d) {
 				t.Errorf("header %v", d.header)
 			}
 		}},
 		{"RS256 really signed", c, AssertionOptions{Alg: "RS256"}, func(t *testing.T, d decoded) {
 			h := sha256.Sum256([]byte(d.input))
-			if d.header["alg"] != "RS256" || rsa.VerifyPKCS1v15(&k.rsa.PublicKey, crypto.SHA256, h[:], d.sig) != nil {
+			if d.header["alg"] != "RS256" || rsa.VerifyPKCS1v15(&k.RSA.PublicKey, crypto.SHA256, h[:], d.sig) != nil {
 				t.Error("not an RS256 signature")
 			}
 		}},
 		{"PS384 really signed", c, AssertionOptions{Alg: "PS384"}, func(t *testing.T, d decoded) {
 			h := sha512.Sum384([]byte(d.input))
-			if rsa.VerifyPSS(&k.rsa.PublicKey, crypto.SHA384, h[:], d.sig, nil) != nil {
+			if rsa.VerifyPSS(&k.RSA.PublicKey, crypto.SHA384, h[:], d.sig, nil) != nil {
 				t.Error("not a PS384 signature")
 			}
 		}},
 		{"ES384 raw r||s", ec, AssertionOptions{}, func(t *testing.T, d decoded) {
 			h := sha512.Sum384([]byte(d.input))
 			r, s := new(big.Int).SetBytes(d.sig[:48]), new(big.Int).SetBytes(d.sig[48:])
-			if !ecdsa.Verify(&k.ec.PublicKey, h[:], r, s) {
+			if !ecdsa.Verify(&k.EC.PublicKey, h[:], r, s) {
 				t.Error("r||s does not verify")
 			}
 		}},
@@ -239,13 +241,13 @@ func TestAssertionKnobs(t *testing.T) {
 		creds Credentials
 		opts  AssertionOptions
 	}{
-		"no client id":          {Credentials{Key: k.rsa, TokenURL: "u"}, AssertionOptions{}},
-		"no token URL":          {Credentials{ClientID: "c", Key: k.rsa}, AssertionOptions{}},
+		"no client id":          {Credentials{Key: k.RSA, TokenURL: "u"}, AssertionOptions{}},
+		"no token URL":          {Credentials{ClientID: "c", Key: k.RSA}, AssertionOptions{}},
 		"no key":                {Credentials{ClientID: "c", TokenURL: "u"}, AssertionOptions{}},
-		"unsupported alg":       {Credentials{ClientID: "c", Key: k.rsa, TokenURL: "u", Alg: "RS256"}, AssertionOptions{}},
-		"ES384 with an RSA key": {Credentials{ClientID: "c", Key: k.rsa, TokenURL: "u", Alg: ES384}, AssertionOptions{}},
-		"ES384 with P-256":      {Credentials{ClientID: "c", Key: k.ec256, TokenURL: "u"}, AssertionOptions{Alg: ES384}},
-		"unknown signing alg":   {Credentials{ClientID: "c", Key: k.rsa, TokenURL: "u"}, AssertionOptions{Alg: "XX999"}},
+		"unsupported alg":       {Credentials{ClientID: "c", Key: k.RSA, TokenURL: "u", Alg: "RS256"}, AssertionOptions{}},
+		"ES384 with an RSA key": {Credentials{ClientID: "c", Key: k.RSA, TokenURL: "u", Alg: keys.ES384}, AssertionOptions{}},
+		"ES384 with P-256":      {Credentials{ClientID: "c", Key: k.EC256, TokenURL: "u"}, AssertionOptions{Alg: keys.ES384}},
+		"unknown signing alg":   {Credentials{ClientID: "c", Key: k.RSA, TokenURL: "u"}, AssertionOptions{Alg: "XX999"}},
 	} {
 		if _, err := tc.creds.Assertion(tc.opts); err == nil {
 			t.Errorf("%s: no error", name)

@@ -17,12 +17,12 @@ import (
 
 	"github.com/onsi/ginkgo/v2/types"
 
+	"github.com/pdex-conform/pdex-conform/client/bulk"
+	"github.com/pdex-conform/pdex-conform/client/smart"
+	"github.com/pdex-conform/pdex-conform/config"
 	"github.com/pdex-conform/pdex-conform/fixtures"
 	"github.com/pdex-conform/pdex-conform/reference"
 	"github.com/pdex-conform/pdex-conform/runner"
-	"github.com/pdex-conform/pdex-conform/runner/auth"
-	"github.com/pdex-conform/pdex-conform/runner/bulk"
-	"github.com/pdex-conform/pdex-conform/runner/config"
 	"github.com/pdex-conform/pdex-conform/validators"
 	"github.com/pdex-conform/pdex-conform/validators/check"
 	"github.com/pdex-conform/pdex-conform/validators/stream"
@@ -131,10 +131,11 @@ func childServe(ctx context.Context, db, cfgPath string, stdin io.Reader, stdout
 		return err
 	}
 	defer srv.Close()
-	cfg, err := srv.RunConfig(ctx)
+	facts, err := srv.Facts(ctx)
 	if err != nil {
 		return err
 	}
+	cfg := runner.ReferenceConfig(facts)
 	if err := cfg.Write(cfgPath); err != nil {
 		return err
 	}
@@ -180,7 +181,7 @@ func childExport(ctx context.Context, cfgPath, dir, claims string) (*exported, e
 	if err != nil {
 		return nil, err
 	}
-	ts := &auth.TokenSource{Credentials: creds, HTTPClient: hc}
+	ts := &smart.TokenSource{Credentials: creds, HTTPClient: hc}
 	// The token is fetched first: the measurement is the export.
 	if _, err := ts.Token(ctx); err != nil {
 		return nil, err

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pdex-conform/pdex-conform/runner/evidence"
+	"github.com/pdex-conform/pdex-conform/evidence"
 )
 
 const patientLine = `{"resourceType":"Patient","id":"p1"}`

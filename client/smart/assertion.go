@@ -2,7 +2,7 @@
 // Launch 2.x, backend-services): private keys and JWKs, signed client
 // assertions (including deliberately wrong ones for negative tests), the
 // token request and a renewing token source.
-package auth
+package smart
 
 import (
 	"crypto"
@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"net/url"
 	"time"
+
+	"github.com/pdex-conform/pdex-conform/keys"
 )
 
 // Form parameter values fixed by SMART Backend Services.
@@ -31,7 +33,7 @@ const DefaultAssertionLifetime = 4 * time.Minute
 type Credentials struct {
 	ClientID string
 	KeyID    string
-	// Alg is RS384 or ES384; empty means derived from Key.
+	// Alg is keys.RS384 or keys.ES384; empty means derived from Key.
 	Alg      string
 	Key      crypto.Signer
 	TokenURL string
@@ -45,12 +47,12 @@ type Credentials struct {
 // alg returns the configured or derived signing algorithm.
 func (c Credentials) alg() (string, error) {
 	if c.Alg != "" {
-		if c.Alg != RS384 && c.Alg != ES384 {
-			return "", fmt.Errorf("credentials: algorithm %q is not %s or %s", c.Alg, RS384, ES384)
+		if c.Alg != keys.RS384 && c.Alg != keys.ES384 {
+			return "", fmt.Errorf("credentials: algorithm %q is not %s or %s", c.Alg, keys.RS384, keys.ES384)
 		}
 		return c.Alg, nil
 	}
-	return AlgForKey(c.Key)
+	return keys.AlgFor(c.Key)
 }
 
 // PublicJWKS returns the JWK set a server registers for these credentials.
@@ -59,11 +61,11 @@ func (c Credentials) PublicJWKS() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	jwk, err := PublicJWK(c.Key, c.KeyID, alg)
+	jwk, err := keys.PublicJWK(c.Key, c.KeyID, alg)
 	if err != nil {
 		return nil, err
 	}
-	return JWKS(jwk)
+	return keys.Set(jwk)
 }
 
 // AssertionOptions adjusts a client assertion. The zero value yields a

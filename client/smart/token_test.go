@@ -1,4 +1,4 @@
-package auth
+package smart
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/pdex-conform/pdex-conform/keys/keystest"
 )
 
 func TestRequestToken(t *testing.T) {
@@ -139,11 +141,11 @@ func (c *testClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) 
 func (c *testClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 func TestTokenSourceRenews(t *testing.T) {
-	k := newTestKeys(t)
+	k := keystest.New(t)
 	srv := newTokenServer(t, 300, 0)
 	clk := newTestClock()
 	ts := &TokenSource{
-		Credentials: Credentials{ClientID: "c", KeyID: "k", Key: k.ec, TokenURL: srv.URL, Scope: "system/*.read"},
+		Credentials: Credentials{ClientID: "c", KeyID: "k", Key: k.EC, TokenURL: srv.URL, Scope: "system/*.read"},
 		HTTPClient:  srv.Client(),
 		Now:         clk.Now,
 	}
@@ -170,10 +172,10 @@ func TestTokenSourceRenews(t *testing.T) {
 }
 
 func TestTokenSourceShortLifetime(t *testing.T) {
-	k := newTestKeys(t)
+	k := keystest.New(t)
 	srv := newTokenServer(t, 20, 0) // margin is capped at half the lifetime
 	clk := newTestClock()
-	ts := &TokenSource{Credentials: Credentials{ClientID: "c", Key: k.ec, TokenURL: srv.URL}, HTTPClient: srv.Client(), Now: clk.Now}
+	ts := &TokenSource{Credentials: Credentials{ClientID: "c", Key: k.EC, TokenURL: srv.URL}, HTTPClient: srv.Client(), Now: clk.Now}
 	first, err := ts.Token(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -191,10 +193,10 @@ func TestTokenSourceShortLifetime(t *testing.T) {
 // TestTokenSourceConcurrent runs many callers at once: they share one
 // request, and under -race the cache shows no data race.
 func TestTokenSourceConcurrent(t *testing.T) {
-	k := newTestKeys(t)
+	k := keystest.New(t)
 	srv := newTokenServer(t, 300, 50*time.Millisecond)
 	clk := newTestClock()
-	ts := &TokenSource{Credentials: Credentials{ClientID: "c", Key: k.ec, TokenURL: srv.URL}, HTTPClient: srv.Client(), Now: clk.Now}
+	ts := &TokenSource{Credentials: Credentials{ClientID: "c", Key: k.EC, TokenURL: srv.URL}, HTTPClient: srv.Client(), Now: clk.Now}
 	const callers = 16
 	var wg sync.WaitGroup
 	toks := make([]string, callers)
@@ -228,13 +230,13 @@ func TestTokenSourceConcurrent(t *testing.T) {
 }
 
 func TestTokenSourceErrors(t *testing.T) {
-	k := newTestKeys(t)
+	k := keystest.New(t)
 	refuse := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadRequest)
 		io.WriteString(w, `{"error":"invalid_client"}`)
 	}))
 	defer refuse.Close()
-	ts := &TokenSource{Credentials: Credentials{ClientID: "c", Key: k.ec, TokenURL: refuse.URL}, HTTPClient: refuse.Client()}
+	ts := &TokenSource{Credentials: Credentials{ClientID: "c", Key: k.EC, TokenURL: refuse.URL}, HTTPClient: refuse.Client()}
 	_, err := ts.Token(context.Background())
 	var te *TokenError
 	if !errors.As(err, &te) || te.Code != "invalid_client" {
@@ -244,7 +246,7 @@ func TestTokenSourceErrors(t *testing.T) {
 	// A caller whose context ends while another's request is in flight
 	// returns at once; the request in flight still serves the others.
 	slow := newTokenServer(t, 300, 300*time.Millisecond)
-	ts = &TokenSource{Credentials: Credentials{ClientID: "c", Key: k.ec, TokenURL: slow.URL}, HTTPClient: slow.Client()}
+	ts = &TokenSource{Credentials: Credentials{ClientID: "c", Key: k.EC, TokenURL: slow.URL}, HTTPClient: slow.Client()}
 	done := make(chan error, 1)
 	go func() { _, err := ts.Token(context.Background()); done <- err }()
 	for slow.requests.Load() == 0 {

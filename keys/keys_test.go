@@ -1,10 +1,9 @@
-package auth
+package keys
 
 import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -14,30 +13,8 @@ import (
 	"testing"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"github.com/pdex-conform/pdex-conform/keys/keystest"
 )
-
-type testKeys struct {
-	rsa   *rsa.PrivateKey
-	ec    *ecdsa.PrivateKey
-	ec256 *ecdsa.PrivateKey
-}
-
-func newTestKeys(t testing.TB) testKeys {
-	t.Helper()
-	r, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e256, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return testKeys{rsa: r, ec: e, ec256: e256}
-}
 
 func pemBlock(typ string, der []byte) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
@@ -53,7 +30,7 @@ func mustJSON(t testing.TB, v interface{ MarshalJSON() ([]byte, error) }) []byte
 }
 
 func TestParsePrivateKey(t *testing.T) {
-	k := newTestKeys(t)
+	k := keystest.New(t)
 	pkcs8 := func(key any) []byte {
 		der, err := x509.MarshalPKCS8PrivateKey(key)
 		if err != nil {
@@ -61,7 +38,7 @@ func TestParsePrivateKey(t *testing.T) {
 		}
 		return der
 	}
-	sec1, err := x509.MarshalECPrivateKey(k.ec)
+	sec1, err := x509.MarshalECPrivateKey(k.EC)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,9 +46,9 @@ func TestParsePrivateKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rsaJWK := mustJSON(t, jose.JSONWebKey{Key: k.rsa, KeyID: "r1", Algorithm: RS384})
-	ecJWK := mustJSON(t, jose.JSONWebKey{Key: k.ec, KeyID: "e1"})
-	pubJWK := mustJSON(t, jose.JSONWebKey{Key: k.rsa.Public(), KeyID: "r1"})
+	rsaJWK := mustJSON(t, jose.JSONWebKey{Key: k.RSA, KeyID: "r1", Algorithm: RS384})
+	ecJWK := mustJSON(t, jose.JSONWebKey{Key: k.EC, KeyID: "e1"})
+	pubJWK := mustJSON(t, jose.JSONWebKey{Key: k.RSA.Public(), KeyID: "r1"})
 
 	for _, tc := range []struct {
 		name string
@@ -79,13 +56,13 @@ func TestParsePrivateKey(t *testing.T) {
 		want crypto.Signer // nil: must fail
 		err  string
 	}{
-		{"PKCS#1 PEM", pemBlock("RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(k.rsa)), k.rsa, ""},
-		{"PKCS#8 PEM, RSA", pemBlock("PRIVATE KEY", pkcs8(k.rsa)), k.rsa, ""},
-		{"PKCS#8 PEM, EC", pemBlock("PRIVATE KEY", pkcs8(k.ec)), k.ec, ""},
-		{"SEC1 PEM after EC PARAMETERS", append(pemBlock("EC PARAMETERS", []byte{6, 5, 43, 129, 4, 0, 34}), pemBlock("EC PRIVATE KEY", sec1)...), k.ec, ""},
-		{"JWK, RSA", rsaJWK, k.rsa, ""},
-		{"JWK, EC, surrounded by whitespace", append(append([]byte("\n  "), ecJWK...), '\n'), k.ec, ""},
-		{"JWK set of one", []byte(`{"keys":[` + string(ecJWK) + `]}`), k.ec, ""},
+		{"PKCS#1 PEM", pemBlock("RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(k.RSA)), k.RSA, ""},
+		{"PKCS#8 PEM, RSA", pemBlock("PRIVATE KEY", pkcs8(k.RSA)), k.RSA, ""},
+		{"PKCS#8 PEM, EC", pemBlock("PRIVATE KEY", pkcs8(k.EC)), k.EC, ""},
+		{"SEC1 PEM after EC PARAMETERS", append(pemBlock("EC PARAMETERS", []byte{6, 5, 43, 129, 4, 0, 34}), pemBlock("EC PRIVATE KEY", sec1)...), k.EC, ""},
+		{"JWK, RSA", rsaJWK, k.RSA, ""},
+		{"JWK, EC, surrounded by whitespace", append(append([]byte("\n  "), ecJWK...), '\n'), k.EC, ""},
+		{"JWK set of one", []byte(`{"keys":[` + string(ecJWK) + `]}`), k.EC, ""},
 		{"JWK set of two", []byte(`{"keys":[` + string(ecJWK) + `,` + string(rsaJWK) + `]}`), nil, "exactly one"},
 		{"public JWK", pubJWK, nil, "no private parts"},
 		{"Ed25519 PKCS#8", pemBlock("PRIVATE KEY", pkcs8(edKey)), nil, "unsupported key type"},
@@ -96,7 +73,7 @@ func TestParsePrivateKey(t *testing.T) {
 		{"corrupt PKCS#1", pemBlock("RSA PRIVATE KEY", []byte{0x30, 0x03, 1, 2, 3}), nil, "PKCS#1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := ParsePrivateKey(tc.data)
+			got, err := ParsePrivate(tc.data)
 			if tc.want == nil {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("error %v, want one mentioning %q", err, tc.err)
@@ -120,7 +97,7 @@ func TestParsePrivateKey(t *testing.T) {
 }
 
 func TestAlgForKey(t *testing.T) {
-	k := newTestKeys(t)
+	k := keystest.New(t)
 	small, err := rsa.GenerateKey(rand.Reader, 1024)
 	if err != nil {
 		t.Fatal(err)
@@ -128,8 +105,8 @@ func TestAlgForKey(t *testing.T) {
 	for _, tc := range []struct {
 		key  crypto.Signer
 		want string
-	}{{k.rsa, RS384}, {k.ec, ES384}, {k.ec256, ""}, {small, ""}} {
-		got, err := AlgForKey(tc.key)
+	}{{k.RSA, RS384}, {k.EC, ES384}, {k.EC256, ""}, {small, ""}} {
+		got, err := AlgFor(tc.key)
 		if got != tc.want || (tc.want == "") != (err != nil) {
 			t.Errorf("%T: %q, %v; want %q", tc.key.Public(), got, err, tc.want)
 		}
@@ -137,8 +114,12 @@ func TestAlgForKey(t *testing.T) {
 }
 
 func TestPublicJWKS(t *testing.T) {
-	k := newTestKeys(t)
-	set, err := Credentials{ClientID: "c", KeyID: "e1", Key: k.ec}.PublicJWKS()
+	k := keystest.New(t)
+	ecJWK, err := PublicJWK(k.EC, "e1", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := Set(ecJWK)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,44 +135,44 @@ func TestPublicJWKS(t *testing.T) {
 	}
 	got := parsed.Keys[0]
 	pub, ok := got.Key.(*ecdsa.PublicKey)
-	if !ok || !pub.Equal(k.ec.Public()) || got.KeyID != "e1" || got.Algorithm != ES384 || got.Use != "sig" {
+	if !ok || !pub.Equal(k.EC.Public()) || got.KeyID != "e1" || got.Algorithm != ES384 || got.Use != "sig" {
 		t.Errorf("JWK = %+v", got)
 	}
 
-	rsaJWK, err := PublicJWK(k.rsa, "r1", "")
+	rsaJWK, err := PublicJWK(k.RSA, "r1", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := JWKS(rsaJWK, mustJSON(t, jose.JSONWebKey{Key: k.rsa})); err == nil {
-		t.Error("JWKS accepted a private key")
+	if _, err := Set(rsaJWK, mustJSON(t, jose.JSONWebKey{Key: k.RSA})); err == nil {
+		t.Error("Set accepted a private key")
 	}
-	if _, err := JWKS([]byte("[1]")); err == nil {
-		t.Error("JWKS accepted a non-object")
+	if _, err := Set([]byte("[1]")); err == nil {
+		t.Error("Set accepted a non-object")
 	}
-	if _, err := PublicJWK(k.ec256, "x", ""); err == nil {
+	if _, err := PublicJWK(k.EC256, "x", ""); err == nil {
 		t.Error("PublicJWK derived an algorithm for a P-256 key")
 	}
 }
 
 func TestGenerateAndMarshal(t *testing.T) {
 	for _, alg := range []string{RS384, ES384} {
-		key, err := GenerateKey(alg)
+		key, err := Generate(alg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := MarshalPrivateKeyPEM(key)
+		p, err := PrivatePEM(key)
 		if err != nil {
 			t.Fatal(err)
 		}
-		back, err := ParsePrivateKey(p)
+		back, err := ParsePrivate(p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := AlgForKey(back); got != alg {
+		if got, _ := AlgFor(back); got != alg {
 			t.Errorf("round trip of a %s key gives %s", alg, got)
 		}
 	}
-	if _, err := GenerateKey("HS256"); err == nil {
-		t.Error("GenerateKey accepted HS256")
+	if _, err := Generate("HS256"); err == nil {
+		t.Error("Generate accepted HS256")
 	}
 }

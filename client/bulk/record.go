@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/pdex-conform/pdex-conform/runner/evidence"
+	"github.com/pdex-conform/pdex-conform/evidence"
 )
 
 // maxRecordedBody bounds what a Recorder reads of a response to keep it as

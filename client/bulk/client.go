@@ -17,7 +17,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pdex-conform/pdex-conform/runner/evidence"
+	"github.com/pdex-conform/pdex-conform/evidence"
 )
 
 // Authorizer supplies bearer tokens.

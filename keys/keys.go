@@ -1,4 +1,9 @@
-package auth
+// Package keys reads, makes and writes the signing keys of SMART Backend
+// Services (RS384 and ES384): a client's private key as PEM or JWK, public
+// JWKs and JWK sets. The SMART client signs with them and the reference
+// server's token endpoint verifies with them; both read keys here, so that
+// a key one accepts the other reads the same way.
+package keys
 
 import (
 	"bytes"
@@ -26,11 +31,11 @@ const (
 // the JWA guidance, which asks for at least 2048 bits.
 const MinRSABits = 2048
 
-// ParsePrivateKey reads a private key given as PEM (PKCS#1 "RSA PRIVATE KEY",
+// ParsePrivate reads a private key given as PEM (PKCS#1 "RSA PRIVATE KEY",
 // PKCS#8 "PRIVATE KEY" or SEC1 "EC PRIVATE KEY") or as a JWK holding the
 // private parts (a lone JWK, or a JWK set with exactly one key).
 // Only RSA and ECDSA keys are accepted: those are what RS384 and ES384 need.
-func ParsePrivateKey(data []byte) (crypto.Signer, error) {
+func ParsePrivate(data []byte) (crypto.Signer, error) {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) > 0 && trimmed[0] == '{' {
 		key, _, _, err := ParsePrivateJWK(trimmed)
@@ -119,13 +124,17 @@ func ParsePrivateJWK(data []byte) (key crypto.Signer, kid, alg string, err error
 	return signer, jwk.KeyID, jwk.Algorithm, nil
 }
 
-// AlgForKey names the SMART algorithm a key signs with: RS384 for RSA keys of
+// AlgFor names the SMART algorithm a key signs with: RS384 for RSA keys of
 // at least MinRSABits, ES384 for P-384 keys.
-func AlgForKey(key crypto.Signer) (string, error) {
+func AlgFor(key crypto.Signer) (string, error) {
 	if key == nil {
 		return "", errors.New("no key")
 	}
-	switch pub := key.Public().(type) {
+	return algForPublic(key.Public())
+}
+
+func algForPublic(pub crypto.PublicKey) (string, error) {
+	switch pub := pub.(type) {
 	case *rsa.PublicKey:
 		if pub.N.BitLen() < MinRSABits {
 			return "", fmt.Errorf("RSA key of %d bits is too small (at least %d)", pub.N.BitLen(), MinRSABits)
@@ -141,8 +150,8 @@ func AlgForKey(key crypto.Signer) (string, error) {
 	}
 }
 
-// GenerateKey creates a fresh key for alg (RS384: RSA 2048, ES384: P-384).
-func GenerateKey(alg string) (crypto.Signer, error) {
+// Generate creates a fresh key for alg (RS384: RSA 2048, ES384: P-384).
+func Generate(alg string) (crypto.Signer, error) {
 	switch alg {
 	case RS384:
 		return rsa.GenerateKey(rand.Reader, 2048)
@@ -153,8 +162,8 @@ func GenerateKey(alg string) (crypto.Signer, error) {
 	}
 }
 
-// MarshalPrivateKeyPEM encodes a key as a PKCS#8 "PRIVATE KEY" PEM block.
-func MarshalPrivateKeyPEM(key crypto.Signer) ([]byte, error) {
+// PrivatePEM encodes a key as a PKCS#8 "PRIVATE KEY" PEM block.
+func PrivatePEM(key crypto.Signer) ([]byte, error) {
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
 		return nil, fmt.Errorf("marshal private key: %w", err)
@@ -162,10 +171,10 @@ func MarshalPrivateKeyPEM(key crypto.Signer) ([]byte, error) {
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
 }
 
-// PublicKeyPEM encodes a public key as a "PUBLIC KEY" (SubjectPublicKeyInfo)
+// PublicPEM encodes a public key as a "PUBLIC KEY" (SubjectPublicKeyInfo)
 // PEM block. These are the bytes an algorithm-confusion attack uses as an
 // HMAC secret, so negative tests need them.
-func PublicKeyPEM(pub crypto.PublicKey) ([]byte, error) {
+func PublicPEM(pub crypto.PublicKey) ([]byte, error) {
 	der, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {
 		return nil, fmt.Errorf("marshal public key: %w", err)
@@ -180,7 +189,7 @@ func PublicJWK(key crypto.Signer, kid, alg string) ([]byte, error) {
 		return nil, errors.New("public JWK: no key")
 	}
 	if alg == "" {
-		a, err := AlgForKey(key)
+		a, err := AlgFor(key)
 		if err != nil {
 			return nil, fmt.Errorf("public JWK: %w", err)
 		}
@@ -194,22 +203,73 @@ func PublicJWK(key crypto.Signer, kid, alg string) ([]byte, error) {
 	return b, nil
 }
 
-// JWKS wraps JWKs (as produced by PublicJWK) in a JWK set: {"keys":[...]}.
-func JWKS(jwks ...[]byte) ([]byte, error) {
+// Set wraps JWKs (as produced by PublicJWK) in a JWK set: {"keys":[...]}.
+func Set(jwks ...[]byte) ([]byte, error) {
 	set := struct {
 		Keys []json.RawMessage `json:"keys"`
 	}{Keys: make([]json.RawMessage, 0, len(jwks))}
 	for i, k := range jwks {
 		var obj map[string]json.RawMessage
 		if err := json.Unmarshal(k, &obj); err != nil {
-			return nil, fmt.Errorf("JWKS: key %d is not a JSON object: %w", i, err)
+			return nil, fmt.Errorf("Set: key %d is not a JSON object: %w", i, err)
 		}
 		for _, private := range []string{"d", "k", "p", "q"} {
 			if _, ok := obj[private]; ok {
-				return nil, fmt.Errorf("JWKS: key %d holds private or secret parts (%q)", i, private)
+				return nil, fmt.Errorf("Set: key %d holds private or secret parts (%q)", i, private)
 			}
 		}
 		set.Keys = append(set.Keys, json.RawMessage(k))
 	}
 	return json.Marshal(set)
+}
+
+// Public is one usable verification key of a JWK set.
+type Public struct {
+	// KID and Alg are the JWK's "kid" and "alg"; either may be empty.
+	KID, Alg string
+	Key      crypto.PublicKey
+}
+
+// ParsePublicSet reads a JWK set and returns its signing keys that RS384 or
+// ES384 can verify with: RSA keys of at least MinRSABits and P-384 keys.
+// Others (other curves, encryption keys, symmetric keys) are skipped, as
+// RFC 7517 §5 asks of keys a reader does not understand; a set that is not
+// JSON is an error. A key that mistakenly carries private parts still only
+// contributes its public half.
+func ParsePublicSet(data []byte) ([]Public, error) {
+	var set struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal(data, &set); err != nil {
+		return nil, fmt.Errorf("JWK set: %w", err)
+	}
+	var out []Public
+	for _, raw := range set.Keys {
+		var jwk jose.JSONWebKey
+		if err := jwk.UnmarshalJSON(raw); err != nil {
+			continue
+		}
+		if jwk.Use != "" && jwk.Use != "sig" {
+			continue
+		}
+		pub := jwk.Public()
+		if pub.Key == nil {
+			continue
+		}
+		if _, err := algForPublic(pub.Key); err != nil {
+			continue
+		}
+		out = append(out, Public{KID: jwk.KeyID, Alg: jwk.Algorithm, Key: pub.Key})
+	}
+	return out, nil
+}
+
+// Fits reports whether k can verify a signature made with alg: the key's
+// own alg, when it names one, must be alg, and its type must match.
+func (k Public) Fits(alg string) bool {
+	if k.Alg != "" && k.Alg != alg {
+		return false
+	}
+	got, err := algForPublic(k.Key)
+	return err == nil && got == alg
 }

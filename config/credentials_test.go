@@ -5,33 +5,33 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pdex-conform/pdex-conform/runner/auth"
+	"github.com/pdex-conform/pdex-conform/keys"
 )
 
 func TestCredentials(t *testing.T) {
-	key, err := auth.GenerateKey(auth.ES384)
+	key, err := keys.Generate(keys.ES384)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pem, err := auth.MarshalPrivateKeyPEM(key)
+	pem, err := keys.PrivatePEM(key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	const tokenURL = "https://payer.example/auth/token"
 
-	a := Auth{Mode: "smart", ClientID: "c1", KeyID: "k1", Alg: auth.ES384, PrivateKey: string(pem), Scope: "system/*.read"}
+	a := Auth{Mode: "smart", ClientID: "c1", KeyID: "k1", Alg: keys.ES384, PrivateKey: string(pem), Scope: "system/*.read"}
 	c, err := a.Credentials(tokenURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.ClientID != "c1" || c.KeyID != "k1" || c.Alg != auth.ES384 || c.TokenURL != tokenURL || c.Scope != "system/*.read" || c.Key == nil {
+	if c.ClientID != "c1" || c.KeyID != "k1" || c.Alg != keys.ES384 || c.TokenURL != tokenURL || c.Scope != "system/*.read" || c.Key == nil {
 		t.Errorf("credentials %+v do not carry the configuration", c)
 	}
 	if !key.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(c.Key.Public()) {
 		t.Error("the credentials hold another key")
 	}
 
-	o := Client{ClientID: "c2", KeyID: "k2", Alg: auth.ES384, PrivateKey: string(pem)}
+	o := Client{ClientID: "c2", KeyID: "k2", Alg: keys.ES384, PrivateKey: string(pem)}
 	oc, err := o.Credentials(tokenURL, "system/*.rs")
 	if err != nil {
 		t.Fatal(err)

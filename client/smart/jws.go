@@ -1,4 +1,4 @@
-package auth
+package smart
 
 import (
 	"crypto"
@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"hash"
 	"math/big"
+
+	"github.com/pdex-conform/pdex-conform/keys"
 )
 
 // The JWS compact serialisation is built here rather than with a JOSE
@@ -43,7 +45,7 @@ func methodFor(alg string) (signingMethod, bool) {
 	switch alg {
 	case "RS256":
 		return signingMethod{hash: crypto.SHA256, kind: 'R'}, true
-	case RS384:
+	case keys.RS384:
 		return signingMethod{hash: crypto.SHA384, kind: 'R'}, true
 	case "RS512":
 		return signingMethod{hash: crypto.SHA512, kind: 'R'}, true
@@ -55,7 +57,7 @@ func methodFor(alg string) (signingMethod, bool) {
 		return signingMethod{hash: crypto.SHA512, kind: 'P'}, true
 	case "ES256":
 		return signingMethod{hash: crypto.SHA256, kind: 'E', curve: elliptic.P256()}, true
-	case ES384:
+	case keys.ES384:
 		return signingMethod{hash: crypto.SHA384, kind: 'E', curve: elliptic.P384()}, true
 	case "ES512":
 		return signingMethod{hash: crypto.SHA512, kind: 'E', curve: elliptic.P521()}, true

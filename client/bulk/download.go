@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pdex-conform/pdex-conform/runner/evidence"
+	"github.com/pdex-conform/pdex-conform/evidence"
 )
 
 // File is a downloaded export file on disk.
