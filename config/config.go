@@ -51,9 +51,8 @@ type Config struct {
 	// FailOn is "shall" (default) or "should": whether SHOULD failures fail
 	// the run.
 	FailOn string `yaml:"failOn,omitempty"`
-	// Strict makes the gate strict rather than lenient: SHOULD failures
-	// fail the run (as failOn: should), and so does an incomplete verdict,
-	// where a SHALL requirement was not tested or only skipped.
+	// Strict makes the gate strict: SHOULD failures fail the run (as
+	// failOn: should). An incomplete verdict exits 3 either way.
 	Strict bool `yaml:"strict,omitempty"`
 	// Faults switch on reference-server faults (target "reference" only).
 	Faults []string `yaml:"faults,omitempty"`

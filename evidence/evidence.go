@@ -19,7 +19,16 @@ const (
 	EntryManifest   = "bulk-manifest"
 	EntryValidation = "validation"
 	EntryExport     = "export-summary"
+	EntryBlocked    = "blocked-by"
 )
+
+// Blocked records that a spec could not run because a prerequisite failed.
+type Blocked struct {
+	// Prerequisite names what failed, e.g. "the full Group export".
+	Prerequisite string `json:"prerequisite"`
+	// Reason is how it failed.
+	Reason string `json:"reason"`
+}
 
 // BodyPreview is how much of a body an exchange keeps.
 const BodyPreview = 2048

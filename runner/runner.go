@@ -26,6 +26,7 @@ import (
 	"github.com/pdex-conform/pdex-conform/suites/framework"
 	"github.com/pdex-conform/pdex-conform/validators/openapi"
 	"github.com/pdex-conform/pdex-conform/validators/packages"
+	"github.com/pdex-conform/pdex-conform/verdict"
 )
 
 // Options adjust a run beyond its configuration.
@@ -43,10 +44,14 @@ type Options struct {
 	Registry *packages.Registry
 }
 
-// Result is a finished run.
+// Result is a finished, judged run.
 type Result struct {
-	Config   *config.Config
-	Report   types.Report
+	Config *config.Config
+	// Report is Ginkgo's report: every spec's evidence.
+	Report types.Report
+	// Outcome is the judgement: each spec's and requirement's state, the
+	// verdict and the exit code.
+	Outcome  *verdict.Outcome
 	Started  time.Time
 	Duration time.Duration
 }
@@ -147,6 +152,8 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Result, error) {
 	rc.SilenceSkips = true
 	ginkgo.RunSpecs(&testingT{}, "pdex-conform: Provider Access conformance", sc, rc)
 	res.Duration = time.Since(res.Started)
+	res.Outcome = verdict.FromReport(res.Report, verdict.Options{
+		Edition: cfg.Edition, FailOnShould: cfg.FailOn == "should", LabelFilter: cfg.LabelFilter})
 	return res, nil
 }
 

@@ -36,6 +36,9 @@ func TestCommandExitCodes(t *testing.T) {
 		{"run with a bad label filter", []string{"run", "--target", "reference", "--label-filter", "(("}, exitUsage, ""},
 		{"run with an unknown fault", []string{"run", "--target", "reference", "--fault", "no-such-fault"}, exitUsage, ""},
 		{"run --help", []string{"run", "--help"}, exitOK, ""},
+		// One spec passes and the other SHALL requirements go untested: no
+		// failure, but not a conformant verdict either.
+		{"run an incomplete selection", []string{"run", "--target", "reference", "--quiet", "--label-filter", "PA-GROUP-01"}, exitIncomplete, "incomplete"},
 		{"validate nothing", []string{"validate"}, exitUsage, ""},
 		{"validate a missing file", []string{"validate", filepath.Join(dir, "missing.ndjson")}, exitUsage, ""},
 		{"validate a valid file", []string{"validate", good}, exitOK, ""},

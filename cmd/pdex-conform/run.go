@@ -13,6 +13,7 @@ import (
 	"github.com/pdex-conform/pdex-conform/config"
 	"github.com/pdex-conform/pdex-conform/reports"
 	"github.com/pdex-conform/pdex-conform/runner"
+	"github.com/pdex-conform/pdex-conform/verdict"
 )
 
 const runUsage = `Usage: pdex-conform run --target URL|reference [flags]
@@ -22,7 +23,10 @@ reports, requirement by requirement, whether it conforms. --target reference
 starts the in-repo reference server in process. Flags override --config.
 Secrets may come from PDEX_CONFORM_PRIVATE_KEY and PDEX_CONFORM_BEARER_TOKEN.
 
-Exit codes: 0 conformant, 1 failures, 2 bad usage or configuration.
+Exit codes: 0 conformant (every SHALL requirement of the edition tested and
+met), 1 failures, 2 bad usage or configuration, 3 incomplete (nothing failed,
+but SHALL requirements were untested, skipped or blocked; the verdict lists
+them).
 
 Flags:
 `
@@ -43,7 +47,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		jsonOut   = fs.String("json", "", "write the JSON results to this file")
 		labels    = fs.String("label-filter", "", `run only specs matching this Ginkgo label filter, e.g. "PA-EXP-01 || SHALL"`)
 		failOn    = fs.String("fail-on", "", `"shall" (default) or "should": whether failed SHOULD specs fail the run`)
-		strict    = fs.Bool("strict", false, "strict gate: SHOULD failures fail the run, and so does an incomplete verdict (a SHALL requirement untested or skipped)")
+		strict    = fs.Bool("strict", false, "strict gate: SHOULD failures fail the run (as --fail-on should)")
 		quiet     = fs.Bool("quiet", false, "print only the verdict line")
 		verbose   = fs.Bool("verbose", false, "print every spec as it runs")
 		exportTO  = fs.Duration("export-timeout", 0, "bound on one export, kick-off to last file (default 5m)")
@@ -118,7 +122,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if reference {
 		faultsOn = res.Config.Faults // the switches only exist on the reference server
 	}
-	model := reports.Build(res.Report, reports.Meta{
+	model := reports.Build(res.Report, res.Outcome, reports.Meta{
 		Target: res.Config.Target, Reference: reference, Edition: res.Config.Edition, ToolVersion: toolVersion(),
 		Started: res.Started, Duration: res.Duration,
 		Group: res.Config.Group, AuthMode: res.Config.Auth.Mode, LabelFilter: res.Config.LabelFilter,
@@ -142,11 +146,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		con.summary(model, written)
 	}
 	con.verdictLine(model)
-	if model.Failed() {
+	switch res.Outcome.ExitCode {
+	case verdict.ExitFailures:
 		return &failuresError{}
-	}
-	if res.Config.Strict && model.Verdict == reports.Incomplete {
-		return &failuresError{msg: "strict: the run is incomplete: not every SHALL requirement was tested"}
+	case verdict.ExitIncomplete:
+		return &incompleteError{}
 	}
 	return nil
 }
