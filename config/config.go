@@ -8,10 +8,9 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"slices"
-	"strings"
 	"time"
 
+	"github.com/pdex-conform/pdex-conform/edition"
 	"gopkg.in/yaml.v3"
 )
 
@@ -56,6 +55,9 @@ type Config struct {
 	Strict bool `yaml:"strict,omitempty"`
 	// Faults switch on reference-server faults (target "reference" only).
 	Faults []string `yaml:"faults,omitempty"`
+	// Variants switch on conformant variations of the reference server
+	// (target "reference" only).
+	Variants []string `yaml:"variants,omitempty"`
 	// Packages are FHIR package paths for profile validation.
 	Packages []string `yaml:"packages,omitempty"`
 }
@@ -116,9 +118,6 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 
 func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
 
-// Editions the harness knows.
-var Editions = []string{"2.0.0"}
-
 // DefaultLastDownloadExtension is the extension used for edition 2.0.0.
 const DefaultLastDownloadExtension = "http://hl7.org/fhir/us/davinci-pdex/StructureDefinition/base-ext-last-transmission"
 
@@ -165,7 +164,7 @@ func (c *Config) ApplyEnv(getenv func(string) string) {
 // Defaults fills what a run may leave out.
 func (c *Config) Defaults() {
 	if c.Edition == "" {
-		c.Edition = "2.0.0"
+		c.Edition = edition.Default
 	}
 	if c.Auth.Mode == "" {
 		switch {
@@ -213,9 +212,12 @@ func (c *Config) Validate() error {
 		if len(c.Faults) > 0 {
 			return errors.New("faults can only be switched on for --target reference")
 		}
+		if len(c.Variants) > 0 {
+			return errors.New("variants can only be switched on for --target reference")
+		}
 	}
-	if !slices.Contains(Editions, c.Edition) {
-		return fmt.Errorf("edition %q is not supported (supported: %s)", c.Edition, strings.Join(Editions, ", "))
+	if _, err := edition.Lookup(c.Edition); err != nil {
+		return err
 	}
 	switch c.Auth.Mode {
 	case "smart":

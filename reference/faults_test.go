@@ -464,24 +464,7 @@ var probes = map[string]probe{
 		}
 		return nil
 	},
-	"small export quick": func(h *harness, f fixtureFacts) error {
-		// A one-Patient export is done in milliseconds; the server holds a
-		// status request up to statusHold (400 ms) for it, so it is complete
-		// well within 1 s of the kick-off. slow-export keeps every job
-		// running for at least 1.5 s, past any scheduling noise.
-		start := time.Now()
-		ex, err := h.runExport(exportRequest{params: standard("snapshot", patientParam(f.member), p("_type", "valueString", "Patient"))})
-		if err != nil {
-			return err
-		}
-		if d := time.Since(start); d > time.Second {
-			return fmt.Errorf("a one-Patient export took %v", d.Round(time.Millisecond))
-		}
-		if len(ex.resources["Patient"]) != 1 {
-			return fmt.Errorf("exported %d Patients, want 1", len(ex.resources["Patient"]))
-		}
-		return nil
-	},
+
 	"Retry-After while in progress": func(h *harness, f fixtureFacts) error {
 		// Holding the workers keeps the job running, so the status request
 		// answers 202 once statusHold has passed.
@@ -731,27 +714,6 @@ var probes = map[string]probe{
 		}
 		return nil
 	},
-	"429 past the job limit": func(h *harness, f fixtureFacts) error {
-		h.hold()
-		defer func() {
-			h.unhold()
-			waitIdle(h)
-		}()
-		for i := range h.srv.opts.MaxJobsPerClient {
-			r, err := h.kickoff(exportRequest{params: standard("snapshot", patientParam(f.member))})
-			if err != nil || r.status != http.StatusAccepted {
-				return fmt.Errorf("kick-off %d: %v HTTP %d", i, err, r.status)
-			}
-		}
-		r, err := h.kickoff(exportRequest{params: standard("snapshot", patientParam(f.member))})
-		if err != nil {
-			return err
-		}
-		if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
-			return fmt.Errorf("kick-off past the limit: HTTP %d, Retry-After %q", r.status, r.header.Get("Retry-After"))
-		}
-		return nil
-	},
 }
 
 // faultProbes names, for every fault, the probe of the behaviour it breaks.
@@ -792,12 +754,10 @@ var faultProbes = map[string]string{
 	FaultAllowReplay:           "replay refused",
 	FaultAcceptUnknownKid:      "unknown kid refused",
 	FaultShareJobs:             "jobs isolated",
-	FaultNoThrottle:            "429 past the job limit",
 	FaultNoExpires:             "Expires on the manifest",
 	FaultManifestContentType:   "manifest is JSON",
 	FaultInvalidR4:             "Observations valid R4",
 	FaultRefuseNDJSONAlias:     "ndjson aliases accepted",
-	FaultSlowExport:            "small export quick",
 	FaultNoRetryAfter:          "Retry-After while in progress",
 	FaultPlainTextErrors:       "kick-off errors are OperationOutcomes",
 	FaultRefusePDexType:        "exportType hl7.fhir.us.davinci-pdex accepted",

@@ -80,7 +80,7 @@ func (s *Server) admitJob(ctx context.Context, client, group, request string, p 
 	if err != nil {
 		return "", 0, err
 	}
-	if active >= s.opts.MaxJobsPerClient && !s.faults.has(FaultNoThrottle) {
+	if active >= s.opts.MaxJobsPerClient {
 		return "", active, errTooManyJobs
 	}
 	id, err := s.createJob(ctx, client, group, request, p)

@@ -21,6 +21,7 @@ import (
 	"github.com/pdex-conform/pdex-conform/client/bulk"
 	"github.com/pdex-conform/pdex-conform/client/smart"
 	"github.com/pdex-conform/pdex-conform/config"
+	"github.com/pdex-conform/pdex-conform/edition"
 	"github.com/pdex-conform/pdex-conform/reference"
 	"github.com/pdex-conform/pdex-conform/suites"
 	"github.com/pdex-conform/pdex-conform/suites/framework"
@@ -78,8 +79,10 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Result, error) {
 
 	if cfg.Target == "reference" {
 		srv, err := reference.Listen(ctx, "127.0.0.1:0", reference.Options{
-			DB:     work + "/reference.db",
-			Faults: cfg.Faults,
+			DB:       work + "/reference.db",
+			Edition:  cfg.Edition,
+			Faults:   cfg.Faults,
+			Variants: cfg.Variants,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("starting the reference server: %w", err)
@@ -117,8 +120,13 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Result, error) {
 	if ts, ok := authz.(*smart.TokenSource); ok {
 		chk.Learn(openapi.Token, ts.Credentials.TokenURL)
 	}
+	ed, err := edition.Lookup(cfg.Edition)
+	if err != nil {
+		return nil, err
+	}
 	env := &framework.Env{
 		Config:     cfg,
+		Edition:    ed,
 		HTTP:       hc,
 		Authorizer: authz,
 		Check:      chk.Check,

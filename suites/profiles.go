@@ -14,11 +14,11 @@ import (
 
 func registerProfiles(e *framework.Env) {
 	Describe("Profiles", func() {
-		It("exports only resources that meet the edition's profiles", framework.Req("PA-PROF-01"), func() {
+		It("exports only resources that meet the edition's profiles", e.Req("PA-PROF-01"), func(ctx SpecContext) {
 			if ok, why := e.Validator.ProfilesLoaded(); !ok {
 				Skip("profile validation did not run: " + why)
 			}
-			x := fullExport(e)
+			x := fullExport(ctx, e)
 			v := e.Validate(x)
 			for _, f := range v.Files {
 				AddReportEntry(evidence.EntryValidation, f, ReportEntryVisibilityNever)
