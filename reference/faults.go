@@ -46,6 +46,7 @@ const (
 	FaultManifestContentType = "manifest-content-type"
 	FaultInvalidR4           = "invalid-r4"
 	FaultRefuseNDJSONAlias   = "refuse-ndjson-alias"
+	FaultRefuseOutputFormat  = "refuse-output-format"
 	FaultNoRetryAfter        = "no-retry-after"
 	FaultPlainTextErrors     = "plain-text-errors"
 	FaultRefusePDexType      = "refuse-pdex-export-type"
@@ -160,6 +161,8 @@ var faultTable = []Fault{
 		Breaks: []string{"PA-EXP-02", "PA-API-01"}},
 	{Name: FaultInvalidR4, Description: "export one Observation that is not valid R4 (a status outside its required value set)",
 		Breaks: []string{"PA-EXP-05", "PA-PROF-01"}},
+	{Name: FaultRefuseOutputFormat, Description: "refuse the _outputFormat parameter as unsupported, whatever its value",
+		Breaks: []string{"PA-BULK-01"}},
 	{Name: FaultRefuseNDJSONAlias, Description: "accept only application/fhir+ndjson as _outputFormat",
 		Breaks: []string{"PA-BULK-01: spelling: application/ndjson", "PA-BULK-01: spelling: ndjson"}},
 	{Name: FaultNoRetryAfter, Description: "leave Retry-After off in-progress status responses",

@@ -758,6 +758,7 @@ var faultProbes = map[string]string{
 	FaultManifestContentType:   "manifest is JSON",
 	FaultInvalidR4:             "Observations valid R4",
 	FaultRefuseNDJSONAlias:     "ndjson aliases accepted",
+	FaultRefuseOutputFormat:    "ndjson aliases accepted",
 	FaultNoRetryAfter:          "Retry-After while in progress",
 	FaultPlainTextErrors:       "kick-off errors are OperationOutcomes",
 	FaultRefusePDexType:        "exportType hl7.fhir.us.davinci-pdex accepted",

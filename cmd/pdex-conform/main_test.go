@@ -45,6 +45,8 @@ func TestCommandExitCodes(t *testing.T) {
 		{"validate an invalid file", []string{"validate", bad}, exitFailures, "pdex-no-financial"},
 		{"validate --format yaml", []string{"validate", "--format", "yaml", good}, exitUsage, ""},
 		{"serve --list-faults", []string{"serve", "--list-faults"}, exitOK, "keep-financial"},
+		{"serve --list-variants", []string{"serve", "--list-variants"}, exitOK, "slow-jobs"},
+		{"serve with an unknown variant", []string{"serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "v.db"), "--variant", "nope"}, exitUsage, ""},
 		{"serve with a bad fault", []string{"serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "x.db"), "--fault", "nope"}, exitUsage, ""},
 		{"serve with half a TLS pair", []string{"serve", "--tls-cert", "c.pem"}, exitUsage, ""},
 		{"fixtures without subcommand", []string{"fixtures"}, exitUsage, ""},

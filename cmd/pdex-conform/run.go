@@ -41,6 +41,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		members   listFlag
 		optedOut  listFlag
 		faults    listFlag
+		variants  listFlag
 		packages  listFlag
 		htmlOut   = fs.String("report", "", "write the HTML report to this file")
 		junitOut  = fs.String("junit", "", "write a JUnit XML report to this file")
@@ -56,6 +57,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.Var(&members, "members", "member patient ids for subset scenarios (repeatable or comma-separated)")
 	fs.Var(&optedOut, "opted-out", "patient ids of members known to have opted out")
 	fs.Var(&faults, "fault", "switch on a reference-server fault (with --target reference; see serve --list-faults)")
+	fs.Var(&variants, "variant", "switch on a conformant variation of the reference server (with --target reference; see serve --list-variants)")
 	fs.Var(&packages, "packages", "FHIR package .tgz or folder for profile validation (repeatable; also FHIR_PACKAGES)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -86,6 +88,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		cfg.OptedOut = optedOut
 	}
 	cfg.Faults = append(cfg.Faults, faults...)
+	cfg.Variants = append(cfg.Variants, variants...)
 	cfg.Packages = append(cfg.Packages, packages...)
 	if *exportTO > 0 {
 		cfg.Timeouts.Export.Duration = *exportTO
