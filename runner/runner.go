@@ -113,6 +113,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Result, error) {
 		}
 	}
 	val := newValidator(reg, cfg.Edition, why)
+	comp, compWhy := loadCompartment(reg, why)
 	chk, err := openapi.New(cfg.Target)
 	if err != nil {
 		return nil, fmt.Errorf("building the OpenAPI checker: %w", err)
@@ -133,7 +134,10 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Result, error) {
 		CheckHead:  chk.CheckHead,
 		Validator:  val,
 		WorkDir:    work,
-		Progress:   o.Progress,
+
+		Compartment:    comp,
+		CompartmentWhy: compWhy,
+		Progress:       o.Progress,
 	}
 	if ts, ok := authz.(*smart.TokenSource); ok {
 		// Token requests are exchanges of the run too: record and check

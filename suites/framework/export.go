@@ -57,7 +57,12 @@ type Export struct {
 
 // Resource is what the index keeps of one exported line.
 type Resource struct {
-	Type, ID, Patient string
+	Type, ID string
+	// Patients are the patients whose compartments hold the resource, by
+	// the official R4 Patient CompartmentDefinition (Env.Compartment);
+	// empty for a resource in no patient's compartment, and for every
+	// resource when the definition is not loaded.
+	Patients []string
 	LastUpdated       time.Time
 	File              string
 	Line              int
@@ -262,8 +267,8 @@ func (x *Export) Types() []string {
 func (x *Export) Patients() []string {
 	seen := map[string]bool{}
 	for _, r := range x.Resources {
-		if r.Patient != "" {
-			seen[r.Patient] = true
+		for _, p := range r.Patients {
+			seen[p] = true
 		}
 	}
 	var out []string
