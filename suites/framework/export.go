@@ -62,10 +62,10 @@ type Resource struct {
 	// the official R4 Patient CompartmentDefinition (Env.Compartment);
 	// empty for a resource in no patient's compartment, and for every
 	// resource when the definition is not loaded.
-	Patients []string
-	LastUpdated       time.Time
-	File              string
-	Line              int
+	Patients    []string
+	LastUpdated time.Time
+	File        string
+	Line        int
 	// FileType is the type its manifest entry declared.
 	FileType string
 }
