@@ -44,9 +44,8 @@ func registerOptOut(e *framework.Env) {
 			if d := framework.Unexpected(nil, keysOf(x, ofPatients(opted))); !d.Empty() {
 				Fail(fmt.Sprintf("the export with patient=Patient/%s, Patient/%s holds data of the opted-out Patient/%s: %s", m, opted, opted, d))
 			}
-			want := keysOf(full, func(r framework.Resource) bool {
-				return r.InCompartment(set([]string{m})) && !r.InCompartment(set(e.Config.OptedOut))
-			})
+			theirs, optedOut := ofPatients(m), ofPatients(e.Config.OptedOut...)
+			want := keysOf(full, func(r framework.Resource) bool { return theirs(r) && !optedOut(r) })
 			if d := framework.Missing(want, keysOf(x, ofPatients(m))); !d.Empty() {
 				Fail(fmt.Sprintf("naming the opted-out Patient/%s lost data of Patient/%s that the full Group export holds: %s", opted, m, d))
 			}

@@ -61,7 +61,8 @@ func registerTypes(e *framework.Env) {
 			if d := framework.Unexpected(nil, keysOf(x, func(r framework.Resource) bool { return !asked[r.Type] })); !d.Empty() {
 				Fail(fmt.Sprintf("_type=%s asked for those types only, but the export holds others: %s", strings.Join(types, ","), d))
 			}
-			want := keysOf(full, func(r framework.Resource) bool { return asked[r.Type] && r.InCompartment(set(ms)) })
+			theirs := ofPatients(ms...)
+			want := keysOf(full, func(r framework.Resource) bool { return asked[r.Type] && theirs(r) })
 			if d := framework.Missing(want, keysOf(x, func(framework.Resource) bool { return true })); !d.Empty() {
 				Fail(fmt.Sprintf("_type=%s for %s left out resources of those types that the full Group export holds of them: %s", strings.Join(types, ","), patientRefs(ms), d))
 			}
@@ -83,6 +84,7 @@ func registerTypes(e *framework.Env) {
 			needCompartment(e)
 			ms := subset(ctx, e)
 			full := fullExport(ctx, e)
+			theirs := ofPatients(ms...)
 			labs, others := map[string]bool{}, 0
 			if err := full.EachResource("Observation", func(raw []byte) error {
 				var o observation
@@ -90,7 +92,7 @@ func registerTypes(e *framework.Env) {
 					return nil
 				}
 				k := framework.Key("Observation", o.ID)
-				if r, ok := full.Resources[k]; ok && r.InCompartment(set(ms)) {
+				if r, ok := full.Resources[k]; ok && theirs(r) {
 					if o.isLab() {
 						labs[k] = true
 					} else {
@@ -145,7 +147,7 @@ func registerTypes(e *framework.Env) {
 			if d := framework.Missing(labs, got); !d.Empty() {
 				Fail(fmt.Sprintf("laboratory Observations of %s that the full Group export holds are missing: %s", patientRefs(ms), d))
 			}
-			unfiltered := keysOf(full, func(r framework.Resource) bool { return r.Type == other[0] && r.InCompartment(set(ms)) })
+			unfiltered := keysOf(full, func(r framework.Resource) bool { return r.Type == other[0] && theirs(r) })
 			if d := framework.Missing(unfiltered, got); !d.Empty() {
 				Fail(fmt.Sprintf("_typeFilter named only Observation, so every %s of %s must stay, but some the full Group export holds are missing: %s", other[0], patientRefs(ms), d))
 			}
