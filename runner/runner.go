@@ -106,6 +106,9 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkInputs(ctx, cfg, hc, authz); err != nil {
+		return nil, err
+	}
 	reg, why := o.Registry, ""
 	if reg == nil {
 		if reg, why, err = LoadPackages(append(cfg.Packages, o.Packages...)); err != nil {

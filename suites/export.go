@@ -140,9 +140,9 @@ func registerFullExport(e *framework.Env) {
 			switch {
 			case d.Empty():
 			case len(e.Config.OptedOut) == 0:
-				Skip(fmt.Sprintf("the full export of Group/%s holds no Patient for %s: they may have opted out, which the configuration does not say (set optedOut to every opted-out member)", e.Config.Group, d))
+				Skip(fmt.Sprintf("the full export of Group/%s lacks the Patient of some members, %s: they may have opted out, which the configuration does not say (set optedOut to every opted-out member)", e.Config.Group, d))
 			default:
-				Fail(fmt.Sprintf("the full export of Group/%s leaves out members who have not opted out (no Patient): %s", e.Config.Group, d))
+				Fail(fmt.Sprintf("the full export of Group/%s leaves out members who have not opted out, by their Patient: %s", e.Config.Group, d))
 			}
 		})
 
