@@ -17,6 +17,7 @@ import (
 	"github.com/pdex-conform/pdex-conform/config"
 	"github.com/pdex-conform/pdex-conform/reference"
 	"github.com/pdex-conform/pdex-conform/suites/catalog"
+	"github.com/pdex-conform/pdex-conform/suites/framework"
 	"github.com/pdex-conform/pdex-conform/verdict"
 )
 
@@ -47,7 +48,11 @@ type tableRun struct {
 	Edition  string   `json:"edition"`
 	Faults   []string `json:"faults,omitempty"`
 	Variants []string `json:"variants,omitempty"`
-	Out      string   `json:"out"`
+	// Filter is the run's label filter: a fault that changes nothing of
+	// the exported resources' shape runs without the validation specs,
+	// half of a run's work (see validationSpecs).
+	Filter string `json:"filter,omitempty"`
+	Out    string `json:"out"`
 }
 
 func (r tableRun) name() string {
@@ -71,7 +76,7 @@ func TestFaultTableChild(t *testing.T) {
 	if err := json.Unmarshal([]byte(spec), &r); err != nil {
 		t.Fatal(err)
 	}
-	cfg := &config.Config{Target: "reference", Edition: r.Edition, Faults: r.Faults, Variants: r.Variants}
+	cfg := &config.Config{Target: "reference", Edition: r.Edition, Faults: r.Faults, Variants: r.Variants, LabelFilter: r.Filter}
 	res, err := Run(context.Background(), cfg, Options{NoColor: true, Registry: SharedRegistry(t)})
 	if err != nil {
 		t.Fatal(err)
@@ -102,13 +107,15 @@ func firstLine(s string) string {
 	return s
 }
 
-// runAll executes the runs in child processes, parallel up to the CPUs.
+// runAll executes the runs in child processes, two per CPU: a run spends
+// most of its time waiting on the reference server (status holds, polls),
+// not computing.
 func runAll(t *testing.T, runs []tableRun) map[string][]outcome {
 	t.Helper()
 	dir := t.TempDir()
 	results := make(map[string][]outcome, len(runs))
 	var mu sync.Mutex
-	sem := make(chan struct{}, max(1, runtime.NumCPU()))
+	sem := make(chan struct{}, max(2, 2*runtime.NumCPU()))
 	var wg sync.WaitGroup
 	for i := range runs {
 		runs[i].Out = filepath.Join(dir, fmt.Sprintf("run-%d.json", i))
@@ -149,9 +156,38 @@ func runAll(t *testing.T, runs []tableRun) map[string][]outcome {
 
 // allowedSkip says which specs may skip against the clean reference server:
 // PA-BULK-05 needs an export still running when polled (the slow-jobs
-// variant gives it one), PA-PROF-01 the FHIR packages.
+// variant gives it one); PA-PROF-01 and every spec that judges whose data a
+// resource is need the FHIR packages (profiles, the Patient compartment).
 func allowedSkip(o outcome, profiles bool) bool {
-	return slices.Contains(o.IDs, "PA-BULK-05") || !profiles && slices.Contains(o.IDs, "PA-PROF-01")
+	return slices.Contains(o.IDs, "PA-BULK-05") || !profiles && (slices.Contains(o.IDs, "PA-PROF-01") || noCompartment(o))
+}
+
+// noCompartment reports a spec skipped for want of the Patient compartment
+// definition (no FHIR packages).
+func noCompartment(o outcome) bool {
+	return o.State == verdict.Skipped && strings.HasPrefix(o.Why, framework.NoCompartment)
+}
+
+// maySkip reports whether a variant of the run lets the spec skip.
+func maySkip(r tableRun, o outcome) bool {
+	for _, name := range r.Variants {
+		v, _ := variantNamed(name)
+		for _, entry := range v.MaySkip {
+			if matches(entry, o) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func variantNamed(name string) (reference.Variant, bool) {
+	for _, v := range reference.Variants() {
+		if v.Name == name {
+			return v, true
+		}
+	}
+	return reference.Variant{}, false
 }
 
 // matches reports whether a Breaks entry names a spec: a requirement ID
@@ -161,6 +197,11 @@ func matches(entry string, o outcome) bool {
 	return slices.Contains(o.IDs, id) && (!qualified || strings.HasSuffix(o.Key, text))
 }
 
+// validationSpecs validate every exported resource: the clean run, the
+// variants and the faults that break them run them; the other faults,
+// which leave the resources' shape alone, leave them out.
+var validationSpecs = []string{"PA-EXP-05", "PA-PROF-01"}
+
 func TestFaultTable(t *testing.T) {
 	profiles := SharedRegistry(t) != nil
 	var runs []tableRun
@@ -168,10 +209,21 @@ func TestFaultTable(t *testing.T) {
 		runs = append(runs, tableRun{Edition: ed})
 		for _, f := range reference.Faults() {
 			if len(f.Editions) == 0 || slices.Contains(f.Editions, ed) {
-				runs = append(runs, tableRun{Edition: ed, Faults: []string{f.Name}, Variants: f.Variants})
+				r := tableRun{Edition: ed, Faults: []string{f.Name}, Variants: f.Variants}
+				if !slices.ContainsFunc(f.Breaks, func(b string) bool {
+					id, _, _ := strings.Cut(b, ": ")
+					return slices.Contains(validationSpecs, id)
+				}) {
+					r.Filter = "!" + strings.Join(validationSpecs, " && !")
+				}
+				runs = append(runs, r)
 			}
 		}
 		for _, v := range reference.Variants() {
+			if v.Pending != "" {
+				t.Logf("variant %s is left out of the table: %s", v.Name, v.Pending)
+				continue
+			}
 			if len(v.Editions) == 0 || slices.Contains(v.Editions, ed) {
 				runs = append(runs, tableRun{Edition: ed, Variants: []string{v.Name}})
 			}
@@ -234,15 +286,17 @@ func checkEdition(t *testing.T, ed string, runs []tableRun, results map[string][
 				}
 				switch {
 				case want && o.State == verdict.Failed:
-				case want && o.State == verdict.Skipped && !profiles && slices.Contains(o.IDs, "PA-PROF-01"):
-					// Without packages the profile specs skip; the fault's
-					// other proofs still stand.
+				case want && o.State == verdict.Skipped && !profiles && (slices.Contains(o.IDs, "PA-PROF-01") || noCompartment(o)):
+					// Without packages the profile and compartment specs
+					// skip; the fault's other proofs still stand.
 				case want:
 					t.Errorf("%s %s, want it failed: %s", o.Key, o.State, o.Why)
 				case o.State == verdict.Failed:
 					t.Errorf("%s failed, but the fault should not affect it: %s", o.Key, o.Why)
 				case o.State == verdict.Blocked && len(breaks) > 0:
 					// Blocked by a prerequisite the fault broke.
+				case o.State == verdict.Skipped && maySkip(r, o):
+					// The variant takes away what the spec judges by.
 				case o.State != cleanState[o.Key] && !(o.State == verdict.Passed && cleanState[o.Key] == verdict.Skipped):
 					t.Errorf("%s %s, but %s against the clean server: %s", o.Key, o.State, cleanState[o.Key], o.Why)
 				}
@@ -262,7 +316,7 @@ func checkEdition(t *testing.T, ed string, runs []tableRun, results map[string][
 	}
 	var unproven []string
 	for _, o := range clean {
-		if !failedSomewhere[o.Key] && !(!profiles && slices.Contains(o.IDs, "PA-PROF-01")) {
+		if !failedSomewhere[o.Key] && !(!profiles && (slices.Contains(o.IDs, "PA-PROF-01") || noCompartment(o))) {
 			unproven = append(unproven, o.Key)
 		}
 	}

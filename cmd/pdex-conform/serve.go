@@ -54,7 +54,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *listVars {
 		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 		for _, v := range reference.Variants() {
-			fmt.Fprintf(tw, "%s\t%s\t(%s)\n", v.Name, v.Description, v.Reading)
+			pending := ""
+			if v.Pending != "" {
+				pending = " [pending: " + v.Pending + "]"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t(%s)%s\n", v.Name, v.Description, v.Reading, pending)
 		}
 		return tw.Flush()
 	}
