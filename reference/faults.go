@@ -191,7 +191,7 @@ var faultTable = []Fault{
 		Breaks:   []string{"PA-BULK-05"},
 		Variants: []string{VariantSlowJobs}},
 	{Name: FaultPlainTextErrors, Description: "answer kick-off errors with plain text instead of an OperationOutcome",
-		Breaks: []string{"PA-BULK-03", "PA-BULK-06", "PA-ETYPE-01", "PA-MODE-01", "PA-API-01"}},
+		Breaks: []string{"PA-BULK-02", "PA-BULK-03", "PA-BULK-06", "PA-ETYPE-01", "PA-MODE-01", "PA-API-01"}},
 	{Name: FaultRefusePDexType, Description: "refuse exportType hl7.fhir.us.davinci-pdex, wanting a 2.1.0-style value instead",
 		Breaks: []string{"PA-ETYPE-02", "PA-EXP-01"}},
 	{Name: FaultCapabilityNoSearch, Description: "leave Group search-type and its search parameters out of the CapabilityStatement",

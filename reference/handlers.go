@@ -289,14 +289,17 @@ func (s *Server) handleKickoff(w http.ResponseWriter, r *http.Request, c *caller
 		return
 	}
 	groupID := r.PathValue("id")
-	if _, err := s.store.read(r.Context(), "Group", groupID); errors.Is(err, errNotFound) && !s.faults.has(FaultAcceptUnknownGroup) {
+	_, rerr := s.store.read(r.Context(), "Group", groupID)
+	unknown := errors.Is(rerr, errNotFound)
+	switch {
+	case unknown && !s.faults.has(FaultAcceptUnknownGroup):
 		writeOutcome(w, http.StatusNotFound, "not-found", fmt.Sprintf("Group/%s is not known", groupID))
 		return
-	} else if err != nil && !errors.Is(err, errNotFound) {
-		s.internalError(w, err)
+	case rerr != nil && !unknown:
+		s.internalError(w, rerr)
 		return
 	}
-	if !c.entitledTo(groupID) && !s.faults.has(FaultAcceptUnknownGroup) {
+	if !c.entitledTo(groupID) && !(unknown && s.faults.has(FaultAcceptUnknownGroup)) {
 		writeOutcome(w, http.StatusForbidden, "forbidden", fmt.Sprintf("this client is not entitled to Group/%s", groupID))
 		return
 	}
