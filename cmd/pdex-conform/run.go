@@ -55,7 +55,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		requestTO = fs.Duration("request-timeout", 0, "bound on one HTTP exchange (default 30s)")
 	)
 	fs.Var(&members, "members", "member patient ids for subset scenarios (repeatable or comma-separated)")
-	fs.Var(&optedOut, "opted-out", "patient ids of members known to have opted out")
+	fs.Var(&optedOut, "opted-out", "patient ids of every member who has opted out")
 	fs.Var(&faults, "fault", "switch on a reference-server fault (with --target reference; see serve --list-faults)")
 	fs.Var(&variants, "variant", "switch on a conformant variation of the reference server (with --target reference; see serve --list-variants)")
 	fs.Var(&packages, "packages", "FHIR package .tgz or folder for profile validation (repeatable; also FHIR_PACKAGES)")
