@@ -33,13 +33,7 @@ var subtleProbes = map[string]probe{
 		if err != nil {
 			return err
 		}
-		var got []string
-		for _, k := range ex.keys() {
-			if strings.HasPrefix(k, "Condition/") {
-				got = append(got, k)
-			}
-		}
-		if d := diff(got, expected(h.t, h.data, selection{group: "group-01", types: []string{"Condition"}})); d != "" {
+		if d := diff(ofType(ex, "Condition"), expected(h.t, h.data, selection{group: "group-01", types: []string{"Condition"}})); d != "" {
 			return fmt.Errorf("the full export's Conditions: %s", d)
 		}
 		return nil
@@ -102,12 +96,7 @@ var subtleProbes = map[string]probe{
 		if err != nil {
 			return err
 		}
-		var got []string
-		for _, k := range ex.keys() {
-			if strings.HasPrefix(k, "Condition/") {
-				got = append(got, k)
-			}
-		}
+		got := ofType(ex, "Condition")
 		want := expected(h.t, h.data, selection{group: "group-01", patients: []string{f.member}, types: []string{"Condition"}})
 		if len(want) == 0 {
 			return fmt.Errorf("Patient/%s has no Condition to keep", f.member)
@@ -154,6 +143,17 @@ var subtleProbes = map[string]probe{
 		_, err = k.outcome()
 		return err
 	},
+}
+
+// ofType returns the sorted keys of an export's resources of one type.
+func ofType(ex *export, typ string) []string {
+	var out []string
+	for _, k := range ex.keys() {
+		if strings.HasPrefix(k, typ+"/") {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // searchSelects checks that a Group search finds group-01 and only the

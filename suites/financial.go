@@ -29,6 +29,27 @@ var nonFinancialProfiles = []string{
 // reference server share one.
 func isClaimEOB(eob map[string]any) bool { return !pdex.IsPriorAuth(eob) }
 
+// claimEOBs calls fn with every claim EOB of an export, decoded, and
+// returns how many there were; the spec fails when a file cannot be read.
+func claimEOBs(x *framework.Export, fn func(eob map[string]any)) int {
+	claims := 0
+	err := x.EachResource("ExplanationOfBenefit", func(raw []byte) error {
+		var eob map[string]any
+		if err := json.Unmarshal(raw, &eob); err != nil {
+			return fmt.Errorf("an exported ExplanationOfBenefit is not JSON: %w", err)
+		}
+		if isClaimEOB(eob) {
+			claims++
+			fn(eob)
+		}
+		return nil
+	})
+	if err != nil {
+		Fail(fmt.Sprintf("reading the exported EOBs: %v", err))
+	}
+	return claims
+}
+
 func registerFinancial(e *framework.Env) {
 	Describe("Remittance and cost-sharing", func() {
 		// CMS-0057 (seed 000): claims and encounters "excluding provider
@@ -39,18 +60,9 @@ func registerFinancial(e *framework.Env) {
 			if e.Config.AllowFinancial {
 				Skip("financial data is allowed by the configuration (allowFinancial: value-based contracts, §pdex-323)")
 			}
-			x := fullExport(ctx, e)
 			var found []string
-			claims, offending := 0, 0
-			err := x.EachResource("ExplanationOfBenefit", func(raw []byte) error {
-				var eob map[string]any
-				if err := json.Unmarshal(raw, &eob); err != nil {
-					return fmt.Errorf("an exported ExplanationOfBenefit is not JSON: %w", err)
-				}
-				if !isClaimEOB(eob) {
-					return nil
-				}
-				claims++
+			offending := 0
+			claims := claimEOBs(fullExport(ctx, e), func(eob map[string]any) {
 				issues := pdex.FinancialIssuesOf(eob)
 				if len(issues) > 0 {
 					offending++
@@ -60,11 +72,7 @@ func registerFinancial(e *framework.Env) {
 						found = append(found, fmt.Sprintf("ExplanationOfBenefit/%v: %s", eob["id"], is.Path))
 					}
 				}
-				return nil
 			})
-			if err != nil {
-				Fail(fmt.Sprintf("reading the exported EOBs: %v", err))
-			}
 			if claims == 0 {
 				Skip("the full Group export holds no claim EOB: no remittance or cost-sharing to look for")
 			}
@@ -77,35 +85,22 @@ func registerFinancial(e *framework.Env) {
 		// profiles; each claim EOB must say which it meets. No claim EOB is
 		// nothing to judge: the spec skips.
 		It("exports claim EOBs that claim their CARIN NonFinancial profile", e.Req("PA-FIN-02"), func(ctx SpecContext) {
-			x := fullExport(ctx, e)
 			var wrong []string
-			claims, offending := 0, 0
-			err := x.EachResource("ExplanationOfBenefit", func(raw []byte) error {
-				var eob map[string]any
-				if err := json.Unmarshal(raw, &eob); err != nil {
-					return fmt.Errorf("an exported ExplanationOfBenefit is not JSON: %w", err)
-				}
-				if !isClaimEOB(eob) {
-					return nil
-				}
-				claims++
+			offending := 0
+			claims := claimEOBs(fullExport(ctx, e), func(eob map[string]any) {
 				meta, _ := eob["meta"].(map[string]any)
 				profiles, _ := meta["profile"].([]any)
 				for _, p := range profiles {
 					s, _ := p.(string)
 					if slices.Contains(nonFinancialProfiles, canonicalBase(s)) {
-						return nil
+						return
 					}
 				}
 				offending++
 				if len(wrong) < 20 {
 					wrong = append(wrong, fmt.Sprintf("ExplanationOfBenefit/%v claims %v", eob["id"], profiles))
 				}
-				return nil
 			})
-			if err != nil {
-				Fail(fmt.Sprintf("reading the exported EOBs: %v", err))
-			}
 			if claims == 0 {
 				Skip("the full Group export holds no claim EOB: no profile claim to check")
 			}
