@@ -124,7 +124,7 @@ func firstLine(s string) string {
 	return s
 }
 
-// runAll executes the runs in worker processes, two per CPU (a run spends
+// runAll executes the runs in worker processes, three per CPU (a run spends
 // most of its time waiting on the reference server's status holds and
 // polls, not computing), each taking the next run from a shared queue.
 func runAll(t *testing.T, runs []tableRun) map[string][]outcome {
@@ -139,7 +139,7 @@ func runAll(t *testing.T, runs []tableRun) map[string][]outcome {
 	results := make(map[string][]outcome, len(runs))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for range max(1, min(2*runtime.NumCPU(), len(runs))) {
+	for range max(1, min(3*runtime.NumCPU(), len(runs))) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
