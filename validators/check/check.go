@@ -79,11 +79,10 @@ func (c *Checker) CheckAs(fallback string, raw []byte) []validators.Issue {
 		if typ == "" {
 			typ = fallback
 		}
-		want := pdex.ExpectedProfilesOf(c.opts.Edition, typ, obj)
-		if len(c.opts.Profiles) > 0 {
-			want = append(want, c.opts.Profiles...)
-		}
-		issues = append(issues, c.prof.ValidateDocument(doc, want...).Issues...)
+		// The resource meets the profiles it claims and those asked for,
+		// and at least one of those its edition accepts for it.
+		exp := pdex.ExpectedOf(c.opts.Edition, typ, obj)
+		issues = append(issues, c.prof.ValidateExpected(doc, c.opts.Profiles, exp.AnyOf, exp.Label).Issues...)
 	}
 	return issues
 }

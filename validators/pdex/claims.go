@@ -28,10 +28,12 @@ const (
 // validation reports the bad use, and the financial rule must not be
 // escapable by leaving the use out.
 func IsClaimEOB(res map[string]any) bool {
-	if res["resourceType"] != "ExplanationOfBenefit" {
-		return false
-	}
 	use, _ := res["use"].(string)
+	return res["resourceType"] == "ExplanationOfBenefit" && claimUse(use)
+}
+
+// claimUse reports whether an EOB of this use is a claim EOB.
+func claimUse(use string) bool {
 	return use != UsePreauthorization && use != UsePredetermination
 }
 
