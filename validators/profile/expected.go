@@ -19,8 +19,8 @@ func (w *walker) notLoaded(canonical string) {
 	}
 	w.res.Issues = append(w.res.Issues, validators.Issue{
 		Severity: validators.Warning, Path: string(w.path),
-		Message:  fmt.Sprintf("profile %s is not loaded: not checked (profile not available offline)", canonical),
-		Rule:     canonical, Profile: canonical, NotChecked: canonical,
+		Message: fmt.Sprintf("profile %s is not loaded: not checked (profile not available offline)", canonical),
+		Rule:    canonical, Profile: canonical, NotChecked: canonical,
 	})
 }
 
@@ -90,8 +90,8 @@ func (v *Validator) ValidateExpected(d *Document, required, anyOf []string, labe
 				r.NotRun = append(r.NotRun, m)
 				r.Issues = append(r.Issues, validators.Issue{
 					Severity: validators.Warning, Path: rt,
-					Message:  fmt.Sprintf("profile %s, acceptable for %s, is not loaded: not checked (profile not available offline)", m, label),
-					Rule:     RuleAcceptable, Profile: m, NotChecked: m,
+					Message: fmt.Sprintf("profile %s, acceptable for %s, is not loaded: not checked (profile not available offline)", m, label),
+					Rule:    RuleAcceptable, Profile: m, NotChecked: m,
 				})
 			}
 		}
