@@ -3,7 +3,8 @@
 // profiles, and runs the reference Provider Access server.
 //
 // Exit codes: 0 conformant / valid, 1 conformance or validation failures,
-// 2 bad usage or configuration.
+// 2 bad usage or configuration, 3 incomplete (validate: no failure, but
+// profiles not checked).
 package main
 
 import (
@@ -29,6 +30,8 @@ const (
 	exitOK       = 0
 	exitFailures = 1
 	exitUsage    = 2
+	// exitIncomplete: nothing failed, but not everything was checked.
+	exitIncomplete = 3
 )
 
 // usageError is bad usage or configuration: exit 2 with one plain line.
@@ -42,6 +45,12 @@ func usagef(format string, a ...any) error { return &usageError{fmt.Sprintf(form
 type failuresError struct{ msg string }
 
 func (e *failuresError) Error() string { return e.msg }
+
+// incompleteError means nothing failed but part of the checks could not be
+// made: exit 3 with one plain line saying what.
+type incompleteError struct{ msg string }
+
+func (e *incompleteError) Error() string { return e.msg }
 
 const topUsage = `pdex-conform: conformance tests for the Da Vinci PDex Provider Access API
 
@@ -151,6 +160,11 @@ func exitCode(err error, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "pdex-conform: "+oneLine(fe.msg))
 		}
 		return exitFailures
+	}
+	var ie *incompleteError
+	if errors.As(err, &ie) {
+		fmt.Fprintln(stderr, "pdex-conform: "+oneLine(ie.msg))
+		return exitIncomplete
 	}
 	// Anything else stopped the command from doing its job: a configuration
 	// or environment problem the user must fix.

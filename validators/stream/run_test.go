@@ -235,3 +235,12 @@ func TestRunInputProblems(t *testing.T) {
 		})
 	}
 }
+
+func TestRunNoResourceFiles(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "notes.txt", "not a resource file")
+	_, err := Run(context.Background(), []string{dir}, errorIfBad, func(Item) error { return nil }, Options{})
+	if err == nil || !strings.Contains(err.Error(), "no resources") {
+		t.Errorf("a folder without resource files must be an error saying so, got %v", err)
+	}
+}

@@ -65,6 +65,9 @@ func Run(ctx context.Context, inputs []string, check Checker, emit func(Item) er
 	if err != nil {
 		return t, err
 	}
+	if len(files) == 0 {
+		return t, fmt.Errorf("no resources: %s holds no .ndjson, .jsonl or .json file", strings.Join(inputs, ", "))
+	}
 	workers := o.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
