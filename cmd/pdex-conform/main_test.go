@@ -62,6 +62,7 @@ func TestCommandExitCodes(t *testing.T) {
 		{"packages without subcommand", []string{"packages"}, exitUsage, ""},
 		{"packages list with nothing to list", []string{"packages", "list"}, exitUsage, ""},
 		{"packages install without a name", []string{"packages", "install"}, exitUsage, ""},
+		{"packages install from an unreachable registry", []string{"packages", "install", "--registry", "http://127.0.0.1:1", "--cache", filepath.Join(dir, "cache"), "hl7.fhir.us.core#3.1.1"}, exitUsage, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
