@@ -109,7 +109,11 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			if it.Input {
 				what = "input"
 			}
-			fmt.Fprintf(w, "%s: %s: %s %s: %s", where, what, is.Severity, is.Path, oneLine(is.Message))
+			fmt.Fprintf(w, "%s: %s: %s", where, what, is.Severity)
+			if is.Path != "" {
+				fmt.Fprintf(w, " %s", is.Path)
+			}
+			fmt.Fprintf(w, ": %s", oneLine(is.Message))
 			if is.Rule != "" {
 				fmt.Fprintf(w, " [%s]", is.Rule)
 			}
