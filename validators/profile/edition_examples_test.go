@@ -259,3 +259,53 @@ func claimsOf(raw []byte) (claims, financial bool) {
 	}
 	return claims, financial
 }
+
+// TestEditionProfilesNotOffline: under PDex 2.1.0 a claim EOB is held to
+// CARIN's Basis profile, which no package here holds: the EOB is neither
+// passed against it nor failed for it, and the check not made is named
+// once, for the summary. The financial rule still applies.
+func TestEditionProfilesNotOffline(t *testing.T) {
+	reg := packagestest.Registry(t)
+	var raw, financialRaw []byte
+	reg.WalkExamples("hl7.fhir.us.carin-bb", func(ex packages.Example) error {
+		switch filepath.Base(ex.File) {
+		case "ExplanationOfBenefit-EOBPharmacyNonFinancial1.json":
+			raw = ex.Raw
+		case "ExplanationOfBenefit-EOBPharmacy1.json":
+			financialRaw = ex.Raw
+		}
+		return nil
+	})
+	if raw == nil || financialRaw == nil {
+		t.Fatal("CARIN pharmacy examples not found")
+	}
+	const basis = "http://hl7.org/fhir/us/carin-bb/StructureDefinition/C4BB-ExplanationOfBenefit-Pharmacy-Basis|2.1.0"
+	chk := check.New(reg, check.Options{Edition: "2.1.0"})
+	var sum validators.Summary
+	issues := sum.Absorb(chk.Check(raw))
+	for _, is := range issues {
+		if is.Severity == validators.Error {
+			t.Errorf("a claim EOB must not fail for a profile not available offline: %s", is)
+		}
+	}
+	nc := sum.NotChecked()
+	if len(nc) == 0 || !slices.ContainsFunc(nc, func(c validators.NotCheckedCount) bool {
+		return c.What == basis && c.Count == 1 && strings.Contains(c.Message, "not available offline")
+	}) {
+		t.Errorf("the Basis profile must be reported once as not available offline; summary: %+v", nc)
+	}
+	// the financial rule does not rely on a profile
+	fin := chk.Check(financialRaw)
+	n := 0
+	for _, is := range fin {
+		if is.Severity == validators.Error {
+			if is.Rule != pdex.RuleFinancial {
+				t.Errorf("under 2.1.0 the financial EOB fails only the financial rule, got %s", is)
+			}
+			n++
+		}
+	}
+	if n == 0 {
+		t.Error("under 2.1.0 a financial claim EOB must still be rejected by the financial rule")
+	}
+}
