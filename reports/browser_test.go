@@ -15,9 +15,9 @@ import (
 
 	"github.com/onsi/ginkgo/v2/formatter"
 
+	"github.com/pdex-conform/pdex-conform/config"
 	"github.com/pdex-conform/pdex-conform/reports"
 	"github.com/pdex-conform/pdex-conform/runner"
-	"github.com/pdex-conform/pdex-conform/runner/config"
 )
 
 // realRun runs the suites against the in-process reference server with the
@@ -35,7 +35,7 @@ func realRun(t *testing.T, faults ...string) (*reports.Run, *runner.Result) {
 	if err != nil {
 		t.Fatalf("the run could not take place: %v", err)
 	}
-	return reports.Build(res.Report, reports.Meta{
+	return reports.Build(res.Report, res.Outcome, reports.Meta{
 		Target: res.Config.Target, Reference: true, Edition: res.Config.Edition, ToolVersion: "test",
 		Started: res.Started, Duration: res.Duration, Group: res.Config.Group, AuthMode: res.Config.Auth.Mode,
 		Faults: res.Config.Faults, Secrets: []string{res.Config.Auth.PrivateKey},

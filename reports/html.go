@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pdex-conform/pdex-conform/runner/evidence"
+	"github.com/pdex-conform/pdex-conform/evidence"
 	"github.com/pdex-conform/pdex-conform/suites/catalog"
 )
 

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pdex-conform/pdex-conform/runner/evidence"
+	"github.com/pdex-conform/pdex-conform/evidence"
 )
 
 type junitSuites struct {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/onsi/ginkgo/v2/types"
 
-	"github.com/pdex-conform/pdex-conform/runner/evidence"
+	"github.com/pdex-conform/pdex-conform/evidence"
 	"github.com/pdex-conform/pdex-conform/suites/catalog"
 )
 
@@ -40,7 +40,7 @@ func sampleRun(t *testing.T) *Run {
 		sr.LeafNodeLocation.LineNumber = 10 + i
 	}
 	r := types.Report{SuiteSucceeded: false, SpecReports: []types.SpecReport{failed, warned, skipped, passed}}
-	return Build(r, Meta{
+	return build(r, Meta{
 		Target: "https://payer.example/fhir", Edition: edition, ToolVersion: "v1.2.3", Group: "g1", AuthMode: "smart",
 		Started: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC), Duration: 4200 * time.Millisecond,
 	})
@@ -188,7 +188,7 @@ func TestHTMLIsSelfContained(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		run  *Run
-	}{{"sample", sampleRun(t)}, {"empty", Build(types.Report{}, Meta{Edition: edition})}} {
+	}{{"sample", sampleRun(t)}, {"empty", build(types.Report{}, Meta{Edition: edition})}} {
 		t.Run(tc.name, func(t *testing.T) {
 			var buf bytes.Buffer
 			if err := WriteHTML(&buf, tc.run); err != nil {

@@ -5,11 +5,11 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/pdex-conform/pdex-conform/runner/evidence"
+	"github.com/pdex-conform/pdex-conform/evidence"
 )
 
 // Scrubber removes secrets from text that is about to reach a report or the
-// console. Evidence is redacted where it is recorded (runner/evidence); the
+// console. Evidence is redacted where it is recorded (package evidence); the
 // reports pass everything through a Scrubber once more, because failure
 // messages, notes and log output come from spec code that may print a token
 // or a key without going through evidence.

@@ -4,9 +4,9 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/pdex-conform/pdex-conform/runner/auth"
-	"github.com/pdex-conform/pdex-conform/runner/bulk"
-	"github.com/pdex-conform/pdex-conform/runner/config"
+	"github.com/pdex-conform/pdex-conform/client/bulk"
+	"github.com/pdex-conform/pdex-conform/client/smart"
+	"github.com/pdex-conform/pdex-conform/config"
 )
 
 // authorizer builds what authorizes the run's requests.
@@ -26,17 +26,17 @@ func authorizer(ctx context.Context, cfg *config.Config, hc *http.Client) (bulk.
 	if err != nil {
 		return nil, err
 	}
-	return &auth.TokenSource{Credentials: creds, HTTPClient: hc}, nil
+	return &smart.TokenSource{Credentials: creds, HTTPClient: hc}, nil
 }
 
 // Credentials returns the configured SMART client's credentials, with the
 // token URL discovered when not configured.
-func Credentials(ctx context.Context, cfg *config.Config, hc *http.Client) (auth.Credentials, error) {
+func Credentials(ctx context.Context, cfg *config.Config, hc *http.Client) (smart.Credentials, error) {
 	tokenURL := cfg.Auth.TokenURL
 	if tokenURL == "" {
 		var err error
-		if tokenURL, err = auth.DiscoverTokenURL(ctx, hc, cfg.Target); err != nil {
-			return auth.Credentials{}, err
+		if tokenURL, err = smart.DiscoverTokenURL(ctx, hc, cfg.Target); err != nil {
+			return smart.Credentials{}, err
 		}
 	}
 	return cfg.Auth.Credentials(tokenURL)

@@ -17,8 +17,8 @@ import (
 
 	"github.com/onsi/ginkgo/v2/types"
 
+	"github.com/pdex-conform/pdex-conform/config"
 	"github.com/pdex-conform/pdex-conform/runner"
-	"github.com/pdex-conform/pdex-conform/runner/config"
 )
 
 // hostile is a FHIR server that misbehaves in one way. Its zero value is a

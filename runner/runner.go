@@ -18,14 +18,16 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 	"github.com/onsi/gomega"
 
+	"github.com/pdex-conform/pdex-conform/client/bulk"
+	"github.com/pdex-conform/pdex-conform/client/smart"
+	"github.com/pdex-conform/pdex-conform/config"
+	"github.com/pdex-conform/pdex-conform/edition"
 	"github.com/pdex-conform/pdex-conform/reference"
-	"github.com/pdex-conform/pdex-conform/runner/auth"
-	"github.com/pdex-conform/pdex-conform/runner/bulk"
-	"github.com/pdex-conform/pdex-conform/runner/config"
 	"github.com/pdex-conform/pdex-conform/suites"
 	"github.com/pdex-conform/pdex-conform/suites/framework"
 	"github.com/pdex-conform/pdex-conform/validators/openapi"
 	"github.com/pdex-conform/pdex-conform/validators/packages"
+	"github.com/pdex-conform/pdex-conform/verdict"
 )
 
 // Options adjust a run beyond its configuration.
@@ -43,10 +45,14 @@ type Options struct {
 	Registry *packages.Registry
 }
 
-// Result is a finished run.
+// Result is a finished, judged run.
 type Result struct {
-	Config   *config.Config
-	Report   types.Report
+	Config *config.Config
+	// Report is Ginkgo's report: every spec's evidence.
+	Report types.Report
+	// Outcome is the judgement: each spec's and requirement's state, the
+	// verdict and the exit code.
+	Outcome  *verdict.Outcome
 	Started  time.Time
 	Duration time.Duration
 }
@@ -73,18 +79,20 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Result, error) {
 
 	if cfg.Target == "reference" {
 		srv, err := reference.Listen(ctx, "127.0.0.1:0", reference.Options{
-			DB:     work + "/reference.db",
-			Faults: cfg.Faults,
+			DB:       work + "/reference.db",
+			Edition:  cfg.Edition,
+			Faults:   cfg.Faults,
+			Variants: cfg.Variants,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("starting the reference server: %w", err)
 		}
 		defer srv.Close()
-		derived, err := srv.RunConfig(ctx)
+		facts, err := srv.Facts(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("configuring the run against the reference server: %w", err)
 		}
-		mergeReference(cfg, derived)
+		mergeReference(cfg, ReferenceConfig(facts))
 		if o.Progress != nil {
 			o.Progress("reference server listening at %s", srv.URL)
 		}
@@ -109,11 +117,16 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building the OpenAPI checker: %w", err)
 	}
-	if ts, ok := authz.(*auth.TokenSource); ok {
+	if ts, ok := authz.(*smart.TokenSource); ok {
 		chk.Learn(openapi.Token, ts.Credentials.TokenURL)
+	}
+	ed, err := edition.Lookup(cfg.Edition)
+	if err != nil {
+		return nil, err
 	}
 	env := &framework.Env{
 		Config:     cfg,
+		Edition:    ed,
 		HTTP:       hc,
 		Authorizer: authz,
 		Check:      chk.Check,
@@ -122,7 +135,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Result, error) {
 		WorkDir:    work,
 		Progress:   o.Progress,
 	}
-	if ts, ok := authz.(*auth.TokenSource); ok {
+	if ts, ok := authz.(*smart.TokenSource); ok {
 		// Token requests are exchanges of the run too: record and check
 		// them like every other.
 		ts.HTTPClient = &http.Client{
@@ -147,6 +160,8 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Result, error) {
 	rc.SilenceSkips = true
 	ginkgo.RunSpecs(&testingT{}, "pdex-conform: Provider Access conformance", sc, rc)
 	res.Duration = time.Since(res.Started)
+	res.Outcome = verdict.FromReport(res.Report, verdict.Options{
+		Edition: cfg.Edition, FailOnShould: cfg.FailOn == "should", LabelFilter: cfg.LabelFilter})
 	return res, nil
 }
 

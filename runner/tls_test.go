@@ -16,9 +16,9 @@ import (
 
 	"github.com/onsi/ginkgo/v2/types"
 
+	"github.com/pdex-conform/pdex-conform/config"
 	"github.com/pdex-conform/pdex-conform/reference/tlstest"
 	"github.com/pdex-conform/pdex-conform/runner"
-	"github.com/pdex-conform/pdex-conform/runner/config"
 )
 
 const exportCapability = `{"resourceType":"CapabilityStatement","status":"active","date":"2026-01-01","kind":"instance",` +

@@ -11,9 +11,11 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/pdex-conform/pdex-conform/runner/auth"
-	"github.com/pdex-conform/pdex-conform/runner/bulk"
-	"github.com/pdex-conform/pdex-conform/runner/evidence"
+	"github.com/pdex-conform/pdex-conform/client/bulk"
+	"github.com/pdex-conform/pdex-conform/client/smart"
+	"github.com/pdex-conform/pdex-conform/edition"
+	"github.com/pdex-conform/pdex-conform/evidence"
+	"github.com/pdex-conform/pdex-conform/keys"
 	"github.com/pdex-conform/pdex-conform/suites/framework"
 )
 
@@ -37,12 +39,10 @@ const lastPriority = SpecPriority(-1 << 20)
 // failure belongs to no spec and so to no requirement.
 func registerAPI(e *framework.Env) {
 	Describe("API description", func() {
-		It("answers a representative exchange of every operation as the OpenAPI description says", framework.Req("PA-API-01"), func() {
+		It("answers a representative exchange of every operation as the OpenAPI description says", e.Req("PA-API-01"), func(ctx SpecContext) {
 			if e.Check == nil {
 				Skip("no OpenAPI checker in this run")
 			}
-			ctx, cancel := e.Ctx()
-			defer cancel()
 			seen := representativeExchanges(ctx, e)
 			Expect(seen.checked).To(BeNumerically(">=", 5), "the representative exchanges did not take place")
 			Expect(seen.mismatches).To(BeEmpty(), "exchanges that do not conform to the OpenAPI description:\n%s", strings.Join(seen.mismatches, "\n"))
@@ -50,7 +50,7 @@ func registerAPI(e *framework.Env) {
 	})
 
 	Describe("API description", lastPriority, func() {
-		It("answered every exchange of the run as the OpenAPI description says", framework.Req("PA-API-01"), func() {
+		It("answered every exchange of the run as the OpenAPI description says", e.Req("PA-API-01"), func(ctx SpecContext) {
 			if e.Check == nil {
 				Skip("no OpenAPI checker in this run")
 			}
@@ -148,7 +148,7 @@ func representativeExchanges(ctx context.Context, e *framework.Env) *representat
 	}
 
 	By("a refused kick-off")
-	refused, err := c.StartExport(ctx, bulk.Kickoff{Group: "pdex-conform-no-such-group", Params: e.DefaultParams("snapshot")})
+	refused, err := c.StartExport(ctx, bulk.Kickoff{Group: "pdex-conform-no-such-group", Params: e.DefaultParams(edition.Snapshot)})
 	Expect(err).NotTo(HaveOccurred())
 	if loc := refused.Header.Get("Content-Location"); refused.StatusCode == http.StatusAccepted && loc != "" {
 		c.Delete(ctx, loc) // accepted after all: no stray job
@@ -161,7 +161,7 @@ func representativeExchanges(ctx context.Context, e *framework.Env) *representat
 	get(c, "Patient/"+url.PathEscape(members[0]), "")
 
 	By("a small export: kick-off, status, manifest, file, cancel")
-	kick, err := c.StartExport(ctx, bulk.Kickoff{Group: e.Config.Group, Params: params(e, "snapshot",
+	kick, err := c.StartExport(ctx, bulk.Kickoff{Group: e.Config.Group, Params: params(e, edition.Snapshot,
 		framework.PatientParams(members[0]), param("_type", "valueString", "Patient"))})
 	Expect(err).NotTo(HaveOccurred())
 	loc := kick.Header.Get("Content-Location")
@@ -203,15 +203,15 @@ func tokenForm(e *framework.Env, tokenURL string) (url.Values, bool) {
 	if err != nil {
 		return nil, false
 	}
-	key, err := auth.ParsePrivateKey(raw)
+	key, err := keys.ParsePrivate(raw)
 	if err != nil {
 		return nil, false
 	}
-	creds := auth.Credentials{ClientID: e.Config.Auth.ClientID, KeyID: e.Config.Auth.KeyID, Alg: e.Config.Auth.Alg,
+	creds := smart.Credentials{ClientID: e.Config.Auth.ClientID, KeyID: e.Config.Auth.KeyID, Alg: e.Config.Auth.Alg,
 		Key: key, TokenURL: tokenURL, Scope: e.Config.Auth.Scope}
-	a, err := creds.Assertion(auth.AssertionOptions{})
+	a, err := creds.Assertion(smart.AssertionOptions{})
 	Expect(err).NotTo(HaveOccurred(), "signing a client assertion")
-	return auth.Form(a, creds.Scope), true
+	return smart.Form(a, creds.Scope), true
 }
 
 // groupIdentifier is the Group's first identifier as a token search value.

@@ -23,11 +23,11 @@ var nonFinancialProfiles = []string{
 
 func registerFinancial(e *framework.Env) {
 	Describe("Remittance and cost-sharing", func() {
-		It("exports claim EOBs without remittance or cost-sharing", framework.Req("PA-FIN-01"), func() {
+		It("exports claim EOBs without remittance or cost-sharing", e.Req("PA-FIN-01"), func(ctx SpecContext) {
 			if e.Config.AllowFinancial {
 				Skip("financial data is allowed by the configuration (allowFinancial: value-based contracts, §pdex-323)")
 			}
-			x := fullExport(e)
+			x := fullExport(ctx, e)
 			var found []string
 			claims, offending := 0, 0
 			Expect(x.EachResource("ExplanationOfBenefit", func(raw []byte) error {
@@ -54,8 +54,8 @@ func registerFinancial(e *framework.Env) {
 			Expect(found).To(BeEmpty(), "%d of %d claim EOBs carry remittance or cost-sharing, e.g. %s", offending, claims, strings.Join(first(found, 3), "; "))
 		})
 
-		It("exports claim EOBs that claim their CARIN NonFinancial profile", framework.Req("PA-FIN-02"), func() {
-			x := fullExport(e)
+		It("exports claim EOBs that claim their CARIN NonFinancial profile", e.Req("PA-FIN-02"), func(ctx SpecContext) {
+			x := fullExport(ctx, e)
 			var wrong []string
 			Expect(x.EachResource("ExplanationOfBenefit", func(raw []byte) error {
 				var eob struct {
@@ -85,11 +85,4 @@ func registerFinancial(e *framework.Env) {
 			Expect(wrong).To(BeEmpty(), "claim EOBs that do not claim a NonFinancial profile, e.g. %s", strings.Join(first(wrong, 2), "; "))
 		})
 	})
-}
-
-func first(xs []string, n int) []string {
-	if len(xs) > n {
-		return xs[:n]
-	}
-	return xs
 }

@@ -8,17 +8,17 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/pdex-conform/pdex-conform/runner/evidence"
+	"github.com/pdex-conform/pdex-conform/evidence"
 	"github.com/pdex-conform/pdex-conform/suites/framework"
 )
 
 func registerProfiles(e *framework.Env) {
 	Describe("Profiles", func() {
-		It("exports only resources that meet the edition's profiles", framework.Req("PA-PROF-01"), func() {
+		It("exports only resources that meet the edition's profiles", e.Req("PA-PROF-01"), func(ctx SpecContext) {
 			if ok, why := e.Validator.ProfilesLoaded(); !ok {
 				Skip("profile validation did not run: " + why)
 			}
-			x := fullExport(e)
+			x := fullExport(ctx, e)
 			v := e.Validate(x)
 			for _, f := range v.Files {
 				AddReportEntry(evidence.EntryValidation, f, ReportEntryVisibilityNever)

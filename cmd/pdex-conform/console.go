@@ -11,8 +11,8 @@ import (
 
 	"github.com/onsi/ginkgo/v2/formatter"
 
+	"github.com/pdex-conform/pdex-conform/config"
 	"github.com/pdex-conform/pdex-conform/reports"
-	"github.com/pdex-conform/pdex-conform/runner/config"
 )
 
 // console is what `run` prints: progress on stderr while the run goes, then

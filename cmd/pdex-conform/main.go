@@ -3,8 +3,8 @@
 // profiles, and runs the reference Provider Access server.
 //
 // Exit codes: 0 conformant / valid, 1 conformance or validation failures,
-// 2 bad usage or configuration, 3 incomplete (validate: no failure, but
-// profiles not checked).
+// 2 bad usage or configuration, 3 incomplete (nothing failed, but not
+// everything required could be checked).
 package main
 
 import (
@@ -19,19 +19,19 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/pdex-conform/pdex-conform/runner/bench"
+	"github.com/pdex-conform/pdex-conform/bench"
+	"github.com/pdex-conform/pdex-conform/verdict"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
 
-// Exit codes.
+// Exit codes (package verdict decides which a run earns).
 const (
-	exitOK       = 0
-	exitFailures = 1
-	exitUsage    = 2
-	// exitIncomplete: nothing failed, but not everything was checked.
-	exitIncomplete = 3
+	exitOK         = verdict.ExitConformant
+	exitFailures   = verdict.ExitFailures
+	exitUsage      = verdict.ExitUsage
+	exitIncomplete = verdict.ExitIncomplete
 )
 
 // usageError is bad usage or configuration: exit 2 with one plain line.
@@ -46,8 +46,8 @@ type failuresError struct{ msg string }
 
 func (e *failuresError) Error() string { return e.msg }
 
-// incompleteError means nothing failed but part of the checks could not be
-// made: exit 3 with one plain line saying what.
+// incompleteError means the command ran, found no failure, but could not
+// check everything it must: exit 3.
 type incompleteError struct{ msg string }
 
 func (e *incompleteError) Error() string { return e.msg }
@@ -163,7 +163,9 @@ func exitCode(err error, stderr io.Writer) int {
 	}
 	var ie *incompleteError
 	if errors.As(err, &ie) {
-		fmt.Fprintln(stderr, "pdex-conform: "+oneLine(ie.msg))
+		if ie.msg != "" {
+			fmt.Fprintln(stderr, "pdex-conform: "+oneLine(ie.msg))
+		}
 		return exitIncomplete
 	}
 	// Anything else stopped the command from doing its job: a configuration

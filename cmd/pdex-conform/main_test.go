@@ -42,6 +42,9 @@ func TestCommandExitCodes(t *testing.T) {
 		{"run with a bad label filter", []string{"run", "--target", "reference", "--label-filter", "(("}, exitUsage, ""},
 		{"run with an unknown fault", []string{"run", "--target", "reference", "--fault", "no-such-fault"}, exitUsage, ""},
 		{"run --help", []string{"run", "--help"}, exitOK, ""},
+		// One spec passes and the other SHALL requirements go untested: no
+		// failure, but not a conformant verdict either.
+		{"run an incomplete selection", []string{"run", "--target", "reference", "--quiet", "--label-filter", "PA-GROUP-01"}, exitIncomplete, "incomplete"},
 		{"validate nothing", []string{"validate"}, exitUsage, ""},
 		{"validate a missing file", []string{"validate", filepath.Join(dir, "missing.ndjson")}, exitUsage, ""},
 		{"validate a valid file without packages: profiles not checked", []string{"validate", good}, exitIncomplete, ""},
@@ -54,6 +57,8 @@ func TestCommandExitCodes(t *testing.T) {
 		{"validate an invalid file", []string{"validate", bad}, exitFailures, "pdex-no-financial"},
 		{"validate --format yaml", []string{"validate", "--format", "yaml", good}, exitUsage, ""},
 		{"serve --list-faults", []string{"serve", "--list-faults"}, exitOK, "keep-financial"},
+		{"serve --list-variants", []string{"serve", "--list-variants"}, exitOK, "slow-jobs"},
+		{"serve with an unknown variant", []string{"serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "v.db"), "--variant", "nope"}, exitUsage, ""},
 		{"serve with a bad fault", []string{"serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "x.db"), "--fault", "nope"}, exitUsage, ""},
 		{"serve with half a TLS pair", []string{"serve", "--tls-cert", "c.pem"}, exitUsage, ""},
 		{"fixtures without subcommand", []string{"fixtures"}, exitUsage, ""},

@@ -10,9 +10,10 @@ import (
 
 	"github.com/mattn/go-isatty"
 
+	"github.com/pdex-conform/pdex-conform/config"
 	"github.com/pdex-conform/pdex-conform/reports"
 	"github.com/pdex-conform/pdex-conform/runner"
-	"github.com/pdex-conform/pdex-conform/runner/config"
+	"github.com/pdex-conform/pdex-conform/verdict"
 )
 
 const runUsage = `Usage: pdex-conform run --target URL|reference [flags]
@@ -22,7 +23,10 @@ reports, requirement by requirement, whether it conforms. --target reference
 starts the in-repo reference server in process. Flags override --config.
 Secrets may come from PDEX_CONFORM_PRIVATE_KEY and PDEX_CONFORM_BEARER_TOKEN.
 
-Exit codes: 0 conformant, 1 failures, 2 bad usage or configuration.
+Exit codes: 0 conformant (every SHALL requirement of the edition tested and
+met), 1 failures, 2 bad usage or configuration, 3 incomplete (nothing failed,
+but SHALL requirements were untested, skipped or blocked; the verdict lists
+them).
 
 Flags:
 `
@@ -37,13 +41,14 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		members   listFlag
 		optedOut  listFlag
 		faults    listFlag
+		variants  listFlag
 		packages  listFlag
 		htmlOut   = fs.String("report", "", "write the HTML report to this file")
 		junitOut  = fs.String("junit", "", "write a JUnit XML report to this file")
 		jsonOut   = fs.String("json", "", "write the JSON results to this file")
 		labels    = fs.String("label-filter", "", `run only specs matching this Ginkgo label filter, e.g. "PA-EXP-01 || SHALL"`)
 		failOn    = fs.String("fail-on", "", `"shall" (default) or "should": whether failed SHOULD specs fail the run`)
-		strict    = fs.Bool("strict", false, "strict gate: SHOULD failures fail the run, and so does an incomplete verdict (a SHALL requirement untested or skipped)")
+		strict    = fs.Bool("strict", false, "strict gate: SHOULD failures fail the run (as --fail-on should)")
 		quiet     = fs.Bool("quiet", false, "print only the verdict line")
 		verbose   = fs.Bool("verbose", false, "print every spec as it runs")
 		exportTO  = fs.Duration("export-timeout", 0, "bound on one export, kick-off to last file (default 5m)")
@@ -52,6 +57,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.Var(&members, "members", "member patient ids for subset scenarios (repeatable or comma-separated)")
 	fs.Var(&optedOut, "opted-out", "patient ids of members known to have opted out")
 	fs.Var(&faults, "fault", "switch on a reference-server fault (with --target reference; see serve --list-faults)")
+	fs.Var(&variants, "variant", "switch on a conformant variation of the reference server (with --target reference; see serve --list-variants)")
 	fs.Var(&packages, "packages", "FHIR package .tgz or folder for profile validation (repeatable; also FHIR_PACKAGES)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -82,6 +88,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		cfg.OptedOut = optedOut
 	}
 	cfg.Faults = append(cfg.Faults, faults...)
+	cfg.Variants = append(cfg.Variants, variants...)
 	cfg.Packages = append(cfg.Packages, packages...)
 	if *exportTO > 0 {
 		cfg.Timeouts.Export.Duration = *exportTO
@@ -118,7 +125,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if reference {
 		faultsOn = res.Config.Faults // the switches only exist on the reference server
 	}
-	model := reports.Build(res.Report, reports.Meta{
+	model := reports.Build(res.Report, res.Outcome, reports.Meta{
 		Target: res.Config.Target, Reference: reference, Edition: res.Config.Edition, ToolVersion: toolVersion(),
 		Started: res.Started, Duration: res.Duration,
 		Group: res.Config.Group, AuthMode: res.Config.Auth.Mode, LabelFilter: res.Config.LabelFilter,
@@ -142,11 +149,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		con.summary(model, written)
 	}
 	con.verdictLine(model)
-	if model.Failed() {
+	switch res.Outcome.ExitCode {
+	case verdict.ExitFailures:
 		return &failuresError{}
-	}
-	if res.Config.Strict && model.Verdict == reports.Incomplete {
-		return &failuresError{msg: "strict: the run is incomplete: not every SHALL requirement was tested"}
+	case verdict.ExitIncomplete:
+		return &incompleteError{}
 	}
 	return nil
 }

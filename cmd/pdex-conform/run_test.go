@@ -18,6 +18,7 @@ import (
 
 	"github.com/pdex-conform/pdex-conform/reference"
 	"github.com/pdex-conform/pdex-conform/reports"
+	"github.com/pdex-conform/pdex-conform/runner"
 )
 
 // secretTap sits in front of the reference server and keeps every secret
@@ -90,10 +91,11 @@ func tappedReference(t *testing.T, faults ...string) (cfgPath string, tap *secre
 	tap.next = srv.Handler()
 	ts.Start()
 	t.Cleanup(func() { ts.Close(); srv.Close() })
-	cfg, err := srv.RunConfig(ctx)
+	facts, err := srv.Facts(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg := runner.ReferenceConfig(facts)
 	if cfg.Auth.PrivateKey == "" {
 		t.Fatal("the reference run configuration has no private key")
 	}
@@ -239,16 +241,22 @@ func TestRunExitCodes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the suites")
 	}
+	// The clean reference server is conformant only when profiles can be
+	// checked; without the FHIR packages the same run is incomplete.
+	clean := exitOK
+	if os.Getenv("FHIR_PACKAGES") == "" {
+		clean = exitIncomplete
+	}
 	tests := []struct {
 		name string
 		args []string
 		want int
 	}{
-		{"no failures (clean reference server)", []string{"--target", "reference", "--quiet"}, exitOK},
-		{"no failures with --fail-on should", []string{"--target", "reference", "--quiet", "--fail-on", "should"}, exitOK},
+		{"no failures (clean reference server)", []string{"--target", "reference", "--quiet"}, clean},
+		{"no failures with --fail-on should", []string{"--target", "reference", "--quiet", "--fail-on", "should"}, clean},
 		{"a SHALL failure", []string{"--target", "reference", "--quiet", "--fault", "manifest-missing-field"}, exitFailures},
-		{"incomplete is no failure", []string{"--target", "reference", "--quiet", "--label-filter", "PA-EXP-01"}, exitOK},
-		{"incomplete fails a strict gate", []string{"--target", "reference", "--quiet", "--strict", "--label-filter", "PA-EXP-01"}, exitFailures},
+		{"incomplete is no failure", []string{"--target", "reference", "--quiet", "--label-filter", "PA-EXP-01"}, exitIncomplete},
+		{"incomplete stays incomplete under a strict gate", []string{"--target", "reference", "--quiet", "--strict", "--label-filter", "PA-EXP-01"}, exitIncomplete},
 		{"unknown flag", []string{"--no-such-flag"}, exitUsage},
 		{"bad --fail-on", []string{"--target", "reference", "--fail-on", "sometimes"}, exitUsage},
 		{"missing report folder", []string{"--target", "reference", "--report", "/no/such/folder/r.html"}, exitUsage},
@@ -270,5 +278,24 @@ func TestRunExitCodes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRunWithoutPackagesIsIncomplete: with no FHIR package anywhere, profiles
+// are not checked, so even the clean reference server cannot be judged
+// conformant: exit 3, never 0.
+func TestRunWithoutPackagesIsIncomplete(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the suites")
+	}
+	t.Setenv("FHIR_PACKAGES", "")
+	t.Setenv("HOME", t.TempDir()) // no ~/.fhir/packages either
+	var stdout, stderr bytes.Buffer
+	got := run(context.Background(), []string{"run", "--target", "reference"}, &stdout, &stderr)
+	if got != exitIncomplete {
+		t.Fatalf("exit code %d, want %d\nstdout: %s\nstderr: %s", got, exitIncomplete, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "PA-PROF-01") || !strings.Contains(stdout.String(), "incomplete") {
+		t.Errorf("the summary does not say the profiles went unchecked:\n%s", stdout.String())
 	}
 }

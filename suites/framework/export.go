@@ -17,14 +17,15 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pdex-conform/pdex-conform/runner/bulk"
+	"github.com/pdex-conform/pdex-conform/client/bulk"
+	"github.com/pdex-conform/pdex-conform/edition"
 )
 
 // ExportRequest describes a kick-off; zero fields take the run's defaults.
 type ExportRequest struct {
 	Group  string
 	Method string
-	// Params are sent as they are; nil means DefaultParams("snapshot").
+	// Params are sent as they are; nil means DefaultParams(edition.Snapshot).
 	Params []bulk.Param
 	Prefer string
 	// Validate validates every output line as its file downloads, so that
@@ -67,12 +68,14 @@ type Resource struct {
 // Key is the index key of a resource.
 func Key(typ, id string) string { return typ + "/" + id }
 
-// DefaultParams are the parameters the edition requires on every kick-off.
-func (e *Env) DefaultParams(mode string) []bulk.Param {
-	return []bulk.Param{
-		{Name: "exportType", Type: "valueCanonical", Value: "hl7.fhir.us.davinci-pdex"},
-		{Name: "exportMode", Type: "valueCode", Value: mode},
+// DefaultParams are the parameters the edition sends on a kick-off of
+// kind k (exportType, and exportMode in 2.0.0).
+func (e *Env) DefaultParams(k edition.Kind) []bulk.Param {
+	var out []bulk.Param
+	for _, p := range e.Edition.Params(k) {
+		out = append(out, bulk.Param{Name: p.Name, Type: p.Type, Value: p.Value})
 	}
+	return out
 }
 
 // PatientParams names members with patient parameters.
@@ -105,7 +108,7 @@ func (e *Env) RunExport(ctx context.Context, r ExportRequest) (*Export, error) {
 		r.Group = e.Config.Group
 	}
 	if r.Params == nil {
-		r.Params = e.DefaultParams("snapshot")
+		r.Params = e.DefaultParams(edition.Snapshot)
 	}
 	c := e.Client()
 	x := &Export{Started: time.Now()}

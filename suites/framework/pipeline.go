@@ -9,9 +9,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/pdex-conform/pdex-conform/client/bulk"
+	"github.com/pdex-conform/pdex-conform/evidence"
 	"github.com/pdex-conform/pdex-conform/fixtures"
-	"github.com/pdex-conform/pdex-conform/runner/bulk"
-	"github.com/pdex-conform/pdex-conform/runner/evidence"
 	"github.com/pdex-conform/pdex-conform/validators"
 	"github.com/pdex-conform/pdex-conform/validators/r4"
 )

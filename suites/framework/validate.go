@@ -5,7 +5,7 @@ import (
 
 	"github.com/onsi/ginkgo/v2/types"
 
-	"github.com/pdex-conform/pdex-conform/runner/evidence"
+	"github.com/pdex-conform/pdex-conform/evidence"
 	"github.com/pdex-conform/pdex-conform/validators"
 	"github.com/pdex-conform/pdex-conform/validators/r4"
 )
@@ -42,6 +42,9 @@ func (e *Env) validate(x *Export) *Validation {
 // willRun reports whether the specs of a requirement pass the run's label
 // filter (an unreadable filter counts as yes: Ginkgo reports it).
 func (e *Env) willRun(id string) bool {
+	if !e.Applies(id) {
+		return false
+	}
 	if e.Config == nil || e.Config.LabelFilter == "" {
 		return true
 	}
@@ -49,7 +52,7 @@ func (e *Env) willRun(id string) bool {
 	if err != nil {
 		return true
 	}
-	return keep(Req(id))
+	return keep(e.Req(id))
 }
 
 // safeValidate runs the validator on one line, turning a panic into an
