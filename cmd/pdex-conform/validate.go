@@ -9,11 +9,11 @@ import (
 	"os"
 	"strings"
 
+	"github.com/pdex-conform/pdex-conform/edition"
 	"github.com/pdex-conform/pdex-conform/runner"
 	"github.com/pdex-conform/pdex-conform/validators"
 	"github.com/pdex-conform/pdex-conform/validators/check"
 	"github.com/pdex-conform/pdex-conform/validators/packages"
-	"github.com/pdex-conform/pdex-conform/validators/pdex"
 	"github.com/pdex-conform/pdex-conform/validators/stream"
 )
 
@@ -49,7 +49,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs := newFlags("validate", validateUsage, stderr)
 	format := fs.String("format", "text", "output format: text, or json (one JSON object per issue, then a summary object; see README)")
 	all := fs.Bool("all", false, "also print resources without issues (text format)")
-	edition := fs.String("edition", "2.0.0", "PDex edition whose acceptable profiles apply: "+strings.Join(pdex.Editions(), ", "))
+	ed := fs.String("edition", "2.0.0", "PDex edition whose acceptable profiles apply: "+strings.Join(edition.Names(), ", "))
 	structureOnly := fs.Bool("structure-only", false, "check base R4 structure and the Provider Access rules only, no profiles (no FHIR packages needed)")
 	var profiles, pkgs listFlag
 	fs.Var(&profiles, "profile", "also validate against this profile canonical (repeatable)")
@@ -63,7 +63,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *format != "text" && *format != "json" {
 		return usagef("--format must be text or json, not %q", *format)
 	}
-	if err := pdex.CheckEdition(*edition); err != nil {
+	if _, err := edition.Lookup(*ed); err != nil {
 		return usagef("--edition: %v", err)
 	}
 	if *structureOnly && len(profiles) > 0 {
@@ -80,7 +80,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return usagef("--profile needs FHIR packages: %s", why)
 		}
 	}
-	chk := check.New(reg, check.Options{Edition: *edition, Profiles: profiles})
+	chk := check.New(reg, check.Options{Edition: *ed, Profiles: profiles})
 	var sum validators.Summary
 	checkOne := func(raw []byte) []validators.Issue { return sum.Absorb(chk.Check(raw)) }
 
@@ -133,14 +133,14 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		enc.Encode(struct {
 			Summary validateSummary `json:"summary"`
 		}{validateSummary{
-			Edition: *edition, Files: t.Files, Resources: t.Resources, Errors: t.Errors, Warnings: t.Warnings,
+			Edition: *ed, Files: t.Files, Resources: t.Resources, Errors: t.Errors, Warnings: t.Warnings,
 			ProfilesChecked: chk.Profiles(), NotCheckedTotal: sum.Total(), NotChecked: sum.NotChecked(),
 		}})
 	} else {
 		fmt.Fprint(w, sum.String())
 	}
 	w.Flush()
-	fmt.Fprintf(stderr, "validated %d resources in %d files (PDex %s): %d errors, %d warnings\n", t.Resources, t.Files, *edition, t.Errors, t.Warnings)
+	fmt.Fprintf(stderr, "validated %d resources in %d files (PDex %s): %d errors, %d warnings\n", t.Resources, t.Files, *ed, t.Errors, t.Warnings)
 	switch {
 	case t.Errors > 0:
 		return &failuresError{}

@@ -2,7 +2,6 @@ package pdex
 
 import (
 	"encoding/json"
-	"fmt"
 	"slices"
 	"strings"
 )
@@ -45,7 +44,9 @@ var editions = map[string]edition{
 	"2.2.0": {carin: "2.2.0", hrex: "1.2.0", pdex: "2.2.0", carinEOB: "Basis", usCore: []string{"3.1.1", "6.1.0", "7.0.0"}},
 }
 
-// Editions lists the known editions, oldest first.
+// Editions lists the editions this table knows, oldest first: the same as
+// package edition's (a test holds them equal), which callers use to refuse
+// an unknown edition.
 func Editions() []string {
 	out := make([]string, 0, len(editions))
 	for e := range editions {
@@ -53,14 +54,6 @@ func Editions() []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// CheckEdition returns an error naming the known editions when e is not one.
-func CheckEdition(e string) error {
-	if _, ok := editions[e]; ok {
-		return nil
-	}
-	return fmt.Errorf("unknown PDex edition %q (known: %s)", e, strings.Join(Editions(), ", "))
 }
 
 // Expectation is what an edition expects of one exported resource: that it
@@ -83,8 +76,8 @@ func Expected(edition, resourceType string, raw []byte) Expectation {
 
 // ExpectedOf returns what an edition expects of a decoded resource (as
 // encoding/json decodes into any), whose resourceType is taken when
-// resourceType is empty. An unknown edition expects nothing: callers check
-// it with CheckEdition first.
+// resourceType is empty. An unknown edition expects nothing: callers refuse
+// it first (edition.Lookup).
 //
 // A resource must also meet the profiles it claims; that is the profile
 // validator's part, not this table's.
