@@ -80,9 +80,8 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return usagef("--profile needs FHIR packages: %s", why)
 		}
 	}
-	chk := check.New(reg, check.Options{Edition: *ed, Profiles: profiles})
 	var sum validators.Summary
-	checkOne := func(raw []byte) []validators.Issue { return sum.Absorb(chk.Check(raw)) }
+	chk := check.New(reg, check.Options{Edition: *ed, Profiles: profiles, Summary: &sum})
 
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
@@ -124,7 +123,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		return nil
 	}
-	t, err := stream.Run(ctx, fs.Args(), checkOne, emit, stream.Options{Stdin: os.Stdin})
+	t, err := stream.Run(ctx, fs.Args(), chk.Check, emit, stream.Options{Stdin: os.Stdin})
 	if err != nil {
 		w.Flush()
 		return usagef("%v", err)

@@ -110,11 +110,11 @@ func exampleEdition(pkg string) string {
 // the listed exceptions.
 func TestOfficialExamplesUnderEditions(t *testing.T) {
 	reg := packagestest.Registry(t)
+	var sum validators.Summary
 	checkers := map[string]*check.Checker{}
 	for _, e := range pdex.Editions() {
-		checkers[e] = check.New(reg, check.Options{Edition: e})
+		checkers[e] = check.New(reg, check.Options{Edition: e, Summary: &sum})
 	}
-	var sum validators.Summary
 	var claiming, clean, financial int
 	seen := map[string]bool{}
 	for _, p := range reg.Packages() {
@@ -136,9 +136,7 @@ func TestOfficialExamplesUnderEditions(t *testing.T) {
 		}
 		chk := checkers[exampleEdition(p.ID())]
 		errs := map[string][]validators.Issue{}
-		_, err = stream.Run(context.Background(), []string{dir}, func(raw []byte) []validators.Issue {
-			return sum.Absorb(chk.Check(raw))
-		}, func(it stream.Item) error {
+		_, err = stream.Run(context.Background(), []string{dir}, chk.Check, func(it stream.Item) error {
 			for _, is := range it.Issues {
 				if is.Severity == validators.Error {
 					errs[it.File] = append(errs[it.File], is)
@@ -280,9 +278,9 @@ func TestEditionProfilesNotOffline(t *testing.T) {
 		t.Fatal("CARIN pharmacy examples not found")
 	}
 	const basis = "http://hl7.org/fhir/us/carin-bb/StructureDefinition/C4BB-ExplanationOfBenefit-Pharmacy-Basis|2.1.0"
-	chk := check.New(reg, check.Options{Edition: "2.1.0"})
 	var sum validators.Summary
-	issues := sum.Absorb(chk.Check(raw))
+	chk := check.New(reg, check.Options{Edition: "2.1.0", Summary: &sum})
+	issues := chk.Check(raw)
 	for _, is := range issues {
 		if is.Severity == validators.Error {
 			t.Errorf("a claim EOB must not fail for a profile not available offline: %s", is)
