@@ -60,6 +60,33 @@ type Config struct {
 	Variants []string `yaml:"variants,omitempty"`
 	// Packages are FHIR package paths for profile validation.
 	Packages []string `yaml:"packages,omitempty"`
+	// Operation is the export operation the target implements:
+	// "davinci-data-export" (PDex, the default) or "export" (plain FHIR
+	// Bulk Data Group/[id]/$export, for a gap analysis: PDex-only
+	// requirements are then not applicable and the run never certifies).
+	Operation string `yaml:"operation,omitempty"`
+	// Attestations are the payer's statements about requirements no test
+	// can check over the wire, by attestation ID (see the report's
+	// Attestations section).
+	Attestations map[string]Attestation `yaml:"attestations,omitempty"`
+}
+
+// Operations the harness can drive.
+const (
+	OperationPDex = "davinci-data-export"
+	OperationBulk = "export"
+)
+
+// Attestation is the payer's statement that it meets a requirement no test
+// can check over the wire.
+type Attestation struct {
+	// Attested says the payer states it meets the requirement.
+	Attested bool `yaml:"attested"`
+	// By names who attests (person and role), Date when, and Evidence
+	// where the proof is kept (a policy, a contract, a URL).
+	By       string `yaml:"by,omitempty"`
+	Date     string `yaml:"date,omitempty"`
+	Evidence string `yaml:"evidence,omitempty"`
 }
 
 // Auth says how the harness authorizes.
@@ -197,7 +224,23 @@ func (c *Config) Defaults() {
 	if c.Strict {
 		c.FailOn = "should"
 	}
+	if c.Operation == "" {
+		c.Operation = OperationPDex
+	}
 }
+
+// ExportOperation is the kick-off's operation as it appears in the URL,
+// e.g. "$davinci-data-export".
+func (c *Config) ExportOperation() string {
+	if c.Operation == "" {
+		return "$" + OperationPDex
+	}
+	return "$" + c.Operation
+}
+
+// GapAnalysis reports whether the run checks a plain Bulk Data server
+// ($export) for its gaps rather than certifying a PDex one.
+func (c *Config) GapAnalysis() bool { return c.Operation == OperationBulk }
 
 // Validate reports the first thing wrong, in one plain sentence.
 func (c *Config) Validate() error {
@@ -243,6 +286,9 @@ func (c *Config) Validate() error {
 	}
 	if c.FailOn != "shall" && c.FailOn != "should" {
 		return fmt.Errorf("failOn %q is not shall or should", c.FailOn)
+	}
+	if c.Operation != "" && c.Operation != OperationPDex && c.Operation != OperationBulk {
+		return fmt.Errorf("operation %q is not %s or %s", c.Operation, OperationPDex, OperationBulk)
 	}
 	if c.Timeouts.Request.Duration < 0 || c.Timeouts.Export.Duration < 0 {
 		return errors.New("timeouts must be positive")

@@ -28,6 +28,10 @@ type Blocked struct {
 	Prerequisite string `json:"prerequisite"`
 	// Reason is how it failed.
 	Reason string `json:"reason"`
+	// Met says the spec ran and met the failed prerequisite on its way
+	// (a request the target no longer answered, no access token): it is
+	// blocked whatever it then concluded.
+	Met bool `json:"met,omitempty"`
 }
 
 // BodyPreview is how much of a body an exchange keeps.

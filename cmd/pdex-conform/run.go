@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -53,6 +54,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		verbose   = fs.Bool("verbose", false, "print every spec as it runs")
 		exportTO  = fs.Duration("export-timeout", 0, "bound on one export, kick-off to last file (default 5m)")
 		requestTO = fs.Duration("request-timeout", 0, "bound on one HTTP exchange (default 30s)")
+		operation = fs.String("operation", "", `export operation to drive: "davinci-data-export" (PDex, default) or "export" (plain Bulk Data $export: a gap analysis, never a PDex verdict)`)
 	)
 	fs.Var(&members, "members", "member patient ids for subset scenarios (repeatable or comma-separated)")
 	fs.Var(&optedOut, "opted-out", "patient ids of members known to have opted out")
@@ -78,6 +80,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	setIf(&cfg.Group, *group)
 	setIf(&cfg.LabelFilter, *labels)
 	setIf(&cfg.FailOn, *failOn)
+	setIf(&cfg.Operation, *operation)
 	if *strict {
 		cfg.Strict = true
 	}
@@ -118,6 +121,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	con.progress("running the suites against %s", targetName(cfg.Target))
 	res, err := runner.Run(ctx, cfg, opts)
+	var unreachable *runner.UnreachableError
+	if errors.As(err, &unreachable) {
+		// Nothing to judge: one line, and the exit code of a failure.
+		return &failuresError{msg: con.scrub(err.Error())}
+	}
 	if err != nil {
 		return usagef("%s", con.scrub(err.Error()))
 	}
