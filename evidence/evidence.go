@@ -20,7 +20,39 @@ const (
 	EntryValidation = "validation"
 	EntryExport     = "export-summary"
 	EntryBlocked    = "blocked-by"
+	EntryResource   = "offending-resource"
+	EntryCoverage   = "validation-coverage"
 )
+
+// Resource is an exported resource a spec found at fault, kept whole so that
+// a reader sees it, with the elements at fault.
+type Resource struct {
+	// Key is "Type/id"; File and Line where it was exported.
+	Key  string `json:"key"`
+	File string `json:"file,omitempty"`
+	Line int    `json:"line,omitempty"`
+	// JSON is the resource as exported (redacted like every body).
+	JSON string `json:"json"`
+	// Paths are the offending elements, as FHIRPath-like paths
+	// ("ExplanationOfBenefit.item[0].adjudication[1].amount"); Why says
+	// what is wrong with them.
+	Paths []string `json:"paths"`
+	Why   []string `json:"why,omitempty"`
+}
+
+// MaxResourceJSON bounds a resource kept as evidence; a larger one is cut
+// (and said to be).
+const MaxResourceJSON = 64 << 10
+
+// Coverage says how much of an export validation covered, and which checks
+// could not be made offline, counted once per value set (or code system or
+// profile) rather than once per element.
+type Coverage struct {
+	// Resources validated.
+	Resources int `json:"resources"`
+	// NotChecked counts the checks not made, by what they needed.
+	NotChecked map[string]int `json:"notChecked,omitempty"`
+}
 
 // Blocked records that a spec could not run because a prerequisite failed.
 type Blocked struct {
