@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -133,13 +135,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if reference {
 		faultsOn = res.Config.Faults // the switches only exist on the reference server
 	}
-	model := reports.Build(res.Report, res.Outcome, reports.Meta{
-		Target: res.Config.Target, Reference: reference, Edition: res.Config.Edition, ToolVersion: toolVersion(),
-		Started: res.Started, Duration: res.Duration,
-		Group: res.Config.Group, AuthMode: res.Config.Auth.Mode, LabelFilter: res.Config.LabelFilter,
-		Faults: faultsOn, FailOnShould: res.Config.FailOn == "should",
-		Secrets: secretsOf(res.Config),
-	})
+	model := reports.Build(res.Report, res.Outcome, metaOf(res, reference, faultsOn))
 	var written []string
 	for _, w := range []struct {
 		path  string
@@ -166,6 +162,35 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return nil
 }
 
+// metaOf describes the run for the reports: what ran, against what, with
+// which inputs and packages, and what the target says it is.
+func metaOf(res *runner.Result, reference bool, faultsOn []string) reports.Meta {
+	cfg := res.Config
+	m := reports.Meta{
+		Target: cfg.Target, Reference: reference, Edition: cfg.Edition, ToolVersion: toolVersion(),
+		Started: res.Started, Duration: res.Duration, Ended: res.Started.Add(res.Duration),
+		Group: cfg.Group, AuthMode: cfg.Auth.Mode, LabelFilter: cfg.LabelFilter,
+		Faults: faultsOn, FailOnShould: cfg.FailOn == "should", Operation: cfg.Operation,
+		Inputs: reports.InputsOf(cfg), MissingPackages: res.Missing, PackagesNote: res.PackagesNote,
+		Attestations: map[string]reports.Attestation{},
+		Secrets:      secretsOf(cfg),
+	}
+	for _, p := range res.Packages {
+		m.Packages = append(m.Packages, reports.Package{Name: p.Name, Version: p.Version, Path: p.Path})
+	}
+	for id, a := range cfg.Attestations {
+		m.Attestations[id] = reports.Attestation{Attested: a.Attested, By: a.By, Date: a.Date, Evidence: a.Evidence}
+	}
+	if cs := res.Capability; cs != nil {
+		m.Server = &reports.Server{
+			Software: cs.Software.Name, Version: cs.Software.Version, ReleaseDate: cs.Software.ReleaseDate,
+			Description: cs.Implementation.Description, URL: cs.Implementation.URL, FHIRVersion: cs.FHIRVersion,
+			Instantiates: cs.Instantiates, ImplementationGuide: cs.ImplementationGuide,
+		}
+	}
+	return m
+}
+
 func targetName(t string) string {
 	if t == "reference" {
 		return "the in-process reference server"
@@ -183,37 +208,64 @@ func secretsOf(cfg *config.Config) []string {
 	return s
 }
 
-// toolVersion is the version set at build time, or else what the Go
-// toolchain stamped into the binary (module version or VCS revision).
+// toolVersion names the build that ran, for the reports: the version set
+// at build time (-ldflags "-X main.version=…"), or else what the Go
+// toolchain stamped into the binary (the module version, or the VCS
+// revision and whether the tree was modified), or, for a build with neither
+// (go run), a hash of the executable itself, so that a report always says
+// exactly which program produced it.
 func toolVersion() string {
 	if version != "dev" {
 		return version
 	}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
-		return version
+		return "devel (no build information)"
 	}
 	if v := bi.Main.Version; v != "" && v != "(devel)" {
-		return v
+		return v + " (" + bi.GoVersion + ")"
 	}
-	var rev, dirty string
+	var rev, when, dirty string
 	for _, s := range bi.Settings {
 		switch s.Key {
 		case "vcs.revision":
 			rev = s.Value
+		case "vcs.time":
+			when = s.Value
 		case "vcs.modified":
 			if s.Value == "true" {
-				dirty = "+dirty"
+				dirty = ", modified"
 			}
 		}
 	}
 	if len(rev) > 12 {
 		rev = rev[:12]
 	}
-	if rev == "" {
-		return version
+	if rev != "" {
+		return fmt.Sprintf("devel %s (%s%s, %s)", rev, when, dirty, bi.GoVersion)
 	}
-	return version + " (" + rev + dirty + ")"
+	if sum := executableHash(); sum != "" {
+		return fmt.Sprintf("devel build %s (%s)", sum, bi.GoVersion)
+	}
+	return "devel (" + bi.GoVersion + ")"
+}
+
+// executableHash is the SHA-256 of the running executable, shortened.
+func executableHash() string {
+	path, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return ""
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))[:16]
 }
 
 func setIf(dst *string, v string) {
