@@ -135,7 +135,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if reference {
 		faultsOn = res.Config.Faults // the switches only exist on the reference server
 	}
-	model := reports.Build(res.Report, res.Outcome, metaOf(res, reference, faultsOn))
+	meta := res.Meta(toolVersion(), reference)
+	meta.Faults, meta.Secrets = faultsOn, secretsOf(res.Config)
+	model := reports.Build(res.Report, res.Outcome, meta)
 	var written []string
 	for _, w := range []struct {
 		path  string
@@ -160,35 +162,6 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return &incompleteError{}
 	}
 	return nil
-}
-
-// metaOf describes the run for the reports: what ran, against what, with
-// which inputs and packages, and what the target says it is.
-func metaOf(res *runner.Result, reference bool, faultsOn []string) reports.Meta {
-	cfg := res.Config
-	m := reports.Meta{
-		Target: cfg.Target, Reference: reference, Edition: cfg.Edition, ToolVersion: toolVersion(),
-		Started: res.Started, Duration: res.Duration, Ended: res.Started.Add(res.Duration),
-		Group: cfg.Group, AuthMode: cfg.Auth.Mode, LabelFilter: cfg.LabelFilter,
-		Faults: faultsOn, FailOnShould: cfg.FailOn == "should", Operation: cfg.Operation,
-		Inputs: reports.InputsOf(cfg), MissingPackages: res.Missing, PackagesNote: res.PackagesNote,
-		Attestations: map[string]reports.Attestation{},
-		Secrets:      secretsOf(cfg),
-	}
-	for _, p := range res.Packages {
-		m.Packages = append(m.Packages, reports.Package{Name: p.Name, Version: p.Version, Path: p.Path})
-	}
-	for id, a := range cfg.Attestations {
-		m.Attestations[id] = reports.Attestation{Attested: a.Attested, By: a.By, Date: a.Date, Evidence: a.Evidence}
-	}
-	if cs := res.Capability; cs != nil {
-		m.Server = &reports.Server{
-			Software: cs.Software.Name, Version: cs.Software.Version, ReleaseDate: cs.Software.ReleaseDate,
-			Description: cs.Implementation.Description, URL: cs.Implementation.URL, FHIRVersion: cs.FHIRVersion,
-			Instantiates: cs.Instantiates, ImplementationGuide: cs.ImplementationGuide,
-		}
-	}
-	return m
 }
 
 func targetName(t string) string {
