@@ -64,6 +64,11 @@ type Blocked struct {
 	// (a request the target no longer answered, no access token): it is
 	// blocked whatever it then concluded.
 	Met bool `json:"met,omitempty"`
+	// IfFailed says the spec met connection failures before the target
+	// was found down: it is blocked if, by the end of the run, the
+	// prerequisite is known to have failed (the target did stop
+	// answering), and judged as it ended otherwise.
+	IfFailed bool `json:"ifFailed,omitempty"`
 }
 
 // BodyPreview is how much of a body an exchange keeps.

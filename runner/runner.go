@@ -189,6 +189,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Result, error) {
 	}
 	// Judged twice: the first judgement counts the specs each root cause
 	// blocked, which the verdict's first lines then say.
+	opts.Causes = causes(env, live, nil)
 	first := verdict.FromReport(res.Report, opts)
 	opts.Causes = causes(env, live, first)
 	res.Outcome = verdict.FromReport(res.Report, opts)
@@ -223,6 +224,9 @@ func ginkgoFilter(cfg *config.Config) string {
 func causes(env *framework.Env, live *bulk.Liveness, out *verdict.Outcome) []verdict.Cause {
 	blocked := map[string]int{}
 	reason := map[string]string{}
+	if out == nil {
+		out = &verdict.Outcome{}
+	}
 	for _, s := range out.Specs {
 		if s.State == verdict.Blocked {
 			blocked[s.BlockedBy]++

@@ -80,7 +80,18 @@ func specOf(i int, sr types.SpecReport, o Options) (Spec, bool) {
 	// of the target.
 	if sr.State == types.SpecStatePassed || sr.State.Is(types.SpecStateFailureStates) {
 		for _, e := range sr.ReportEntries {
-			if b, ok := e.GetRawValue().(evidence.Blocked); ok && b.Met {
+			b, ok := e.GetRawValue().(evidence.Blocked)
+			if !ok {
+				continue
+			}
+			if b.IfFailed {
+				c, failed := o.cause(b.Prerequisite)
+				if !failed {
+					continue
+				}
+				b.Reason, b.Met = c.What, true
+			}
+			if b.Met {
 				s.State, s.BlockedBy = Blocked, b.Prerequisite
 				s.Reason = "Blocked by " + b.Prerequisite + ": " + b.Reason
 				return s, true

@@ -120,6 +120,17 @@ type Options struct {
 	GapAnalysis bool
 }
 
+// cause returns the root cause of a prerequisite, if the run found it
+// failed.
+func (o Options) cause(prereq string) (Cause, bool) {
+	for _, c := range o.Causes {
+		if c.Prerequisite == prereq {
+			return c, true
+		}
+	}
+	return Cause{}, false
+}
+
 // Applies reports whether a requirement applies in the run: its edition
 // has it, and, in a gap analysis, it is not one only the PDex operation
 // has.

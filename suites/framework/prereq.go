@@ -96,8 +96,8 @@ func (e *Env) Hit(prereq string) {
 func (e *Env) attachHits() {
 	down := e.noteOutage()
 	e.mu.Lock()
-	hits := e.hits
-	if down && e.connFailed {
+	hits, connFailed := e.hits, e.connFailed
+	if down && connFailed {
 		// The spec's own requests went unanswered as the target died.
 		if hits == nil {
 			hits = map[string]bool{}
@@ -108,6 +108,13 @@ func (e *Env) attachHits() {
 	causes := append([]Cause(nil), e.causes...)
 	e.mu.Unlock()
 	if len(hits) == 0 {
+		if connFailed {
+			// Connection failures before the target was found down: the
+			// first of a streak that may end with it down. The verdict
+			// decides once the run is over.
+			AddReportEntry(evidence.EntryBlocked, evidence.Blocked{Prerequisite: PrereqTarget,
+				Reason: "the target did not answer some of this spec's requests", IfFailed: true}, ReportEntryVisibilityNever)
+		}
 		return
 	}
 	for _, c := range causes {
