@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/pdex-conform/pdex-conform/edition"
@@ -160,9 +162,46 @@ func Load(path string) (*Config, error) {
 	dec.KnownFields(true)
 	var c Config
 	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
+		return nil, fmt.Errorf("config %s: %s", path, plainYAMLError(err))
 	}
 	return &c, nil
+}
+
+var (
+	unknownField = regexp.MustCompile(`^(line \d+): field (\S+) not found in type \S+$`)
+	wrongType    = regexp.MustCompile(`^(line \d+): cannot unmarshal !!(\w+) ` + "`" + `([^` + "`" + `]*)` + "`" + ` into (\S+)$`)
+)
+
+// plainYAMLError says what is wrong with a configuration file in its own
+// terms (settings and values), not the decoder's (Go types).
+func plainYAMLError(err error) string {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return strings.TrimPrefix(err.Error(), "yaml: ")
+	}
+	var out []string
+	for _, e := range te.Errors {
+		switch {
+		case unknownField.MatchString(e):
+			m := unknownField.FindStringSubmatch(e)
+			out = append(out, m[1]+": unknown setting "+m[2]+" (see the README's Configuration)")
+		case wrongType.MatchString(e):
+			m := wrongType.FindStringSubmatch(e)
+			want := "a single value"
+			switch {
+			case strings.HasPrefix(m[4], "[]"):
+				want = "a list"
+			case strings.HasPrefix(m[4], "map["), strings.HasPrefix(m[4], "config."):
+				want = "a section of settings"
+			case m[4] == "bool":
+				want = "true or false"
+			}
+			out = append(out, fmt.Sprintf("%s: %q should be %s", m[1], m[3], want))
+		default:
+			out = append(out, e)
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 // Write saves a configuration as YAML, readable only by its owner because it

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pdex-conform/pdex-conform/config"
 	"github.com/pdex-conform/pdex-conform/reference"
+	"github.com/pdex-conform/pdex-conform/reports"
 	"github.com/pdex-conform/pdex-conform/suites/catalog"
 	"github.com/pdex-conform/pdex-conform/verdict"
 )
@@ -40,6 +41,11 @@ type outcome struct {
 	IDs   []string `json:"ids"`
 	State string   `json:"state"` // passed, failed (warnings too), skipped, blocked
 	Why   string   `json:"why,omitempty"`
+	// Raw is the spec's message as it failed; Summary what the console
+	// and the reports show of it; File the spec's source file.
+	Raw     string `json:"raw,omitempty"`
+	Summary string `json:"summary,omitempty"`
+	File    string `json:"file,omitempty"`
 }
 
 // tableRun is one run of the table: an edition, faults and variants.
@@ -78,7 +84,8 @@ func TestFaultTableChild(t *testing.T) {
 	}
 	var outs []outcome
 	for _, s := range res.Outcome.Specs {
-		o := outcome{Key: specKey(s), IDs: s.Requirements, State: s.State, Why: firstLine(s.Reason)}
+		o := outcome{Key: specKey(s), IDs: s.Requirements, State: s.State, Why: firstLine(s.Reason),
+			Raw: s.Reason, Summary: reports.PlainFailure(s.Reason), File: filepath.Base(res.Report.SpecReports[s.Index].LeafNodeLocation.FileName)}
 		if o.State == verdict.Warning {
 			o.State = verdict.Failed
 		}
