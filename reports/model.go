@@ -211,7 +211,7 @@ type Spec struct {
 	Validations []evidence.Validation
 	// Resources are exported resources the spec found at fault, whole.
 	Resources []evidence.Resource
-	Notes       []string
+	Notes     []string
 	// Log is what the spec wrote to GinkgoWriter.
 	Log string
 	// Filtered marks a skipped spec the label filter left out: it says

@@ -122,7 +122,7 @@ func TestHostileTargets(t *testing.T) {
 		{
 			name:   "plain FHIR server without the operation",
 			server: hostile{kickoff: outcome(http.StatusNotFound, "not-supported", "Operation $davinci-data-export is not supported")},
-			fail: map[string]string{"PA-EXP-01": "404", "PA-CAP-02": "davinci-data-export"},
+			fail:   map[string]string{"PA-EXP-01": "404", "PA-CAP-02": "davinci-data-export"},
 			blocked: map[string]string{"PA-SUB-01": "$davinci-data-export operation", "PA-BULK-01": "$davinci-data-export operation",
 				"PA-ETYPE-02": "$davinci-data-export operation", "PA-BULK-06": "$davinci-data-export operation"},
 		},

@@ -1,8 +1,6 @@
 package runner
 
 import (
-
-
 	"github.com/pdex-conform/pdex-conform/validators/packages"
 )
 
@@ -46,5 +44,3 @@ func missingPackages(reg *packages.Registry, edition string) []string {
 	}
 	return out
 }
-
-

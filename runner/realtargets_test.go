@@ -278,9 +278,13 @@ func TestPreflight(t *testing.T) {
 			[]string{"auth.alg is RS384", "EC P-384 key", "signs ES384"}, "Set auth.alg to ES384", 0},
 		{"an RSA key with alg ES384", func(c *config.Config) { c.Auth.PrivateKey = rsaPEM },
 			[]string{"auth.alg is ES384", "RSA key", "signs RS384"}, "Set auth.alg to RS384", 0},
-		{"an unreadable key file", func(c *config.Config) { c.Auth.PrivateKey, c.Auth.PrivateKeyFile = "", "/nonexistent/pdex-conform-key.pem" },
+		{"an unreadable key file", func(c *config.Config) {
+			c.Auth.PrivateKey, c.Auth.PrivateKeyFile = "", "/nonexistent/pdex-conform-key.pem"
+		},
 			[]string{"cannot be read"}, "auth.privateKeyFile", 0},
-		{"a key that is not a key", func(c *config.Config) { c.Auth.PrivateKey = "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----" },
+		{"a key that is not a key", func(c *config.Config) {
+			c.Auth.PrivateKey = "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----"
+		},
 			[]string{"not a usable signing key"}, "RS384", 0},
 	}
 	for _, tt := range tests {

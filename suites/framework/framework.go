@@ -60,14 +60,14 @@ type Env struct {
 	connFailed   bool
 	discoveryErr error
 	liveness     *bulk.Liveness
-	exchanges []evidence.Exchange
-	dropped   int
-	full      *Export
-	fullErr   error
-	fullDone  bool
-	members   []string
-	tokenURL  string
-	api       apiMismatches
+	exchanges    []evidence.Exchange
+	dropped      int
+	full         *Export
+	fullErr      error
+	fullDone     bool
+	members      []string
+	tokenURL     string
+	api          apiMismatches
 }
 
 // Client returns a Bulk Data client that records its exchanges as the
