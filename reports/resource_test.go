@@ -18,7 +18,7 @@ func TestResourceHTMLMarksTheElementsAtFault(t *testing.T) {
 		`<mark class="fault" title="total">&#34;total&#34;: [`,
 		`<mark class="fault" title="item[0].adjudication[1].amount">&#34;amount&#34;: {`,
 		"\n  &#34;id&#34;: &#34;e1&#34;", // pretty-printed, members in the server's order
-		"&#34;\\u003cb\\u003e&#34;",     // escaped
+		"&#34;\\u003cb\\u003e&#34;",      // escaped
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("the rendering lacks %q:\n%s", want, got)
