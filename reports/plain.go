@@ -2,6 +2,7 @@ package reports
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -20,7 +21,13 @@ var typePrefix = regexp.MustCompile(`^<([^>]*)>:\s?`)
 // raw message stays in the JSON results for developers.
 func PlainFailure(msg string) string {
 	msg = strings.TrimSpace(msg)
-	lines := strings.Split(msg, "\n")
+	var lines []string
+	for _, l := range strings.Split(msg, "\n") {
+		if !gomegaNote(l) {
+			lines = append(lines, l)
+		}
+	}
+	msg = strings.TrimSpace(strings.Join(lines, "\n"))
 	start := -1
 	for i, l := range lines {
 		if l == "Expected" || l == "Unexpected error:" || strings.HasPrefix(l, "Expected ") && !indented(l) {
@@ -109,6 +116,19 @@ func upperFirst(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
+// gomegaNote reports whether a line is Gomega's advice to developers (its
+// note on truncated values and where to read about it).
+func gomegaNote(l string) bool {
+	t := strings.TrimSpace(l)
+	for _, p := range []string{"Gomega truncated this representation", "Consider having the object provide a custom",
+		"or adjust the parameters in Gomega", "Learn more here: https://onsi.github.io/gomega"} {
+		if strings.HasPrefix(t, p) {
+			return true
+		}
+	}
+	return false
+}
+
 func indented(l string) bool {
 	return strings.HasPrefix(l, "    ") || strings.HasPrefix(l, "\t")
 }
@@ -132,6 +152,13 @@ func plainValue(block []string) string {
 			msg = append(msg, t)
 		}
 		return clip(strings.Join(msg, " "))
+	}
+	if m := lenAnnotation.FindStringSubmatch(typ); m != nil && (strings.HasPrefix(first, "[") || strings.HasPrefix(first, "{")) {
+		if n, err := strconv.Atoi(m[1]); err == nil && n > 5 {
+			// A long list shown whole, or cut by Gomega: its size says
+			// more than its start.
+			return m[1] + " entries"
+		}
 	}
 	if open := first[len(first)-min(len(first), 1):]; open == "{" || open == "[" {
 		// A composite dump: say how big it is; the full dump is in the

@@ -16,6 +16,8 @@ func TestPlainFailure(t *testing.T) {
 			"the manifest lacks transactionTime (no \"transactionTime\" in 4 entries)"},
 		{"slice dump", "Expected\n    <[]validators.Issue | len:3, cap:4>: [\n        {Severity: \"error\"},\n    ]\nto be empty", "Found 3 entries; wanted none."},
 		{"one-line slice", "Expected\n    <[]string | len:1, cap:1>: [\"Patient/p9\"]\nto be empty", "Found [\"Patient/p9\"]; wanted none."},
+		{"Gomega's notes dropped", "resources missing\nExpected\n    <[]string | len:3581, cap:4096>: [\"a\", \"b\", ...]\n\nGomega truncated this representation as it exceeds 'format.MaxLength'.\nConsider having the object provide a custom 'GomegaStringer' representation\nor adjust the parameters in Gomega's 'format' package.\n\nLearn more here: https://onsi.github.io/gomega/#adjusting-output\nto be empty",
+			"resources missing (found 3581 entries; wanted none)"},
 		{"bool with annotation", "Content-Location \"x\" must be an absolute URL\nExpected\n    <bool>: false\nto be true", "Content-Location \"x\" must be an absolute URL"},
 	}
 	for _, tt := range tests {
