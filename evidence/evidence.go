@@ -5,6 +5,7 @@
 package evidence
 
 import (
+	"bytes"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -174,6 +175,11 @@ func RedactURL(u string) string {
 func Preview(b []byte) string {
 	if len(b) > BodyPreview {
 		cut := BodyPreview
+		// Several lines (NDJSON): whole lines only, so that no resource is
+		// shown cut in the middle.
+		if nl := bytes.LastIndexByte(b[:cut], '\n'); nl > 0 {
+			cut = nl + 1
+		}
 		for cut > 0 && b[cut]&0xC0 == 0x80 {
 			cut--
 		}
