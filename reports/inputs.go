@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -51,7 +52,7 @@ func InputsOf(c *config.Config) []Input {
 			Input{"auth.alg", or(c.Auth.Alg)},
 			Input{"auth.key", key},
 			Input{"auth.scope", or(c.Auth.Scope)},
-			Input{"auth.tokenUrl", cmpOr(c.Auth.TokenURL, "(discovered from .well-known/smart-configuration)")},
+			Input{"auth.tokenUrl", cmp.Or(c.Auth.TokenURL, "(discovered from .well-known/smart-configuration)")},
 		)
 		if o := c.Auth.Other; o != nil {
 			in = append(in, Input{"auth.other", fmt.Sprintf("clientId %s, keyId %s, alg %s (key not shown)", or(o.ClientID), or(o.KeyID), or(o.Alg))})
@@ -82,11 +83,4 @@ func InputsOf(c *config.Config) []Input {
 	slices.Sort(ids)
 	in = append(in, Input{"attestations", list(ids)})
 	return in
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

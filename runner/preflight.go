@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -153,7 +154,7 @@ func tokenRefusal(where string, creds smart.Credentials, err error) error {
 		What: fmt.Sprintf("The token endpoint %s refused the configured client's own credentials with HTTP %d (%s): %s.",
 			creds.TokenURL, te.StatusCode, detail, why),
 		Fix: fmt.Sprintf("Check %s.clientId (%s), %s.keyId (%s) and %s.scope (%s), and that the server has the public key of %s's private key registered for this client.",
-			where, creds.ClientID, where, cmpOr(creds.KeyID, "none"), where, cmpOr(creds.Scope, "none"), where),
+			where, creds.ClientID, where, cmp.Or(creds.KeyID, "none"), where, cmp.Or(creds.Scope, "none"), where),
 	}
 }
 
@@ -194,12 +195,5 @@ type failedAuth struct{ err error }
 
 func (f failedAuth) Token(context.Context) (string, error) { return "", f.err }
 func (f failedAuth) Invalidate()                           {}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
 
 var _ http.RoundTripper = (*bulk.Liveness)(nil)

@@ -1,6 +1,7 @@
 package framework
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -57,7 +58,7 @@ func ParseCapability(raw []byte) (*Capability, error) {
 		return nil, fmt.Errorf("the CapabilityStatement is not JSON: %s", OutcomeText(raw))
 	}
 	if c.ResourceType != "CapabilityStatement" {
-		return nil, fmt.Errorf("GET /metadata answered a %s, not a CapabilityStatement", cmpOr(c.ResourceType, "JSON object without resourceType"))
+		return nil, fmt.Errorf("GET /metadata answered a %s, not a CapabilityStatement", cmp.Or(c.ResourceType, "JSON object without resourceType"))
 	}
 	c.Raw = raw
 	return &c, nil
@@ -126,11 +127,4 @@ func (c *Capability) SoftwareText() string {
 		s = c.Implementation.Description
 	}
 	return s
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

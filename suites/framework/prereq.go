@@ -1,6 +1,7 @@
 package framework
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -143,7 +144,7 @@ func (e *Env) BlockOnRoot(err error) {
 	}
 	if errors.Is(err, bulk.ErrTargetDown) || bulk.ConnectionFailure(err) && e.noteOutage() {
 		c, _ := e.cause(PrereqTarget)
-		Block(PrereqTarget, cmpOr(c.What, "the target stopped answering earlier in the run"))
+		Block(PrereqTarget, cmp.Or(c.What, "the target stopped answering earlier in the run"))
 	}
 }
 
