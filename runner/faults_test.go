@@ -250,6 +250,9 @@ func checkEdition(t *testing.T, ed string, runs []tableRun, results map[string][
 					t.Errorf("%s failed, but the fault should not affect it: %s", o.Key, o.Why)
 				case o.State == verdict.Blocked && len(breaks) > 0:
 					// Blocked by a prerequisite the fault broke.
+				case allowedSkip(o, profiles) && (o.State == verdict.Passed || o.State == verdict.Skipped):
+					// Whether PA-BULK-05 finds an export still running
+					// depends on the machine's load, in the clean run too.
 				case o.State != cleanState[o.Key] && !(o.State == verdict.Passed && cleanState[o.Key] == verdict.Skipped):
 					t.Errorf("%s %s, but %s against the clean server: %s", o.Key, o.State, cleanState[o.Key], o.Why)
 				}
