@@ -71,22 +71,9 @@ func keyOf(line []byte) string {
 	return head.ResourceType + "/" + head.ID
 }
 
-// notCheckedOffline says which value set a warning could not check offline.
-//
-// TODO(V-A): validators.Issue gains a NotChecked field and validators.Summary
-// counts such issues once per canonical (branch va); when that is on main,
-// read is.NotChecked here (or absorb the issues into a Summary) instead of
-// the message, which is what the profile checker writes today
-// (validators/profile/checks.go: "value set X cannot be checked (...)").
+// notCheckedOffline says what (a value set, code system or profile) an
+// issue needed and could not have offline, when the issue only says that a
+// check was not made.
 func notCheckedOffline(is validators.Issue) (string, bool) {
-	if is.Severity != validators.Warning {
-		return "", false
-	}
-	const prefix = "value set "
-	rest, ok := strings.CutPrefix(is.Message, prefix)
-	if !ok {
-		return "", false
-	}
-	vs, _, ok := strings.Cut(rest, " cannot be checked")
-	return vs, ok && vs != ""
+	return is.NotChecked, is.NotChecked != ""
 }
