@@ -12,13 +12,6 @@ import (
 	"github.com/pdex-conform/pdex-conform/suites/framework"
 )
 
-// ConfigError is a configuration the target shows to be wrong: an id that
-// contradicts what the specification fixes. The run does not take place
-// (the command exits 2).
-type ConfigError struct{ Msg string }
-
-func (e *ConfigError) Error() string { return "configuration: " + e.Msg }
-
 // checkInputs checks, before any spec runs, the ids the configuration gives
 // where the specification fixes the answer, against the Group as the target
 // serves it:
@@ -39,7 +32,8 @@ func (e *ConfigError) Error() string { return "configuration: " + e.Msg }
 func checkInputs(ctx context.Context, cfg *config.Config, hc *http.Client, auth bulk.Authorizer) error {
 	for _, m := range cfg.Members {
 		if slices.Contains(cfg.OptedOut, m) {
-			return &ConfigError{fmt.Sprintf("Patient/%s is both in members and in optedOut: the members for subset scenarios must not have opted out", m)}
+			return &ConfigError{What: fmt.Sprintf("Patient/%s is both in members and in optedOut: the members for subset scenarios must not have opted out.", m),
+				Fix: "Take it out of one list, or leave members out (the harness then chooses members the full export holds)."}
 		}
 	}
 	if len(cfg.Members) == 0 && cfg.NonMember == "" {
@@ -56,11 +50,13 @@ func checkInputs(ctx context.Context, cfg *config.Config, hc *http.Client, auth 
 	}
 	for _, m := range cfg.Members {
 		if !slices.Contains(g.Members, m) {
-			return &ConfigError{fmt.Sprintf("members names Patient/%s, which is not an active member of Group/%s as the target serves it", m, cfg.Group)}
+			return &ConfigError{What: fmt.Sprintf("members names Patient/%s, which is not an active member of Group/%s as the target serves it.", m, cfg.Group),
+				Fix: "Name members of the Group in members, or leave members out (the harness then chooses)."}
 		}
 	}
 	if cfg.NonMember != "" && slices.Contains(g.Members, cfg.NonMember) {
-		return &ConfigError{fmt.Sprintf("nonMember names Patient/%s, which is a member of Group/%s as the target serves it", cfg.NonMember, cfg.Group)}
+		return &ConfigError{What: fmt.Sprintf("nonMember names Patient/%s, which is a member of Group/%s as the target serves it.", cfg.NonMember, cfg.Group),
+			Fix: "Name in nonMember a patient the payer holds who is not in the Group, or leave it out."}
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package suites
 
 import (
-	"fmt"
 	"net/http"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -32,12 +31,9 @@ func registerExportType(e *framework.Env) {
 		// the server must take it.
 		It("accepts the edition's exportType hl7.fhir.us.davinci-pdex", e.Req("PA-ETYPE-02"), func(ctx SpecContext) {
 			resp, err := e.Attempt(ctx, framework.ExportRequest{Params: small(ctx, e)})
-			if err != nil {
-				Fail(fmt.Sprintf("the kick-off got no answer: %v", err))
-			}
-			if resp.StatusCode != http.StatusAccepted {
-				Fail(fmt.Sprintf("a kick-off with exportType hl7.fhir.us.davinci-pdex was answered HTTP %d, not 202: %s", resp.StatusCode, framework.OutcomeText(resp.Body)))
-			}
+			framework.NoError(err, "Sending a kick-off with exportType hl7.fhir.us.davinci-pdex")
+			framework.Checkf(resp.StatusCode == http.StatusAccepted, "The server answered HTTP %d to a kick-off with exportType hl7.fhir.us.davinci-pdex, not 202 Accepted: %s",
+				resp.StatusCode, framework.OutcomeText(resp.Body))
 		})
 	})
 }

@@ -9,6 +9,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 
 	"github.com/pdex-conform/pdex-conform/suites/framework"
+	"github.com/pdex-conform/pdex-conform/validators"
 	"github.com/pdex-conform/pdex-conform/validators/pdex"
 )
 
@@ -21,31 +22,26 @@ var nonFinancialProfiles = []string{
 	"http://hl7.org/fhir/us/carin-bb/StructureDefinition/C4BB-ExplanationOfBenefit-Pharmacy-NonFinancial",
 }
 
-// isClaimEOB tells claim (and encounter) EOBs, which the Provider Access API
-// exports without remittance or cost-sharing, from prior authorizations,
-// which keep their amounts (SPEC §5). It is the suites' one use of that
-// definition. LEAD: switch this call to validators/pdex's exported "claim
-// EOB" definition (V-A) when it lands, so that the harness and the
-// reference server share one.
-func isClaimEOB(eob map[string]any) bool { return !pdex.IsPriorAuth(eob) }
-
-// claimEOBs calls fn with every claim EOB of an export, decoded, and
-// returns how many there were; the spec fails when a file cannot be read.
-func claimEOBs(x *framework.Export, fn func(eob map[string]any)) int {
+// claimEOBs calls fn with every claim EOB of an export, as written and
+// decoded, and returns how many there were; the spec fails when a file
+// cannot be read. What a claim EOB is comes from validators/pdex
+// (IsClaimEOB), the one definition the harness and the reference server
+// share.
+func claimEOBs(x *framework.Export, fn func(raw []byte, eob map[string]any)) int {
 	claims := 0
 	err := x.EachResource("ExplanationOfBenefit", func(raw []byte) error {
 		var eob map[string]any
 		if err := json.Unmarshal(raw, &eob); err != nil {
 			return fmt.Errorf("an exported ExplanationOfBenefit is not JSON: %w", err)
 		}
-		if isClaimEOB(eob) {
+		if pdex.IsClaimEOB(eob) {
 			claims++
-			fn(eob)
+			fn(raw, eob)
 		}
 		return nil
 	})
 	if err != nil {
-		Fail(fmt.Sprintf("reading the exported EOBs: %v", err))
+		framework.Failf("Reading the exported EOBs: %v", err)
 	}
 	return claims
 }
@@ -62,10 +58,13 @@ func registerFinancial(e *framework.Env) {
 			}
 			var found []string
 			offending := 0
-			claims := claimEOBs(fullExport(ctx, e), func(eob map[string]any) {
+			claims := claimEOBs(fullExport(ctx, e), func(raw []byte, eob map[string]any) {
 				issues := pdex.FinancialIssuesOf(eob)
 				if len(issues) > 0 {
 					offending++
+					if offending <= 3 {
+						showFinancial(raw, eob, issues)
+					}
 				}
 				for _, is := range issues {
 					if len(found) < 20 {
@@ -87,7 +86,7 @@ func registerFinancial(e *framework.Env) {
 		It("exports claim EOBs that claim their CARIN NonFinancial profile", e.Req("PA-FIN-02"), func(ctx SpecContext) {
 			var wrong []string
 			offending := 0
-			claims := claimEOBs(fullExport(ctx, e), func(eob map[string]any) {
+			claims := claimEOBs(fullExport(ctx, e), func(_ []byte, eob map[string]any) {
 				meta, _ := eob["meta"].(map[string]any)
 				profiles, _ := meta["profile"].([]any)
 				for _, p := range profiles {
@@ -109,4 +108,15 @@ func registerFinancial(e *framework.Env) {
 			}
 		})
 	})
+}
+
+// showFinancial shows an offending claim EOB in the report, its financial
+// elements highlighted.
+func showFinancial(raw []byte, eob map[string]any, issues []validators.Issue) {
+	var paths, why []string
+	for _, is := range issues {
+		paths = append(paths, is.Path)
+		why = append(why, is.Path+": "+is.Message)
+	}
+	framework.ShowResource(raw, fmt.Sprintf("ExplanationOfBenefit/%v", eob["id"]), paths, why)
 }

@@ -68,13 +68,24 @@ func attachFullExport(ctx context.Context, e *framework.Env) (*framework.Export,
 
 // fullExport returns the completed full Group export. When it did not
 // complete the spec is blocked: the Full export specs, each judging one
-// stage of the flow, report why.
+// stage of the flow, report why (or the root cause does: the target
+// stopped answering, no token, no export operation).
 func fullExport(ctx context.Context, e *framework.Env) *framework.Export {
 	x, err := attachFullExport(ctx, e)
 	if err != nil {
+		blockOnRoot(ctx, e, err)
 		framework.Block(prereqFullExport, err.Error())
 	}
 	return x
+}
+
+// blockOnRoot blocks the spec when the full export failed for a root cause
+// rather than at one of its own stages.
+func blockOnRoot(ctx context.Context, e *framework.Env, err error) {
+	e.BlockOnRoot(err)
+	if c, ok := e.OperationMissing(ctx); ok {
+		framework.Block(c.Prerequisite, c.What)
+	}
 }
 
 // stage is a step of the Bulk Data flow, in order.
@@ -90,11 +101,19 @@ const (
 // fullExportAt returns the full Group export as far as it got, with the
 // error that stopped it, for a spec that judges one stage of the flow: the
 // spec is blocked when the export stopped before that stage (an earlier
-// stage's spec reports it), and judges its stage otherwise.
+// stage's spec reports it), and judges its stage otherwise. The kick-off's
+// spec reports a missing export operation; every later stage is blocked by
+// it.
 func fullExportAt(ctx context.Context, e *framework.Env, at stage) (*framework.Export, error) {
 	x, err := attachFullExport(ctx, e)
 	if err == nil {
 		return x, nil
+	}
+	e.BlockOnRoot(err)
+	if at > atKickoff {
+		if c, ok := e.OperationMissing(ctx); ok {
+			framework.Block(c.Prerequisite, c.What)
+		}
 	}
 	switch {
 	case at > atKickoff && (x == nil || x.StatusURL == ""):
@@ -110,9 +129,10 @@ func fullExportAt(ctx context.Context, e *framework.Env, at stage) (*framework.E
 // blockIfFlowBroken blocks the spec when the full Group export itself did
 // not complete: a scenario's export (or kick-off) that failed then says
 // nothing of the scenario, only that the basic flow is broken, which the
-// Full export specs report.
+// Full export specs report (or a root cause does).
 func blockIfFlowBroken(ctx context.Context, e *framework.Env) {
 	if _, err := e.FullExport(ctx); err != nil {
+		blockOnRoot(ctx, e, err)
 		framework.Block(prereqFullExport, err.Error())
 	}
 }
@@ -122,8 +142,9 @@ func blockIfFlowBroken(ctx context.Context, e *framework.Env) {
 func export(ctx context.Context, e *framework.Env, r framework.ExportRequest) *framework.Export {
 	x, err := e.RunExport(ctx, r)
 	if err != nil {
+		e.BlockOnRoot(err)
 		blockIfFlowBroken(ctx, e)
-		Fail(fmt.Sprintf("the export did not complete: %v", err))
+		framework.Failf("The export of this scenario did not complete: %s", framework.Explain(err))
 	}
 	return x
 }
@@ -134,8 +155,9 @@ func accepted(ctx context.Context, e *framework.Env, resp *bulk.Response, what s
 	if resp.StatusCode == http.StatusAccepted {
 		return
 	}
+	e.KickoffGate(ctx, resp)
 	blockIfFlowBroken(ctx, e)
-	Fail(fmt.Sprintf("%s was answered HTTP %d, not 202 Accepted: %s", what, resp.StatusCode, framework.OutcomeText(resp.Body)))
+	framework.Failf("The server answered %s with HTTP %d, not 202 Accepted: %s", what, resp.StatusCode, framework.OutcomeText(resp.Body))
 }
 
 // members returns the attribution Group's members, blocking the spec when
@@ -143,6 +165,7 @@ func accepted(ctx context.Context, e *framework.Env, resp *bulk.Response, what s
 func members(ctx context.Context, e *framework.Env) []string {
 	m, err := e.Members(ctx)
 	if err != nil {
+		e.BlockOnRoot(err)
 		framework.Block(prereqGroup, err.Error())
 	}
 	return m
@@ -155,6 +178,7 @@ func members(ctx context.Context, e *framework.Env) []string {
 func subset(ctx context.Context, e *framework.Env) []string {
 	m, err := e.Subset(ctx)
 	if err != nil {
+		e.BlockOnRoot(err)
 		if len(e.Config.Members) == 0 {
 			members(ctx, e)
 			blockIfFlowBroken(ctx, e)
@@ -224,9 +248,11 @@ const prereqWellFormed = "a well-formed kick-off of the same export"
 func showRoute(ctx context.Context, e *framework.Env, good framework.ExportRequest) {
 	resp, err := e.Attempt(ctx, good)
 	if err != nil {
+		e.BlockOnRoot(err)
 		framework.Block(prereqWellFormed, err.Error())
 	}
 	if resp.StatusCode != http.StatusAccepted {
+		e.KickoffGate(ctx, resp) // no export operation at all
 		framework.Block(prereqWellFormed, fmt.Sprintf("answered HTTP %d: %s", resp.StatusCode, framework.OutcomeText(resp.Body)))
 	}
 }
@@ -254,13 +280,9 @@ func isRefusal(resp *bulk.Response) bool {
 func refused(ctx context.Context, e *framework.Env, good, bad framework.ExportRequest, why string) {
 	showRoute(ctx, e, good)
 	resp, err := e.Attempt(ctx, bad)
-	if err != nil {
-		Fail(fmt.Sprintf("%s got no answer: %v", why, err))
-	}
-	if !isRefusal(resp) {
-		Fail(fmt.Sprintf("the server answered %s with HTTP %d (%s); the same kick-off without it was accepted, so it must be refused with a 4xx other than 404 and an OperationOutcome",
-			why, resp.StatusCode, framework.OutcomeText(resp.Body)))
-	}
+	framework.NoError(err, "Sending "+why)
+	framework.Checkf(isRefusal(resp), "The server answered %s with HTTP %d (%s); the same kick-off without it was accepted, so it must be refused with a 4xx other than 404 and an OperationOutcome",
+		why, resp.StatusCode, framework.OutcomeText(resp.Body))
 }
 
 func without(ps []bulk.Param, name string) []bulk.Param {
