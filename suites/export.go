@@ -3,12 +3,10 @@ package suites
 import (
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
 
 	"github.com/pdex-conform/pdex-conform/evidence"
 	"github.com/pdex-conform/pdex-conform/suites/framework"
@@ -19,67 +17,75 @@ func registerFullExport(e *framework.Env) {
 		It("answers a POST kick-off with 202 and an absolute Content-Location", e.Req("PA-EXP-01"), func(ctx SpecContext) {
 			x, err := fullExportAt(ctx, e, atKickoff)
 			if x == nil || x.Kickoff == nil {
-				Fail(fmt.Sprintf("the kick-off of the full Group export got no answer: %v", err))
+				framework.Failf("the kick-off of the full Group export got no answer: %v", err)
 			}
 			if x.Kickoff.StatusCode != http.StatusAccepted {
-				Fail(fmt.Sprintf("the kick-off of the full Group export answered HTTP %d, not 202 Accepted: %s", x.Kickoff.StatusCode, framework.OutcomeText(x.Kickoff.Body)))
+				framework.Failf("the kick-off of the full Group export answered HTTP %d, not 202 Accepted: %s", x.Kickoff.StatusCode, framework.OutcomeText(x.Kickoff.Body))
 			}
-			u, err := url.Parse(x.Kickoff.Header.Get("Content-Location"))
-			Expect(err).NotTo(HaveOccurred())
-			Expect(u.IsAbs()).To(BeTrue(), "Content-Location %q must be an absolute URL", u)
+			loc := x.Kickoff.Header.Get("Content-Location")
+			framework.Checkf(isAbsoluteURL(loc), "The kick-off of the full Group export was accepted with Content-Location %q, which is not an absolute URL (Bulk Data: the absolute URL of the status endpoint)", loc)
 		})
 
 		It("answers status requests with 202 while in progress and 200 with a JSON manifest when complete", e.Req("PA-EXP-02"), func(ctx SpecContext) {
 			x, err := fullExportAt(ctx, e, atStatus)
 			for _, p := range x.Pending {
-				Expect(p.StatusCode).To(Equal(http.StatusAccepted), "a status request while the export was in progress")
+				framework.Checkf(p.StatusCode == http.StatusAccepted, "A status request while the export was in progress was answered HTTP %d, not 202", p.StatusCode)
 			}
 			if x.Final == nil {
-				Fail(fmt.Sprintf("polling the status URL did not end with the export complete: %v", err))
+				framework.Failf("polling the status URL did not end with the export complete: %v", err)
 			}
 			if x.Final.StatusCode != http.StatusOK {
-				Fail(fmt.Sprintf("the last status request answered HTTP %d, not 200 with the manifest: %s", x.Final.StatusCode, framework.OutcomeText(x.Final.Body)))
+				framework.Failf("the last status request answered HTTP %d, not 200 with the manifest: %s", x.Final.StatusCode, framework.OutcomeText(x.Final.Body))
 			}
-			Expect(x.Final.Header.Get("Content-Type")).To(HavePrefix("application/json"), "the complete status response is JSON")
+			ct := x.Final.Header.Get("Content-Type")
+			framework.Checkf(strings.HasPrefix(ct, "application/json"), "The complete status response is served as %q, not application/json", ct)
 		})
 
 		It("returns a manifest with every required field, absolute URLs and one type per file", e.Req("PA-EXP-03"), func(ctx SpecContext) {
 			x, err := fullExportAt(ctx, e, atManifest)
 			if x.Manifest == nil {
-				Fail(fmt.Sprintf("the complete status response holds no readable manifest: %v", err))
+				framework.Failf("the complete status response holds no readable manifest: %v", err)
 			}
 			m := x.Manifest
 			var raw map[string]any
-			Expect(jsonUnmarshal(m.Raw, &raw)).To(Succeed())
+			framework.Checkf(jsonUnmarshal(m.Raw, &raw) == nil, "The manifest is not a JSON object")
+			var lacks []string
 			for _, f := range []string{"transactionTime", "request", "requiresAccessToken", "output", "error"} {
-				Expect(raw).To(HaveKey(f), "the manifest lacks %s", f)
+				if _, ok := raw[f]; !ok {
+					lacks = append(lacks, f)
+				}
 			}
-			Expect(m.RequiresAccessToken).NotTo(BeNil())
-			Expect(*m.RequiresAccessToken).To(BeTrue(), "ATR: producers SHALL set requiresAccessToken to true")
-			Expect(m.Output).NotTo(BeEmpty(), "a full export of a Group with members has output")
+			framework.Checkf(len(lacks) == 0, "The manifest lacks %s, which Bulk Data requires", strings.Join(lacks, ", "))
+			framework.Checkf(m.RequiresAccessToken != nil && *m.RequiresAccessToken, "The manifest does not say requiresAccessToken: true (ATR: producers SHALL set it true)")
+			framework.Checkf(len(m.Output) > 0, "The manifest of a full export of a Group with members lists no output file")
+			var relative, untyped []string
 			for _, o := range append(slices.Clone(m.Output), m.Error...) {
-				u, err := url.Parse(o.URL)
-				Expect(err).NotTo(HaveOccurred())
-				Expect(u.IsAbs()).To(BeTrue(), "file URL %q must be absolute", o.URL)
-				Expect(o.Type).NotTo(BeEmpty())
+				if !isAbsoluteURL(o.URL) {
+					relative = append(relative, o.URL)
+				}
+				if o.Type == "" {
+					untyped = append(untyped, o.URL)
+				}
 			}
+			framework.Checkf(len(relative) == 0, "%d file URLs of the manifest are not absolute, e.g. %s", len(relative), strings.Join(first(relative, 3), ", "))
+			framework.Checkf(len(untyped) == 0, "%d files of the manifest have no type, e.g. %s", len(untyped), strings.Join(first(untyped, 3), ", "))
 			wrongFile := keysOf(x, func(r framework.Resource) bool { return r.Type != r.FileType })
 			if d := framework.Unexpected(nil, wrongFile); !d.Empty() {
-				Fail(fmt.Sprintf("the manifest declares one type per file, but files hold resources of another type: %s", d))
+				framework.Failf("the manifest declares one type per file, but files hold resources of another type: %s", d)
 			}
 		})
 
 		It("serves every file as application/fhir+ndjson with as many lines as its count", e.Req("PA-EXP-04"), func(ctx SpecContext) {
 			x, _ := fullExportAt(ctx, e, atFiles)
 			for _, f := range append(slices.Clone(x.Files), x.ErrFiles...) {
-				Expect(f.Err).NotTo(HaveOccurred(), "downloading the %s file %s", f.Ref.Type, f.Ref.URL)
+				framework.NoError(f.Err, fmt.Sprintf("Downloading the %s file %s", f.Ref.Type, f.Ref.URL))
 			}
 			for _, f := range x.Files {
-				Expect(f.Status).To(Equal(http.StatusOK))
+				framework.Checkf(f.Status == http.StatusOK, "The %s file %s was served with HTTP %d, not 200", f.Ref.Type, f.Ref.URL, f.Status)
 				ct, _, _ := strings.Cut(f.ContentType, ";")
-				Expect(strings.TrimSpace(ct)).To(Equal("application/fhir+ndjson"), "Content-Type of %s", f.Ref.URL)
+				framework.Checkf(strings.TrimSpace(ct) == "application/fhir+ndjson", "The %s file %s was served as %q, not application/fhir+ndjson", f.Ref.Type, f.Ref.URL, f.ContentType)
 				if f.Ref.Count != nil {
-					Expect(f.Lines).To(Equal(*f.Ref.Count), "%s file %s: count says %d", f.Ref.Type, f.Ref.URL, *f.Ref.Count)
+					framework.Checkf(f.Lines == *f.Ref.Count, "The %s file %s holds %d lines, but the manifest's count says %d", f.Ref.Type, f.Ref.URL, f.Lines, *f.Ref.Count)
 				}
 			}
 		})
@@ -87,14 +93,14 @@ func registerFullExport(e *framework.Env) {
 		It("exports only valid FHIR R4 resources", e.Req("PA-EXP-05"), func(ctx SpecContext) {
 			x := fullExport(ctx, e)
 			if len(x.LineErrors) > 0 {
-				Fail(fmt.Sprintf("%d lines of the full Group export are not FHIR resources in JSON, e.g. %s", len(x.LineErrors), strings.Join(first(x.LineErrors, 3), "; ")))
+				framework.Failf("%d lines of the full Group export are not FHIR resources in JSON, e.g. %s", len(x.LineErrors), strings.Join(first(x.LineErrors, 3), "; "))
 			}
 			v := e.Validate(x)
 			for _, f := range v.Files {
 				AddReportEntry(evidence.EntryValidation, f, ReportEntryVisibilityNever)
 			}
 			if v.Structural > 0 {
-				Fail(fmt.Sprintf("%d structural errors in %d exported lines (%s); see the validation evidence", v.Structural, v.Lines, byType(v.ByType)))
+				framework.Failf("%d structural errors in %d exported lines (%s); see the validation evidence", v.Structural, v.Lines, byType(v.ByType))
 			}
 		})
 
@@ -115,7 +121,7 @@ func registerFullExport(e *framework.Env) {
 				Skip("the full Group export holds no resource in any patient's compartment: there is no patient data to judge (the completeness spec reports the missing members)")
 			}
 			if d := framework.Unexpected(nil, keysOf(x, outsiders(ms...))); !d.Empty() {
-				Fail(fmt.Sprintf("the full export of Group/%s holds data of patients who are not members of it: %s", e.Config.Group, d))
+				framework.Failf("the full export of Group/%s holds data of patients who are not members of it: %s", e.Config.Group, d)
 			}
 		})
 
@@ -146,15 +152,16 @@ func registerFullExport(e *framework.Env) {
 			case len(e.Config.OptedOut) == 0:
 				Skip(fmt.Sprintf("the full export of Group/%s lacks the Patient of some members, %s: they may have opted out, which the configuration does not say (set optedOut to every opted-out member)", e.Config.Group, d))
 			default:
-				Fail(fmt.Sprintf("the full export of Group/%s leaves out members who have not opted out, by their Patient: %s", e.Config.Group, d))
+				framework.Failf("the full export of Group/%s leaves out members who have not opted out, by their Patient: %s", e.Config.Group, d)
 			}
 		})
 
 		It("sets Expires on the completed status response", e.Req("PA-EXP-07"), func(ctx SpecContext) {
 			x := fullExport(ctx, e)
-			Expect(x.Final.Header.Get("Expires")).NotTo(BeEmpty())
-			_, err := http.ParseTime(x.Final.Header.Get("Expires"))
-			Expect(err).NotTo(HaveOccurred(), "Expires must be an HTTP date")
+			exp := x.Final.Header.Get("Expires")
+			framework.Checkf(exp != "", "The completed status response carries no Expires header")
+			_, err := http.ParseTime(exp)
+			framework.Checkf(err == nil, "The completed status response's Expires %q is not an HTTP date", exp)
 		})
 	})
 }

@@ -42,7 +42,7 @@ func lastDownloads(e *framework.Env, x *framework.Export) map[string][]string {
 		return nil
 	})
 	if err != nil {
-		Fail(fmt.Sprintf("reading the exported Patients: %v", err))
+		framework.Failf("reading the exported Patients: %v", err)
 	}
 	return out
 }
@@ -60,13 +60,13 @@ func recorded(e *framework.Env, values map[string][]string, m, when string) time
 	vs, ok := values[m]
 	switch {
 	case !ok:
-		Fail(fmt.Sprintf("the snapshot of Patient/%s %s did not export that Patient", m, when))
+		framework.Failf("the snapshot of Patient/%s %s did not export that Patient", m, when)
 	case len(vs) != 1:
-		Fail(fmt.Sprintf("Patient/%s carries %d values of %s %s (%v); a download must leave exactly one, replacing any earlier one", m, len(vs), e.Config.LastDownloadExtension, when, vs))
+		framework.Failf("Patient/%s carries %d values of %s %s (%v); a download must leave exactly one, replacing any earlier one", m, len(vs), e.Config.LastDownloadExtension, when, vs)
 	}
 	at, err := time.Parse(time.RFC3339Nano, vs[0])
 	if err != nil {
-		Fail(fmt.Sprintf("Patient/%s records the last download %s as %q, which is not a dateTime with a time", m, when, vs[0]))
+		framework.Failf("Patient/%s records the last download %s as %q, which is not a dateTime with a time", m, when, vs[0])
 	}
 	return at
 }
@@ -79,8 +79,8 @@ const clockSkew = 2 * time.Minute
 // (within clockSkew of when we saw it start and complete).
 func within(m string, at time.Time, x *framework.Export, which string) {
 	if at.Before(x.Started.Add(-clockSkew)) || at.After(x.Completed.Add(clockSkew)) {
-		Fail(fmt.Sprintf("Patient/%s records the %s download at %s, but that download ran from %s to %s (allowing %s of clock skew)",
-			m, which, at.Format(time.RFC3339), x.Started.UTC().Format(time.RFC3339), x.Completed.UTC().Format(time.RFC3339), clockSkew))
+		framework.Failf("Patient/%s records the %s download at %s, but that download ran from %s to %s (allowing %s of clock skew)",
+			m, which, at.Format(time.RFC3339), x.Started.UTC().Format(time.RFC3339), x.Completed.UTC().Format(time.RFC3339), clockSkew)
 	}
 }
 
@@ -117,7 +117,7 @@ func registerExportMode(e *framework.Env) {
 			}
 			second := lastDownloads(e, patientsOnly(ctx, e, m))
 			if !slices.Equal(first[m], second[m]) {
-				Fail(fmt.Sprintf("a snapshot export changed the last-download record of Patient/%s from %v to %v", m, first[m], second[m]))
+				framework.Failf("a snapshot export changed the last-download record of Patient/%s from %v to %v", m, first[m], second[m])
 			}
 		})
 
@@ -152,12 +152,12 @@ func registerExportMode(e *framework.Env) {
 			after := lastDownloads(e, patientsOnly(ctx, e, downloaded, other))
 			v2 := recorded(e, after, downloaded, "after the second download")
 			if !v2.After(v1) {
-				Fail(fmt.Sprintf("Patient/%s still records %s after a second download: the first download's value (%s) was not replaced", downloaded, v2.Format(time.RFC3339Nano), v1.Format(time.RFC3339Nano)))
+				framework.Failf("Patient/%s still records %s after a second download: the first download's value (%s) was not replaced", downloaded, v2.Format(time.RFC3339Nano), v1.Format(time.RFC3339Nano))
 			}
 			within(downloaded, v2, x2, "second")
 			for _, seen := range []map[string][]string{mid, after} {
 				if !slices.Equal(seen[other], before[other]) {
-					Fail(fmt.Sprintf("Patient/%s was not downloaded, but its last-download record changed from %v to %v", other, before[other], seen[other]))
+					framework.Failf("Patient/%s was not downloaded, but its last-download record changed from %v to %v", other, before[other], seen[other])
 				}
 			}
 		})

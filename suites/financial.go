@@ -76,7 +76,7 @@ func registerFinancial(e *framework.Env) {
 				Skip("the full Group export holds no claim EOB: no remittance or cost-sharing to look for")
 			}
 			if offending > 0 {
-				Fail(fmt.Sprintf("%d of %d claim EOBs carry remittance or cost-sharing, e.g. %s", offending, claims, strings.Join(first(found, 3), "; ")))
+				framework.Failf("%d of %d claim EOBs carry remittance or cost-sharing, e.g. %s", offending, claims, strings.Join(first(found, 3), "; "))
 			}
 		})
 
@@ -104,7 +104,7 @@ func registerFinancial(e *framework.Env) {
 				Skip("the full Group export holds no claim EOB: no profile claim to check")
 			}
 			if offending > 0 {
-				Fail(fmt.Sprintf("%d of %d claim EOBs do not claim a CARIN NonFinancial profile, e.g. %s", offending, claims, strings.Join(first(wrong, 2), "; ")))
+				framework.Failf("%d of %d claim EOBs do not claim a CARIN NonFinancial profile, e.g. %s", offending, claims, strings.Join(first(wrong, 2), "; "))
 			}
 		})
 	})

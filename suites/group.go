@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
 
 	"github.com/pdex-conform/pdex-conform/suites/framework"
 )
@@ -61,9 +60,9 @@ type atrGroup struct {
 // readATRGroup reads the configured Group, failing the spec when it cannot.
 func readATRGroup(ctx context.Context, e *framework.Env) atrGroup {
 	g, err := e.ReadGroup(ctx)
-	Expect(err).NotTo(HaveOccurred(), "reading Group/%s", e.Config.Group)
+	framework.NoError(err, "Reading Group/"+e.Config.Group)
 	var a atrGroup
-	Expect(json.Unmarshal(g.Raw, &a)).To(Succeed(), "Group/%s is not a JSON Group", e.Config.Group)
+	framework.Checkf(json.Unmarshal(g.Raw, &a) == nil, "Group/%s is not a JSON Group", e.Config.Group)
 	return a
 }
 
@@ -72,11 +71,9 @@ func readATRGroup(ctx context.Context, e *framework.Env) atrGroup {
 func searchGroups(ctx context.Context, e *framework.Env, name, value string) []atrGroup {
 	q := "Group?" + url.Values{name: {value}}.Encode()
 	resp, err := e.Client().Do(ctx, framework.Get(q))
-	if err != nil {
-		Fail(fmt.Sprintf("GET %s got no answer: %v", q, err))
-	}
+	framework.NoError(err, fmt.Sprintf("Sending GET %s", q))
 	if resp.StatusCode != http.StatusOK {
-		Fail(fmt.Sprintf("GET %s was answered HTTP %d: %s", q, resp.StatusCode, framework.OutcomeText(resp.Body)))
+		framework.Failf("GET %s was answered HTTP %d: %s", q, resp.StatusCode, framework.OutcomeText(resp.Body))
 	}
 	var b struct {
 		ResourceType string `json:"resourceType"`
@@ -89,7 +86,7 @@ func searchGroups(ctx context.Context, e *framework.Env, name, value string) []a
 		} `json:"entry"`
 	}
 	if json.Unmarshal(resp.Body, &b) != nil || b.ResourceType != "Bundle" || b.Type != "searchset" {
-		Fail(fmt.Sprintf("GET %s must answer a searchset Bundle; it answered %s", q, framework.OutcomeText(resp.Body)))
+		framework.Failf("GET %s must answer a searchset Bundle; it answered %s", q, framework.OutcomeText(resp.Body))
 	}
 	var out []atrGroup
 	for _, en := range b.Entry {
@@ -115,10 +112,10 @@ func judgeSearch(e *framework.Env, q string, found []atrGroup, meets func(atrGro
 		}
 	}
 	if !slices.Contains(ids, e.Config.Group) {
-		Fail(fmt.Sprintf("GET %s did not find Group/%s, which meets it; it found %d Groups", q, e.Config.Group, len(found)))
+		framework.Failf("GET %s did not find Group/%s, which meets it; it found %d Groups", q, e.Config.Group, len(found))
 	}
 	if d := framework.Unexpected(nil, framework.KeySet(wrong...)); !d.Empty() {
-		Fail(fmt.Sprintf("GET %s matched Groups that do not meet the criterion: %s", q, d))
+		framework.Failf("GET %s matched Groups that do not meet the criterion: %s", q, d)
 	}
 }
 
@@ -130,8 +127,8 @@ func noMatch(ctx context.Context, e *framework.Env, name, value string) {
 		for _, g := range found {
 			ids = append(ids, "Group/"+g.ID)
 		}
-		Fail(fmt.Sprintf("GET Group?%s=%s, which no Group meets, matched %d Groups (e.g. %s): the parameter is not applied",
-			name, value, len(found), strings.Join(first(ids, 3), ", ")))
+		framework.Failf("GET Group?%s=%s, which no Group meets, matched %d Groups (e.g. %s): the parameter is not applied",
+			name, value, len(found), strings.Join(first(ids, 3), ", "))
 	}
 }
 
@@ -169,12 +166,12 @@ func registerGroup(e *framework.Env) {
 	Describe("Group", func() {
 		It("reads the attribution Group", e.Req("PA-GROUP-01"), func(ctx SpecContext) {
 			resp, err := e.Client().Do(ctx, framework.Get("Group/"+url.PathEscape(e.Config.Group)))
-			Expect(err).NotTo(HaveOccurred())
-			Expect(resp.StatusCode).To(Equal(http.StatusOK), "GET Group/%s: %s", e.Config.Group, framework.OutcomeText(resp.Body))
+			framework.NoError(err, "Sending GET Group/"+e.Config.Group)
+			framework.Checkf(resp.StatusCode == http.StatusOK, "GET Group/%s was answered HTTP %d, not 200: %s", e.Config.Group, resp.StatusCode, framework.OutcomeText(resp.Body))
 			var g atrGroup
-			Expect(json.Unmarshal(resp.Body, &g)).To(Succeed(), "GET Group/%s must answer JSON", e.Config.Group)
-			Expect(g.ResourceType).To(Equal("Group"))
-			Expect(g.ID).To(Equal(e.Config.Group), "a read returns the resource with the id asked for")
+			framework.Checkf(json.Unmarshal(resp.Body, &g) == nil, "GET Group/%s did not answer JSON: %s", e.Config.Group, framework.OutcomeText(resp.Body))
+			framework.Checkf(g.ResourceType == "Group", "GET Group/%s answered a %q, not a Group", e.Config.Group, g.ResourceType)
+			framework.Checkf(g.ID == e.Config.Group, "GET Group/%s answered Group/%s: a read returns the resource with the id asked for", e.Config.Group, g.ID)
 		})
 
 		// Bulk Data (Group export): a server "SHOULD support reading and
@@ -202,7 +199,7 @@ func registerGroup(e *framework.Env) {
 				}
 			}
 			if system == "" {
-				Fail(fmt.Sprintf("Group/%s has no identifier with system and value to search by (the ATR group carries npi or tin identifiers)", e.Config.Group))
+				framework.Failf("Group/%s has no identifier with system and value to search by (the ATR group carries npi or tin identifiers)", e.Config.Group)
 			}
 			token := system + "|" + value
 			judgeSearch(e, "Group?identifier="+token, searchGroups(ctx, e, "identifier", token),
@@ -232,7 +229,7 @@ func registerGroup(e *framework.Env) {
 		It("meets the ATR group shape and lists Patients as members", e.Req("PA-GROUP-03"), func(ctx SpecContext) {
 			g := readATRGroup(ctx, e)
 			p := atrProblems(g)
-			Expect(p).To(BeEmpty(), "Group/%s does not meet the ATR group profile: %s", e.Config.Group, strings.Join(p, "; "))
+			framework.Checkf(len(p) == 0, "Group/%s does not meet the ATR group profile: %s", e.Config.Group, strings.Join(p, "; "))
 		})
 	})
 }

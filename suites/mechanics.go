@@ -24,9 +24,7 @@ func registerMechanics(e *framework.Env) {
 		DescribeTable("accepts every NDJSON _outputFormat spelling",
 			func(ctx SpecContext, format string) {
 				resp, err := e.Attempt(ctx, framework.ExportRequest{Params: small(ctx, e, param("_outputFormat", "valueString", format))})
-				if err != nil {
-					Fail(fmt.Sprintf("the kick-off with _outputFormat=%s got no answer: %v", format, err))
-				}
+				framework.NoError(err, fmt.Sprintf("Sending the kick-off with _outputFormat=%s", format))
 				accepted(ctx, e, resp, "a kick-off with _outputFormat="+format)
 			},
 			Entry("application/fhir+ndjson", e.Req("PA-BULK-01"), "application/fhir+ndjson"),
@@ -41,9 +39,7 @@ func registerMechanics(e *framework.Env) {
 		// held to it.
 		It("accepts a GET kick-off with the parameters in the query", e.Req("PA-BULK-07"), func(ctx SpecContext) {
 			resp, err := e.Attempt(ctx, framework.ExportRequest{Method: http.MethodGet, Params: params(e, edition.Snapshot, param("_type", "valueString", "Patient"))})
-			if err != nil {
-				Fail(fmt.Sprintf("the GET kick-off got no answer: %v", err))
-			}
+			framework.NoError(err, "Sending the GET kick-off")
 			accepted(ctx, e, resp, "a GET kick-off")
 		})
 
@@ -68,12 +64,10 @@ func registerMechanics(e *framework.Env) {
 			unknown := small(ctx, e, param(unknownParameter, "valueString", "x"))
 			refused(ctx, e, framework.ExportRequest{Params: good}, framework.ExportRequest{Params: unknown}, "a kick-off with the unsupported parameter "+unknownParameter)
 			resp, err := e.Attempt(ctx, framework.ExportRequest{Params: unknown, Prefer: "respond-async, handling=lenient"})
-			if err != nil {
-				Fail(fmt.Sprintf("the lenient kick-off got no answer: %v", err))
-			}
+			framework.NoError(err, "Sending the lenient kick-off")
 			if resp.StatusCode != http.StatusAccepted && !isRefusal(resp) {
-				Fail(fmt.Sprintf("with Prefer: handling=lenient the server may ignore the unsupported parameter (202) or refuse it with an OperationOutcome, but it answered HTTP %d: %s",
-					resp.StatusCode, framework.OutcomeText(resp.Body)))
+				framework.Failf("with Prefer: handling=lenient the server may ignore the unsupported parameter (202) or refuse it with an OperationOutcome, but it answered HTTP %d: %s",
+					resp.StatusCode, framework.OutcomeText(resp.Body))
 			}
 		})
 
@@ -89,31 +83,25 @@ func registerMechanics(e *framework.Env) {
 		It("cancels an export on DELETE, after which the status URL answers 404", e.Req("PA-BULK-04"), func(ctx SpecContext) {
 			c := e.Client()
 			resp, err := c.StartExport(ctx, bulk.Kickoff{Group: e.Config.Group, Params: e.DefaultParams(edition.Snapshot)})
-			if err != nil {
-				Fail(fmt.Sprintf("the kick-off of the export to cancel got no answer: %v", err))
-			}
+			framework.NoError(err, "Sending the kick-off of the export to cancel")
 			accepted(ctx, e, resp, "the kick-off of the export to cancel")
 			loc := resp.Header.Get("Content-Location")
 			if loc == "" {
-				Fail("the kick-off was accepted without a Content-Location: there is no status URL to cancel")
+				framework.Failf("the kick-off was accepted without a Content-Location: there is no status URL to cancel")
 			}
 			del, err := c.Delete(ctx, loc)
-			if err != nil {
-				Fail(fmt.Sprintf("DELETE %s got no answer: %v", loc, err))
-			}
+			framework.NoError(err, fmt.Sprintf("Sending DELETE %s", loc))
 			switch {
 			case del.StatusCode == http.StatusAccepted:
 			case del.StatusCode >= 400 && framework.IsOperationOutcome(del.Body):
 				Skip(fmt.Sprintf("the server does not cancel exports: DELETE %s was answered HTTP %d with an OperationOutcome (%s), a Bulk Data error response", loc, del.StatusCode, framework.OutcomeText(del.Body)))
 			default:
-				Fail(fmt.Sprintf("DELETE %s was answered HTTP %d (%s): Bulk Data answers 202, or an error status with an OperationOutcome", loc, del.StatusCode, framework.OutcomeText(del.Body)))
+				framework.Failf("DELETE %s was answered HTTP %d (%s): Bulk Data answers 202, or an error status with an OperationOutcome", loc, del.StatusCode, framework.OutcomeText(del.Body))
 			}
 			st, err := c.Do(ctx, framework.Get(loc))
-			if err != nil {
-				Fail(fmt.Sprintf("GET %s after DELETE got no answer: %v", loc, err))
-			}
+			framework.NoError(err, fmt.Sprintf("Sending GET %s after DELETE", loc))
 			if st.StatusCode != http.StatusNotFound || !framework.IsOperationOutcome(st.Body) {
-				Fail(fmt.Sprintf("after an accepted DELETE the status URL %s must answer 404 with an OperationOutcome; it answered HTTP %d: %s", loc, st.StatusCode, framework.OutcomeText(st.Body)))
+				framework.Failf("after an accepted DELETE the status URL %s must answer 404 with an OperationOutcome; it answered HTTP %d: %s", loc, st.StatusCode, framework.OutcomeText(st.Body))
 			}
 		})
 
@@ -129,7 +117,7 @@ func registerMechanics(e *framework.Env) {
 				}
 			}
 			if without > 0 {
-				Fail(fmt.Sprintf("%d of %d in-progress (202) status responses carry no Retry-After", without, len(x.Pending)))
+				framework.Failf("%d of %d in-progress (202) status responses carry no Retry-After", without, len(x.Pending))
 			}
 		})
 
@@ -139,12 +127,10 @@ func registerMechanics(e *framework.Env) {
 		// PDex CapabilityStatement from 2.1.0; any 4xx here).
 		It("answers a kick-off on an unknown Group with 4xx and an OperationOutcome", e.Req("PA-BULK-06"), func(ctx SpecContext) {
 			resp, err := e.Attempt(ctx, framework.ExportRequest{Group: "pdex-conform-no-such-group", Params: e.DefaultParams(edition.Snapshot)})
-			if err != nil {
-				Fail(fmt.Sprintf("the kick-off got no answer: %v", err))
-			}
+			framework.NoError(err, "Sending the kick-off")
 			if resp.StatusCode < 400 || resp.StatusCode >= 500 || !framework.IsOperationOutcome(resp.Body) {
-				Fail(fmt.Sprintf("a kick-off on Group/pdex-conform-no-such-group was answered HTTP %d (%s): an export of a Group the server does not know must be refused with a 4xx and an OperationOutcome",
-					resp.StatusCode, framework.OutcomeText(resp.Body)))
+				framework.Failf("a kick-off on Group/pdex-conform-no-such-group was answered HTTP %d (%s): an export of a Group the server does not know must be refused with a 4xx and an OperationOutcome",
+					resp.StatusCode, framework.OutcomeText(resp.Body))
 			}
 		})
 	})

@@ -1,8 +1,6 @@
 package suites
 
 import (
-	"fmt"
-
 	. "github.com/onsi/ginkgo/v2"
 
 	"github.com/pdex-conform/pdex-conform/edition"
@@ -27,7 +25,7 @@ func registerOptOut(e *framework.Env) {
 			needCompartment(e)
 			x := fullExport(ctx, e)
 			if d := framework.Unexpected(nil, keysOf(x, ofPatients(e.Config.OptedOut...))); !d.Empty() {
-				Fail(fmt.Sprintf("the full export of Group/%s holds data of opted-out members: %s", e.Config.Group, d))
+				framework.Failf("the full export of Group/%s holds data of opted-out members: %s", e.Config.Group, d)
 			}
 		})
 
@@ -42,12 +40,12 @@ func registerOptOut(e *framework.Env) {
 			full := fullExport(ctx, e)
 			x := export(ctx, e, framework.ExportRequest{Params: params(e, edition.Snapshot, framework.PatientParams(m, opted))})
 			if d := framework.Unexpected(nil, keysOf(x, ofPatients(opted))); !d.Empty() {
-				Fail(fmt.Sprintf("the export with patient=Patient/%s, Patient/%s holds data of the opted-out Patient/%s: %s", m, opted, opted, d))
+				framework.Failf("the export with patient=Patient/%s, Patient/%s holds data of the opted-out Patient/%s: %s", m, opted, opted, d)
 			}
 			theirs, optedOut := ofPatients(m), ofPatients(e.Config.OptedOut...)
 			want := keysOf(full, func(r framework.Resource) bool { return theirs(r) && !optedOut(r) })
 			if d := framework.Missing(want, keysOf(x, ofPatients(m))); !d.Empty() {
-				Fail(fmt.Sprintf("naming the opted-out Patient/%s lost data of Patient/%s that the full Group export holds: %s", opted, m, d))
+				framework.Failf("naming the opted-out Patient/%s lost data of Patient/%s that the full Group export holds: %s", opted, m, d)
 			}
 		})
 	})

@@ -180,11 +180,11 @@ func registerSince(e *framework.Env) {
 			at := since.Format(time.RFC3339)
 			want := keysOf(full, func(r framework.Resource) bool { return r.LastUpdated.After(since) })
 			if d := framework.Missing(want, keysOf(x, func(framework.Resource) bool { return true })); !d.Empty() {
-				Fail(fmt.Sprintf("resources that the full Group export shows changed after _since=%s are missing from the _since export: %s", at, d))
+				framework.Failf("resources that the full Group export shows changed after _since=%s are missing from the _since export: %s", at, d)
 			}
 			refs, err := references(x, func(r framework.Resource) bool { return r.LastUpdated.After(since) })
 			if err != nil {
-				Fail(fmt.Sprintf("reading the _since export: %v", err))
+				framework.Failf("reading the _since export: %v", err)
 			}
 			added, unknown := addedAfter(g, since)
 			var wrong, unverified []string
@@ -207,7 +207,7 @@ func registerSince(e *framework.Env) {
 				}
 			}
 			if d := framework.Unexpected(nil, framework.KeySet(wrong...)); !d.Empty() {
-				Fail(fmt.Sprintf("the _since=%s export holds resources last updated before it that belong to no member who joined the Group since and that no newer exported resource references: %s", at, d))
+				framework.Failf("the _since=%s export holds resources last updated before it that belong to no member who joined the Group since and that no newer exported resource references: %s", at, d)
 			}
 			if len(unverified) > 0 {
 				Skip(fmt.Sprintf("the _since=%s export holds %d older resources (e.g. %s) of members whose joining date the Group does not give: Bulk Data allows them for members added after _since, which cannot be checked",
@@ -235,7 +235,7 @@ func registerSince(e *framework.Env) {
 				param("_until", "valueInstant", at))}, "a kick-off with _until="+at)
 			after := keysOf(x, func(r framework.Resource) bool { return !r.LastUpdated.IsZero() && !r.LastUpdated.Before(until) })
 			if d := framework.Unexpected(nil, after); !d.Empty() {
-				Fail(fmt.Sprintf("the _until=%s export holds resources updated at or after it: %s", at, d))
+				framework.Failf("the _until=%s export holds resources updated at or after it: %s", at, d)
 			}
 			want := keysOf(full, func(r framework.Resource) bool { return !r.LastUpdated.IsZero() && r.LastUpdated.Before(until) })
 			d := framework.Missing(want, keysOf(x, func(framework.Resource) bool { return true }))
@@ -244,8 +244,8 @@ func registerSince(e *framework.Env) {
 			}
 			still := changedSince(ctx, e, full, want, x, until)
 			if len(still) > 0 {
-				Fail(fmt.Sprintf("resources that the full Group export shows updated before _until=%s are missing from the _until export and were not updated since: %s (of %s)",
-					at, framework.Unexpected(nil, framework.KeySet(still...)), d))
+				framework.Failf("resources that the full Group export shows updated before _until=%s are missing from the _until export and were not updated since: %s (of %s)",
+					at, framework.Unexpected(nil, framework.KeySet(still...)), d)
 			}
 		})
 	})

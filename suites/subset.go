@@ -46,7 +46,7 @@ func registerSubset(e *framework.Env) {
 				problems = append(problems, "it holds data of the named members that the full Group export left out: "+d.String())
 			}
 			if len(problems) > 0 {
-				Fail(fmt.Sprintf("the export with patient=%s is not the full Group export's data of those members: %s", patientRefs(ms), strings.Join(problems, "; ")))
+				framework.Failf("the export with patient=%s is not the full Group export's data of those members: %s", patientRefs(ms), strings.Join(problems, "; "))
 			}
 		})
 
@@ -68,11 +68,11 @@ func registerSubset(e *framework.Env) {
 			x := exportOrRefusal(ctx, e, framework.ExportRequest{Params: params(e, edition.Snapshot, framework.PatientParams(m, e.Config.NonMember))},
 				"a kick-off naming the non-member Patient/"+e.Config.NonMember)
 			if d := framework.Unexpected(nil, keysOf(x, outsiders(m))); !d.Empty() {
-				Fail(fmt.Sprintf("the export with patient=Patient/%s, Patient/%s holds data of patients other than the member: %s", m, e.Config.NonMember, d))
+				framework.Failf("the export with patient=Patient/%s, Patient/%s holds data of patients other than the member: %s", m, e.Config.NonMember, d)
 			}
 			want := keysOf(full, ofPatients(m))
 			if d := framework.Missing(want, keysOf(x, ofPatients(m))); !d.Empty() {
-				Fail(fmt.Sprintf("naming the non-member Patient/%s lost data of the member Patient/%s that the full Group export holds: %s", e.Config.NonMember, m, d))
+				framework.Failf("naming the non-member Patient/%s lost data of the member Patient/%s that the full Group export holds: %s", e.Config.NonMember, m, d)
 			}
 		})
 
@@ -97,10 +97,10 @@ func registerSubset(e *framework.Env) {
 				return nil
 			})
 			if err != nil {
-				Fail(fmt.Sprintf("reading the error files: %v", err))
+				framework.Failf("reading the error files: %v", err)
 			}
 			if !found {
-				Fail(fmt.Sprintf("none of the %d OperationOutcomes in the error files (%d files) names the ignored Patient/%s", outcomes, len(x.ErrFiles), e.Config.NonMember))
+				framework.Failf("none of the %d OperationOutcomes in the error files (%d files) names the ignored Patient/%s", outcomes, len(x.ErrFiles), e.Config.NonMember)
 			}
 		})
 	})
@@ -122,6 +122,6 @@ func exportOrRefusal(ctx SpecContext, e *framework.Env, r framework.ExportReques
 			what, x.Kickoff.StatusCode, framework.OutcomeText(x.Kickoff.Body)))
 	}
 	blockIfFlowBroken(ctx, e)
-	Fail(fmt.Sprintf("the export did not complete: %v", err))
+	framework.Failf("the export did not complete: %v", err)
 	return nil
 }

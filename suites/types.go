@@ -59,12 +59,12 @@ func registerTypes(e *framework.Env) {
 				framework.PatientParams(ms...), param("_type", "valueString", strings.Join(types, ",")))})
 			asked := set(types)
 			if d := framework.Unexpected(nil, keysOf(x, func(r framework.Resource) bool { return !asked[r.Type] })); !d.Empty() {
-				Fail(fmt.Sprintf("_type=%s asked for those types only, but the export holds others: %s", strings.Join(types, ","), d))
+				framework.Failf("_type=%s asked for those types only, but the export holds others: %s", strings.Join(types, ","), d)
 			}
 			theirs := ofPatients(ms...)
 			want := keysOf(full, func(r framework.Resource) bool { return asked[r.Type] && theirs(r) })
 			if d := framework.Missing(want, keysOf(x, func(framework.Resource) bool { return true })); !d.Empty() {
-				Fail(fmt.Sprintf("_type=%s for %s left out resources of those types that the full Group export holds of them: %s", strings.Join(types, ","), patientRefs(ms), d))
+				framework.Failf("_type=%s for %s left out resources of those types that the full Group export holds of them: %s", strings.Join(types, ","), patientRefs(ms), d)
 			}
 		})
 
@@ -101,7 +101,7 @@ func registerTypes(e *framework.Env) {
 				}
 				return nil
 			}); err != nil {
-				Fail(fmt.Sprintf("reading the full export's Observations: %v", err))
+				framework.Failf("reading the full export's Observations: %v", err)
 			}
 			other := commonTypes(full, ms, 1, "Patient", "Observation")
 			switch {
@@ -124,7 +124,7 @@ func registerTypes(e *framework.Env) {
 					Skip(fmt.Sprintf("the server does not support _typeFilter, optional in Bulk Data: it refused it with HTTP %d and an OperationOutcome (%s)", x.Kickoff.StatusCode, framework.OutcomeText(x.Kickoff.Body)))
 				}
 				blockIfFlowBroken(ctx, e)
-				Fail(fmt.Sprintf("the export did not complete: %v", err))
+				framework.Failf("the export did not complete: %v", err)
 			}
 			var notLab []string
 			if err := x.EachResource("Observation", func(raw []byte) error {
@@ -134,22 +134,22 @@ func registerTypes(e *framework.Env) {
 				}
 				return nil
 			}); err != nil {
-				Fail(fmt.Sprintf("reading the exported Observations: %v", err))
+				framework.Failf("reading the exported Observations: %v", err)
 			}
 			if d := framework.Unexpected(nil, framework.KeySet(notLab...)); !d.Empty() {
-				Fail(fmt.Sprintf("_typeFilter=Observation?category=laboratory kept Observations that are not laboratory ones: %s", d))
+				framework.Failf("_typeFilter=Observation?category=laboratory kept Observations that are not laboratory ones: %s", d)
 			}
 			asked := map[string]bool{"Observation": true, other[0]: true}
 			if d := framework.Unexpected(nil, keysOf(x, func(r framework.Resource) bool { return !asked[r.Type] })); !d.Empty() {
-				Fail(fmt.Sprintf("_type=Observation,%s asked for those types only, but the export holds others: %s", other[0], d))
+				framework.Failf("_type=Observation,%s asked for those types only, but the export holds others: %s", other[0], d)
 			}
 			got := keysOf(x, func(framework.Resource) bool { return true })
 			if d := framework.Missing(labs, got); !d.Empty() {
-				Fail(fmt.Sprintf("laboratory Observations of %s that the full Group export holds are missing: %s", patientRefs(ms), d))
+				framework.Failf("laboratory Observations of %s that the full Group export holds are missing: %s", patientRefs(ms), d)
 			}
 			unfiltered := keysOf(full, func(r framework.Resource) bool { return r.Type == other[0] && theirs(r) })
 			if d := framework.Missing(unfiltered, got); !d.Empty() {
-				Fail(fmt.Sprintf("_typeFilter named only Observation, so every %s of %s must stay, but some the full Group export holds are missing: %s", other[0], patientRefs(ms), d))
+				framework.Failf("_typeFilter named only Observation, so every %s of %s must stay, but some the full Group export holds are missing: %s", other[0], patientRefs(ms), d)
 			}
 		})
 	})
