@@ -59,12 +59,12 @@ func registerTypes(e *framework.Env) {
 				framework.PatientParams(ms...), param("_type", "valueString", strings.Join(types, ",")))})
 			asked := set(types)
 			if d := framework.Unexpected(nil, keysOf(x, func(r framework.Resource) bool { return !asked[r.Type] })); !d.Empty() {
-				framework.Failf("_type=%s asked for those types only, but the export holds others: %s", strings.Join(types, ","), d)
+				framework.Failf("The export asked for with _type=%s holds other types: %s", strings.Join(types, ","), d)
 			}
 			theirs := ofPatients(ms...)
 			want := keysOf(full, func(r framework.Resource) bool { return asked[r.Type] && theirs(r) })
 			if d := framework.Missing(want, keysOf(x, func(framework.Resource) bool { return true })); !d.Empty() {
-				framework.Failf("_type=%s for %s left out resources of those types that the full Group export holds of them: %s", strings.Join(types, ","), patientRefs(ms), d)
+				framework.Failf("The export with _type=%s for %s left out resources of those types that the full Group export holds of them: %s", strings.Join(types, ","), patientRefs(ms), d)
 			}
 		})
 
@@ -137,11 +137,11 @@ func registerTypes(e *framework.Env) {
 				framework.Failf("reading the exported Observations: %v", err)
 			}
 			if d := framework.Unexpected(nil, framework.KeySet(notLab...)); !d.Empty() {
-				framework.Failf("_typeFilter=Observation?category=laboratory kept Observations that are not laboratory ones: %s", d)
+				framework.Failf("The export with _typeFilter=Observation?category=laboratory kept Observations that are not laboratory ones: %s", d)
 			}
 			asked := map[string]bool{"Observation": true, other[0]: true}
 			if d := framework.Unexpected(nil, keysOf(x, func(r framework.Resource) bool { return !asked[r.Type] })); !d.Empty() {
-				framework.Failf("_type=Observation,%s asked for those types only, but the export holds others: %s", other[0], d)
+				framework.Failf("The export asked for with _type=Observation,%s holds other types: %s", other[0], d)
 			}
 			got := keysOf(x, func(framework.Resource) bool { return true })
 			if d := framework.Missing(labs, got); !d.Empty() {
@@ -149,7 +149,7 @@ func registerTypes(e *framework.Env) {
 			}
 			unfiltered := keysOf(full, func(r framework.Resource) bool { return r.Type == other[0] && theirs(r) })
 			if d := framework.Missing(unfiltered, got); !d.Empty() {
-				framework.Failf("_typeFilter named only Observation, so every %s of %s must stay, but some the full Group export holds are missing: %s", other[0], patientRefs(ms), d)
+				framework.Failf("The _typeFilter named only Observation, so every %s of %s must stay, but some the full Group export holds are missing: %s", other[0], patientRefs(ms), d)
 			}
 		})
 	})
