@@ -46,9 +46,6 @@ type Variant struct {
 	// takes away what they judge by (a requirement ID, or "ID: text" as in
 	// Fault.Breaks). Their skip must say why; they must not fail.
 	MaySkip []string
-	// Pending, when set, says why the harness cannot pass the variant yet
-	// (a change it waits for): the runner's tables leave it out and say so.
-	Pending string
 }
 
 // Variants lists every variant switch.
@@ -69,8 +66,7 @@ var variantTable = []Variant{
 	{Name: VariantOptedOutOutsideGroup, Description: "leave opted-out members out of the attribution Group (read, search and export)",
 		Reading: "PDex 2.0.0 is silent on whether an opted-out member stays listed in the Group (2.1.0 requires leaving them out, §pdex-343/344); either way their data is never exported"},
 	{Name: VariantUSCoreProfiles, Description: "Patients, Practitioners and Organizations claim US Core 3.1.1 profiles instead of the CARIN ones",
-		Reading: "SPEC §6: Coverage, Patient, Organization, Practitioner: CARIN C4BB profiles \"(or US Core equivalents)\"",
-		Pending: "the validator holds Patient, Practitioner and Organization to the CARIN profiles only; it passes once validators/pdex accepts their US Core profiles (V-A's acceptable profiles)"},
+		Reading: "SPEC §6: Coverage, Patient, Organization, Practitioner: CARIN C4BB profiles \"(or US Core equivalents)\"; PDex datamapping.md maps them to US Core"},
 }
 
 type variants map[string]bool

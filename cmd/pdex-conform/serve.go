@@ -55,11 +55,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *listVars {
 		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 		for _, v := range reference.Variants() {
-			pending := ""
-			if v.Pending != "" {
-				pending = " [pending: " + v.Pending + "]"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t(%s)%s\n", v.Name, v.Description, v.Reading, pending)
+			fmt.Fprintf(tw, "%s\t%s\t(%s)\n", v.Name, v.Description, v.Reading)
 		}
 		return tw.Flush()
 	}
