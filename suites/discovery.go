@@ -70,6 +70,12 @@ func readCapability(ctx context.Context, e *framework.Env) capabilityResource {
 
 func registerDiscovery(e *framework.Env) {
 	Describe("Discovery", func() {
+		// FHIR R4 (http.html, capabilities): the CapabilityStatement says
+		// which interactions and search parameters the server supports.
+		// PDex 2.1.0 on (§pdex-350) requires Group read, search-type and
+		// the identifier and characteristic searches; in 2.0.0, Bulk Data's
+		// "SHOULD support reading and searching for Group" (the catalog's
+		// level per edition).
 		It("declares Group read and search-type with the identifier and characteristic parameters", e.Req("PA-CAP-01"), func(ctx SpecContext) {
 			g := readCapability(ctx, e)
 			var codes []string
@@ -87,6 +93,9 @@ func registerDiscovery(e *framework.Env) {
 			}
 		})
 
+		// PDex uses ATR's davinci-data-export operation; a server that
+		// offers it declares it on Group with that definition (FHIR R4
+		// CapabilityStatement.rest.resource.operation).
 		It("declares the davinci-data-export operation on Group", e.Req("PA-CAP-02"), func(ctx SpecContext) {
 			g := readCapability(ctx, e)
 			found := slices.ContainsFunc(g.Operation, func(o capabilityOperation) bool {
@@ -100,6 +109,11 @@ func registerDiscovery(e *framework.Env) {
 			framework.Checkf(found, "The CapabilityStatement's Group must declare the operation davinci-data-export with definition %s; it declares %d operations: %s", exportOperation, len(have), strings.Join(have, ", "))
 		})
 
+		// SMART App Launch 2.x, Discovery: the server conveys its
+		// configuration at .well-known/smart-configuration, readable without
+		// a token, with token_endpoint, the private_key_jwt method, RS384 or
+		// ES384 and the client-confidential-asymmetric capability that
+		// Backend Services use.
 		It("publishes a SMART configuration for Backend Services", e.Req("PA-SMART-01"), func(ctx SpecContext) {
 			resp, err := e.AnonymousClient().Do(ctx, bulk.Request{
 				Method: http.MethodGet, URL: ".well-known/smart-configuration",

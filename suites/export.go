@@ -83,7 +83,7 @@ func registerFullExport(e *framework.Env) {
 			for _, f := range x.Files {
 				framework.Checkf(f.Status == http.StatusOK, "The %s file %s was served with HTTP %d, not 200", f.Ref.Type, f.Ref.URL, f.Status)
 				ct, _, _ := strings.Cut(f.ContentType, ";")
-				framework.Checkf(strings.TrimSpace(ct) == "application/fhir+ndjson", "The %s file %s was served as %q, not application/fhir+ndjson", f.Ref.Type, f.Ref.URL, f.ContentType)
+				framework.Checkf(strings.TrimSpace(ct) == "application/fhir+ndjson", "Content-Type of %s (got %q; wanted %q)", f.Ref.URL, f.ContentType, "application/fhir+ndjson")
 				if f.Ref.Count != nil {
 					framework.Checkf(f.Lines == *f.Ref.Count, "The %s file %s holds %d lines, but the manifest's count says %d", f.Ref.Type, f.Ref.URL, f.Lines, *f.Ref.Count)
 				}
