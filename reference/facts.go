@@ -69,7 +69,13 @@ func (s *Server) Facts(ctx context.Context) (*Facts, error) {
 		Scope:                 "system/*.read",
 		Operation:             s.opts.Operation,
 	}
-	for _, m := range members {
+	// The members who opted out, whether or not the Group as served lists
+	// them (the opted-out-outside-group variant does not).
+	stored, err := s.storedMembers(ctx, group)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range stored {
 		if opted[m] {
 			f.OptedOut = append(f.OptedOut, m)
 		}

@@ -64,6 +64,28 @@ const (
 	FaultFinancialProfile      = "keep-financial-profile"
 	FaultShareJobs             = "share-jobs"
 	FaultRefuseGetKickoff      = "refuse-get-kickoff"
+
+	// Subtle faults, modelled on real implementation mistakes: each passes a
+	// check that looks at one direction only, or at one type only.
+	FaultPartialMembers            = "partial-members"
+	FaultPartialMemberData         = "partial-member-data"
+	FaultSinceSkipsClaims          = "since-skips-claims"
+	FaultUntilLookback             = "until-lookback"
+	FaultUntilAsSince              = "until-as-since"
+	FaultStaleLastDownload         = "stale-last-download"
+	FaultDuplicateLastDownload     = "duplicate-last-download"
+	FaultTrackAllMembers           = "track-all-members"
+	FaultTypeFilterAllTypes        = "type-filter-all-types"
+	FaultIgnoreGroupIdentifier     = "ignore-group-identifier"
+	FaultIgnoreGroupCharacteristic = "ignore-group-characteristic"
+	FaultNoPrefer404               = "no-prefer-404"
+	FaultUnknownParam404           = "unknown-param-404"
+	FaultMisattributeImmunization  = "misattribute-immunizations"
+	FaultLeakOptedOutNamed         = "leak-opted-out-when-named"
+	FaultOptedOutEmptiesExport     = "opted-out-empties-export"
+	FaultNonMemberEmptiesExport    = "non-member-empties-export"
+	FaultVagueNonMemberError       = "vague-non-member-error"
+	FaultAcceptUnknownGroup        = "accept-unknown-group"
 )
 
 // Fault is one switch that breaks one behaviour of the server, declared
@@ -106,9 +128,9 @@ var faultTable = []Fault{
 	{Name: FaultIgnoreTypeFilter, Description: "ignore _typeFilter",
 		Breaks: []string{"PA-TYPE-02"}},
 	{Name: FaultIgnorePatient, Description: "ignore patient: export every member",
-		Breaks: []string{"PA-SUB-01", "PA-SUB-03", "PA-TYPE-02", "PA-MODE-03"}},
+		Breaks: []string{"PA-SUB-01", "PA-SUB-02", "PA-SUB-03", "PA-MODE-03"}},
 	{Name: FaultIncludeNonMember, Description: "export a patient who is not a member of the Group",
-		Breaks: []string{"PA-EXP-06", "PA-SUB-01", "PA-SUB-02", "PA-TYPE-02"}},
+		Breaks: []string{"PA-EXP-06: exports only members of the Group", "PA-SUB-01", "PA-SUB-02"}},
 	{Name: FaultSkipLastDownload, Description: "do not record the last download on download exports",
 		Breaks: []string{"PA-MODE-03"}},
 	{Name: FaultTrackOnSnapshot, Description: "record the last download on snapshot exports too",
@@ -169,7 +191,7 @@ var faultTable = []Fault{
 		Breaks:   []string{"PA-BULK-05"},
 		Variants: []string{VariantSlowJobs}},
 	{Name: FaultPlainTextErrors, Description: "answer kick-off errors with plain text instead of an OperationOutcome",
-		Breaks: []string{"PA-BULK-03", "PA-BULK-06", "PA-ETYPE-01", "PA-MODE-01", "PA-API-01"}},
+		Breaks: []string{"PA-BULK-02", "PA-BULK-03", "PA-BULK-06", "PA-ETYPE-01", "PA-MODE-01", "PA-API-01"}},
 	{Name: FaultRefusePDexType, Description: "refuse exportType hl7.fhir.us.davinci-pdex, wanting a 2.1.0-style value instead",
 		Breaks: []string{"PA-ETYPE-02", "PA-EXP-01"}},
 	{Name: FaultCapabilityNoSearch, Description: "leave Group search-type and its search parameters out of the CapabilityStatement",
@@ -198,6 +220,45 @@ var faultTable = []Fault{
 		Breaks: []string{"PA-AUTH-10: does not let a client poll another client's export", "PA-AUTH-10: does not let a client download another client's files"}},
 	{Name: FaultRefuseGetKickoff, Description: "answer a GET kick-off with 405 (POST only)",
 		Breaks: []string{"PA-BULK-07"}},
+
+	{Name: FaultPartialMembers, Description: "export only the first half of the members in a full Group export (a paging bug): no outsider, but not every member",
+		Breaks: []string{"PA-EXP-06: exports every member of the Group who has not opted out"}},
+	{Name: FaultPartialMemberData, Description: "leave the Conditions of every other member out of a full Group export, while exports naming the members carry them",
+		Breaks: []string{"PA-SUB-01"}},
+	{Name: FaultSinceSkipsClaims, Description: "apply _since to every type but ExplanationOfBenefit (claims come from another store)",
+		Breaks: []string{"PA-SINCE-01"}},
+	{Name: FaultUntilLookback, Description: "apply _until as a one-year window ending at it: nothing after it, but older data left out",
+		Breaks: []string{"PA-SINCE-02"}},
+	{Name: FaultUntilAsSince, Description: "apply _until the wrong way round, as a lower bound",
+		Breaks: []string{"PA-SINCE-02"}},
+	{Name: FaultStaleLastDownload, Description: "record the last download only on a Patient that carries none: later downloads leave the first value",
+		Breaks: []string{"PA-MODE-03"}},
+	{Name: FaultDuplicateLastDownload, Description: "record each download twice, two extensions with the same time",
+		Breaks: []string{"PA-MODE-03"}},
+	{Name: FaultTrackAllMembers, Description: "record a download on every member of the Group, not only those downloaded",
+		Breaks: []string{"PA-MODE-03"}},
+	{Name: FaultTypeFilterAllTypes, Description: "apply every _typeFilter query to every type in _type, so that the other types are filtered too",
+		Breaks: []string{"PA-TYPE-02"}},
+	{Name: FaultIgnoreGroupIdentifier, Description: "Group search: ignore identifier and return every Group the client may see",
+		Breaks: []string{"PA-GROUP-02: finds the Group by identifier, and only Groups with it"}},
+	{Name: FaultIgnoreGroupCharacteristic, Description: "Group search: ignore characteristic and return every Group the client may see",
+		Breaks: []string{"PA-GROUP-02: finds the Group by characteristic, and only Groups with it"}},
+	{Name: FaultNoPrefer404, Description: "answer a kick-off without Prefer: respond-async with 404, as if the operation did not exist",
+		Breaks: []string{"PA-BULK-02"}},
+	{Name: FaultUnknownParam404, Description: "answer a kick-off with an unsupported parameter with 404 instead of an error naming the parameter",
+		Breaks: []string{"PA-BULK-03"}},
+	{Name: FaultMisattributeImmunization, Description: "in exports naming members, give each named member the Immunizations of the next member of the Group (an off-by-one join)",
+		Breaks: []string{"PA-SUB-01", "PA-SUB-02", "PA-OPT-01: named in patient, and the other member's data"}},
+	{Name: FaultLeakOptedOutNamed, Description: "apply opt-out to full Group exports only: an opted-out member named in patient is exported",
+		Breaks: []string{"PA-OPT-01: named in patient, and the other member's data"}},
+	{Name: FaultOptedOutEmptiesExport, Description: "export nothing at all when an opted-out member is named in patient",
+		Breaks: []string{"PA-OPT-01: named in patient, and the other member's data"}},
+	{Name: FaultNonMemberEmptiesExport, Description: "export nothing but the error file when a patient that is not a member is named",
+		Breaks: []string{"PA-SUB-02"}},
+	{Name: FaultVagueNonMemberError, Description: "report an ignored non-member with an OperationOutcome that does not say which patient",
+		Breaks: []string{"PA-SUB-03"}},
+	{Name: FaultAcceptUnknownGroup, Description: "accept a kick-off on a Group the server does not hold, and export nothing",
+		Breaks: []string{"PA-BULK-06"}},
 }
 
 type faults map[string]bool

@@ -116,6 +116,12 @@ func (s *Server) handleRead(w http.ResponseWriter, r *http.Request, c *caller) {
 		writeOutcome(w, http.StatusForbidden, "forbidden", fmt.Sprintf("this client is not entitled to Group/%s", id))
 		return
 	}
+	if typ == "Group" {
+		if raw, err = s.servedGroup(r.Context(), raw); err != nil {
+			s.internalError(w, err)
+			return
+		}
+	}
 	if typ == "Group" && s.faults.has(FaultGroupBadShape) {
 		if raw, err = withoutElement(raw, "managingEntity"); err != nil {
 			s.internalError(w, err)
@@ -201,6 +207,9 @@ func (s *Server) handleGroupSearch(w http.ResponseWriter, r *http.Request, c *ca
 	}
 	var filters []*typeFilter
 	for _, p := range []string{"identifier", "characteristic", "_id"} {
+		if p == "identifier" && s.faults.has(FaultIgnoreGroupIdentifier) || p == "characteristic" && s.faults.has(FaultIgnoreGroupCharacteristic) {
+			continue
+		}
 		for _, v := range q[p] {
 			f := &typeFilter{Type: "Group", criteria: []criterion{{param: p, kind: tokenParam, paths: groupSearchPaths[p], values: strings.Split(v, ",")}}}
 			filters = append(filters, f)
@@ -232,9 +241,14 @@ func (s *Server) handleGroupSearch(w http.ResponseWriter, r *http.Request, c *ca
 			ok = false
 		}
 		if ok {
+			served, err := s.servedGroup(r.Context(), raw)
+			if err != nil {
+				s.internalError(w, err)
+				return
+			}
 			entries = append(entries, map[string]any{
 				"fullUrl":  s.opts.BaseURL + "/Group/" + id,
-				"resource": json.RawMessage(raw),
+				"resource": json.RawMessage(served),
 				"search":   map[string]any{"mode": "match"},
 			})
 		}
@@ -272,19 +286,26 @@ func (s *Server) handleKickoff(w http.ResponseWriter, r *http.Request, c *caller
 		return
 	}
 	groupID := r.PathValue("id")
-	if _, err := s.store.read(r.Context(), "Group", groupID); errors.Is(err, errNotFound) {
+	_, rerr := s.store.read(r.Context(), "Group", groupID)
+	unknown := errors.Is(rerr, errNotFound)
+	switch {
+	case unknown && !s.faults.has(FaultAcceptUnknownGroup):
 		writeOutcome(w, http.StatusNotFound, "not-found", fmt.Sprintf("Group/%s is not known", groupID))
 		return
-	} else if err != nil {
-		s.internalError(w, err)
+	case rerr != nil && !unknown:
+		s.internalError(w, rerr)
 		return
 	}
-	if !c.entitledTo(groupID) {
+	if !c.entitledTo(groupID) && !(unknown && s.faults.has(FaultAcceptUnknownGroup)) {
 		writeOutcome(w, http.StatusForbidden, "forbidden", fmt.Sprintf("this client is not entitled to Group/%s", groupID))
 		return
 	}
 	prefer := strings.ToLower(strings.Join(r.Header.Values("Prefer"), ","))
 	if !strings.Contains(prefer, "respond-async") && !s.faults.has(FaultAcceptNoPrefer) {
+		if s.faults.has(FaultNoPrefer404) {
+			writeOutcome(w, http.StatusNotFound, "not-found", fmt.Sprintf("no such operation: %s %s", r.Method, r.URL.Path))
+			return
+		}
 		writeOutcome(w, http.StatusBadRequest, "invalid", "the kick-off needs the header Prefer: respond-async")
 		return
 	}
@@ -321,6 +342,10 @@ func (s *Server) handleKickoff(w http.ResponseWriter, r *http.Request, c *caller
 	if err != nil {
 		var br *badRequest
 		if errors.As(err, &br) {
+			if br.unsupportedParam && s.faults.has(FaultUnknownParam404) {
+				writeOutcome(w, http.StatusNotFound, "not-found", fmt.Sprintf("no such operation: %s %s", r.Method, r.URL.Path))
+				return
+			}
 			writeOutcome(w, http.StatusBadRequest, "invalid", br.msg)
 			return
 		}

@@ -257,22 +257,52 @@ func (s *Server) groupIDs(ctx context.Context) ([]string, error) {
 	return ids, nil
 }
 
-// groupMembers reads the member patient ids of a Group, in order.
+// groupMembers reads the member patient ids of a Group as the server
+// serves it, in order: without opted-out members under the
+// opted-out-outside-group variant.
 func (s *Server) groupMembers(ctx context.Context, id string) ([]string, error) {
+	ms, err := s.storedMembers(ctx, id)
+	if err != nil || !s.variants.has(VariantOptedOutOutsideGroup) {
+		return ms, err
+	}
+	opted, err := s.optedOut(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(ms, func(pid string) bool { return opted[pid] }), nil
+}
+
+// storedGroup is what the server reads of a stored Group's members.
+type storedGroup struct {
+	Member []struct {
+		Entity struct {
+			Reference string `json:"reference"`
+		} `json:"entity"`
+		Period struct {
+			Start string `json:"start"`
+		} `json:"period"`
+		Inactive bool `json:"inactive"`
+	} `json:"member"`
+}
+
+func (s *Server) readStoredGroup(ctx context.Context, id string) (*storedGroup, error) {
 	raw, err := s.store.read(ctx, "Group", id)
 	if err != nil {
 		return nil, err
 	}
-	var g struct {
-		Member []struct {
-			Entity struct {
-				Reference string `json:"reference"`
-			} `json:"entity"`
-			Inactive bool `json:"inactive"`
-		} `json:"member"`
-	}
+	var g storedGroup
 	if err := json.Unmarshal(raw, &g); err != nil {
 		return nil, fmt.Errorf("stored Group/%s: %w", id, err)
+	}
+	return &g, nil
+}
+
+// storedMembers reads the active member patient ids of a Group as stored,
+// in order.
+func (s *Server) storedMembers(ctx context.Context, id string) ([]string, error) {
+	g, err := s.readStoredGroup(ctx, id)
+	if err != nil {
+		return nil, err
 	}
 	var out []string
 	for _, m := range g.Member {
@@ -284,6 +314,59 @@ func (s *Server) groupMembers(ctx context.Context, id string) ([]string, error) 
 		}
 	}
 	return out, nil
+}
+
+// memberStarts reads when each member's attribution began
+// (member.period.start; a date is read as its first instant, UTC).
+func (s *Server) memberStarts(ctx context.Context, id string) (map[string]time.Time, error) {
+	g, err := s.readStoredGroup(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]time.Time{}
+	for _, m := range g.Member {
+		pid, ok := patientID(m.Entity.Reference)
+		if !ok || m.Period.Start == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339Nano, m.Period.Start)
+		if err != nil {
+			t, err = time.Parse(time.DateOnly, m.Period.Start)
+		}
+		if err == nil {
+			out[pid] = t.UTC()
+		}
+	}
+	return out, nil
+}
+
+// servedGroup is a stored Group as the server serves it: under the
+// opted-out-outside-group variant, without its opted-out members.
+func (s *Server) servedGroup(ctx context.Context, raw []byte) ([]byte, error) {
+	if !s.variants.has(VariantOptedOutOutsideGroup) {
+		return raw, nil
+	}
+	opted, err := s.optedOut(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var g map[string]any
+	if err := json.Unmarshal(raw, &g); err != nil {
+		return nil, fmt.Errorf("stored Group is not JSON: %w", err)
+	}
+	ms, _ := g["member"].([]any)
+	ms = slices.DeleteFunc(ms, func(m any) bool {
+		mm, _ := m.(map[string]any)
+		ent, _ := mm["entity"].(map[string]any)
+		ref, _ := ent["reference"].(string)
+		pid, ok := patientID(ref)
+		return ok && opted[pid]
+	})
+	g["member"] = ms
+	if _, ok := g["quantity"]; ok {
+		g["quantity"] = len(ms)
+	}
+	return json.Marshal(g)
 }
 
 // optedOut reads, at the time the job runs, which patients have an active

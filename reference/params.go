@@ -178,11 +178,16 @@ var exportableTypes = []string{
 
 // badRequest is a client error in a kick-off: it becomes a 400 with an
 // OperationOutcome.
-type badRequest struct{ msg string }
+type badRequest struct {
+	msg string
+	// unsupportedParam marks the refusal of a parameter the operation does
+	// not have (for the unknown-param-404 fault).
+	unsupportedParam bool
+}
 
 func (e *badRequest) Error() string { return e.msg }
 
-func badf(format string, a ...any) error { return &badRequest{fmt.Sprintf(format, a...)} }
+func badf(format string, a ...any) error { return &badRequest{msg: fmt.Sprintf(format, a...)} }
 
 // validate turns raw parameters into exportParams under an edition's rules.
 // lenient (Prefer: handling=lenient) turns unsupported parameters into
@@ -282,7 +287,7 @@ func validate(raw []rawParam, ed *edition, lenient bool, f faults) (*exportParam
 			if f.has(FaultAcceptUnknownParam) {
 				continue
 			}
-			return nil, badf("parameter %q is not supported by $davinci-data-export", rp.name)
+			return nil, &badRequest{msg: fmt.Sprintf("parameter %q is not supported by $davinci-data-export", rp.name), unsupportedParam: true}
 		}
 	}
 	if p.Since != nil && p.Until != nil && p.Until.Before(*p.Since) {

@@ -165,6 +165,9 @@ func (s *Server) loadData(ctx context.Context) error {
 			return fmt.Errorf("generating the default data set: %w", err)
 		}
 	}
+	if d, err = s.variantData(d); err != nil {
+		return fmt.Errorf("preparing the data set: %w", err)
+	}
 	if err := s.store.load(ctx, d); err != nil {
 		return fmt.Errorf("loading the data set: %w", err)
 	}

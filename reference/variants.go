@@ -15,6 +15,23 @@ const (
 	// VariantSlowJobs keeps every export running for 1.5 s, so that status
 	// requests see it in progress (202 with Retry-After) several times.
 	VariantSlowJobs = "slow-jobs"
+	// VariantExclusiveBounds reads _since and _until as strict bounds.
+	VariantExclusiveBounds = "exclusive-bounds"
+	// VariantSinceNewMembers adds, to a _since export, all the data of
+	// members who joined the Group after _since.
+	VariantSinceNewMembers = "since-new-members"
+	// VariantSeveralFiles splits every type's output into files of a few
+	// lines.
+	VariantSeveralFiles = "several-files"
+	// VariantOneLastUpdated stores every resource with the same
+	// meta.lastUpdated.
+	VariantOneLastUpdated = "one-lastupdated"
+	// VariantOptedOutOutsideGroup leaves opted-out members out of the
+	// attribution Group.
+	VariantOptedOutOutsideGroup = "opted-out-outside-group"
+	// VariantUSCoreProfiles has Patients, Practitioners and Organizations
+	// claim their US Core profiles instead of CARIN's.
+	VariantUSCoreProfiles = "us-core-profiles"
 )
 
 // Variant describes one conformant variation of the server.
@@ -25,6 +42,10 @@ type Variant struct {
 	Reading string
 	// Editions the variant exists in; empty means every edition.
 	Editions []string
+	// MaySkip names the specs that may skip under the variant, because it
+	// takes away what they judge by (a requirement ID, or "ID: text" as in
+	// Fault.Breaks). Their skip must say why; they must not fail.
+	MaySkip []string
 }
 
 // Variants lists every variant switch.
@@ -33,6 +54,19 @@ func Variants() []Variant { return slices.Clone(variantTable) }
 var variantTable = []Variant{
 	{Name: VariantSlowJobs, Description: "keep every export running for at least 1.5 s: status requests answer 202 with Retry-After several times",
 		Reading: "Bulk Data export.html, Status Request: in progress, the server answers 202 (X-Progress and Retry-After optional); an export may take any time"},
+	{Name: VariantExclusiveBounds, Description: "export with _since only what changed strictly after it, and with _until only what changed strictly before it (the server's default includes both boundaries)",
+		Reading: "Bulk Data export.html, _since: included \"if their state has changed after the supplied time\"; ATR _until: \"Resources updated before the specified time\": both readings of the boundary instant are the server's"},
+	{Name: VariantSinceNewMembers, Description: "with _since, also export all the data of members whose attribution (Group.member.period.start) began after _since",
+		Reading: "Bulk Data export.html, _since: \"the server MAY return additional resources modified prior to the supplied time if the resources belong to the patient compartment of a patient added to the Group after the supplied time\""},
+	{Name: VariantSeveralFiles, Description: "split each type's output into files of at most 7 lines: several output entries per type in the manifest",
+		Reading: "Bulk Data export.html, Response - Complete Status: output is an array of files, \"Each file item SHALL contain ... type\"; one type may span several files (Output File Organization)"},
+	{Name: VariantOneLastUpdated, Description: "store every resource with one and the same meta.lastUpdated (a data set loaded at once)",
+		Reading: "FHIR R4 Resource.meta.lastUpdated: when the resource last changed on the server; nothing asks for distinct values. _since and _until cannot select a part of such data, so their specs skip, saying so",
+		MaySkip: []string{"PA-SINCE-01", "PA-SINCE-02"}},
+	{Name: VariantOptedOutOutsideGroup, Description: "leave opted-out members out of the attribution Group (read, search and export)",
+		Reading: "PDex 2.0.0 is silent on whether an opted-out member stays listed in the Group (2.1.0 requires leaving them out, §pdex-343/344); either way their data is never exported"},
+	{Name: VariantUSCoreProfiles, Description: "Patients, Practitioners and Organizations claim US Core 3.1.1 profiles instead of the CARIN ones",
+		Reading: "SPEC §6: Coverage, Patient, Organization, Practitioner: CARIN C4BB profiles \"(or US Core equivalents)\"; PDex datamapping.md maps them to US Core"},
 }
 
 type variants map[string]bool

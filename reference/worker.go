@@ -153,12 +153,18 @@ func (s *Server) runJob(ctx context.Context, id string) {
 func (s *Server) export(ctx context.Context, j *job) error {
 	p := j.params
 	members, err := s.groupMembers(ctx, j.group)
+	if errors.Is(err, errNotFound) && s.faults.has(FaultAcceptUnknownGroup) {
+		members, err = nil, nil // the fault's unknown Group has nobody
+	}
 	if err != nil {
 		return err
 	}
+	// full is a Group export of every member (no patient parameter).
+	full := len(p.Patients) == 0
 	var errLines [][]byte
 	selected := members
-	if len(p.Patients) > 0 && !s.faults.has(FaultIgnorePatient) {
+	nonMemberNamed := false
+	if !full && !s.faults.has(FaultIgnorePatient) {
 		selected = nil
 		for _, pid := range p.Patients {
 			switch {
@@ -166,7 +172,13 @@ func (s *Server) export(ctx context.Context, j *job) error {
 				if !slices.Contains(selected, pid) {
 					selected = append(selected, pid)
 				}
-			case !s.faults.has(FaultNoErrorForNonMember):
+			case s.faults.has(FaultNoErrorForNonMember):
+				nonMemberNamed = true
+			case s.faults.has(FaultVagueNonMemberError):
+				nonMemberNamed = true
+				errLines = append(errLines, outcomeLine("not-found", "a patient reference named no member of the Group and was ignored"))
+			default:
+				nonMemberNamed = true
 				errLines = append(errLines, outcomeLine("not-found",
 					fmt.Sprintf("Patient/%s is not a member of Group/%s and was ignored", pid, j.group)))
 			}
@@ -188,9 +200,11 @@ func (s *Server) export(ctx context.Context, j *job) error {
 	// download is recorded for eligible members only, so that a fault that
 	// leaks data changes nothing else.
 	var eligible, patients []string
+	optedNamed := false
 	for _, pid := range selected {
 		if optedOut[pid] {
-			if s.faults.has(FaultLeakOptedOut) {
+			optedNamed = true
+			if s.faults.has(FaultLeakOptedOut) || !full && s.faults.has(FaultLeakOptedOutNamed) {
 				patients = append(patients, pid)
 			}
 			continue
@@ -198,9 +212,52 @@ func (s *Server) export(ctx context.Context, j *job) error {
 		eligible = append(eligible, pid)
 		patients = append(patients, pid)
 	}
+	if full && s.faults.has(FaultPartialMembers) {
+		// A paging bug: the first page of members only.
+		eligible = eligible[:(len(eligible)+1)/2]
+		patients = slices.DeleteFunc(patients, func(pid string) bool { return !slices.Contains(eligible, pid) })
+	}
 	if s.faults.has(FaultIncludeNonMember) {
 		if nm, err := s.nonMember(ctx, members); err == nil && nm != "" {
 			patients = append(patients, nm)
+		}
+	}
+	if !full && (optedNamed && s.faults.has(FaultOptedOutEmptiesExport) || nonMemberNamed && s.faults.has(FaultNonMemberEmptiesExport)) {
+		patients = nil
+	}
+	// byType holds the patients whose data of a type differs from
+	// patients' under a fault.
+	byType := map[string][]string{}
+	if full && s.faults.has(FaultPartialMemberData) {
+		var kept []string
+		for i, pid := range patients {
+			if i%2 == 0 || !slices.Contains(eligible, pid) {
+				kept = append(kept, pid)
+			}
+		}
+		byType["Condition"] = kept
+	}
+	if !full && s.faults.has(FaultMisattributeImmunization) {
+		// Each named member gets the next member's Immunizations.
+		var shifted []string
+		for _, pid := range eligible {
+			i := slices.Index(members, pid)
+			shifted = append(shifted, members[(i+1)%len(members)])
+		}
+		byType["Immunization"] = shifted
+	}
+	// fresh are members who joined the Group after _since: with the
+	// since-new-members variant, all their data goes out.
+	var fresh []string
+	if p.Since != nil && s.variants.has(VariantSinceNewMembers) {
+		starts, err := s.memberStarts(ctx, j.group)
+		if err != nil {
+			return err
+		}
+		for _, pid := range patients {
+			if st, ok := starts[pid]; ok && st.After(*p.Since) {
+				fresh = append(fresh, pid)
+			}
 		}
 	}
 	types := exportableTypes
@@ -217,15 +274,35 @@ func (s *Server) export(ctx context.Context, j *job) error {
 			filters[f.Type] = append(filters[f.Type], f)
 		}
 	}
-	fw := &fileWriter{s: s, ctx: ctx, job: j.id}
-	pj, err := json.Marshal(patients)
+	if s.faults.has(FaultTypeFilterAllTypes) && len(p.TypeFilters) > 0 {
+		var all []*typeFilter
+		for _, fs := range filters {
+			all = append(all, fs...)
+		}
+		for _, t := range types {
+			filters[t] = all
+		}
+	}
+	fw := &fileWriter{s: s, ctx: ctx, job: j.id, maxLines: maxLinesPerFile}
+	if s.variants.has(VariantSeveralFiles) {
+		fw.maxLines = 7
+	}
+	fj, err := json.Marshal(fresh)
 	if err != nil {
 		return err
 	}
 	for i, typ := range types {
 		s.store.db.ExecContext(ctx, `UPDATE jobs SET progress = ? WHERE id = ?`,
 			fmt.Sprintf("exporting %s (%d of %d types)", typ, i+1, len(types)), j.id)
-		if err := s.exportType(ctx, fw, j, typ, string(pj), filters[typ]); err != nil {
+		of := patients
+		if alt, ok := byType[typ]; ok {
+			of = alt
+		}
+		pj, err := json.Marshal(of)
+		if err != nil {
+			return err
+		}
+		if err := s.exportType(ctx, fw, j, typ, string(pj), string(fj), filters[typ]); err != nil {
 			return fmt.Errorf("exporting %s: %w", typ, err)
 		}
 	}
@@ -249,22 +326,45 @@ func (s *Server) export(ctx context.Context, j *job) error {
 		case <-time.After(1500 * time.Millisecond):
 		}
 	}
-	return s.complete(ctx, j, fw.files, eligible)
+	tracked := eligible
+	if s.faults.has(FaultTrackAllMembers) {
+		tracked = slices.DeleteFunc(slices.Clone(members), func(pid string) bool { return optedOut[pid] })
+	}
+	return s.complete(ctx, j, fw.files, tracked)
 }
 
-// exportType writes the resources of one type for the job's patients.
-func (s *Server) exportType(ctx context.Context, fw *fileWriter, j *job, typ, patientsJSON string, filters []*typeFilter) error {
+// exportType writes the resources of one type for the job's patients
+// (patientsJSON) within the job's window, and for the patients in freshJSON
+// up to _until whatever their age (see VariantSinceNewMembers).
+func (s *Server) exportType(ctx context.Context, fw *fileWriter, j *job, typ, patientsJSON, freshJSON string, filters []*typeFilter) error {
 	p := j.params
 	since, until := int64(-1<<62), int64(1<<62)
-	if p.Since != nil && !s.faults.has(FaultIgnoreSince) {
+	if p.Since != nil && !s.faults.has(FaultIgnoreSince) && !(typ == "ExplanationOfBenefit" && s.faults.has(FaultSinceSkipsClaims)) {
 		since = millis(*p.Since)
 	}
 	if p.Until != nil && !s.faults.has(FaultIgnoreUntil) {
 		until = millis(*p.Until)
+		switch {
+		case s.faults.has(FaultUntilAsSince):
+			since, until = until, int64(1<<62)
+		case s.faults.has(FaultUntilLookback):
+			since = max(since, millis(p.Until.AddDate(-1, 0, 0)))
+		}
 	}
-	query := `SELECT json, export FROM resources WHERE type = ? AND patient IN (SELECT value FROM json_each(?))
-		AND last_updated >= ? AND last_updated <= ? ORDER BY patient, id`
-	args := []any{typ, patientsJSON, since, until}
+	if s.variants.has(VariantExclusiveBounds) {
+		// Times are kept to the millisecond: a strict bound is the next
+		// millisecond in.
+		if p.Since != nil {
+			since++
+		}
+		if p.Until != nil {
+			until--
+		}
+	}
+	query := `SELECT json, export FROM resources WHERE type = ? AND (
+		(patient IN (SELECT value FROM json_each(?)) AND last_updated >= ? AND last_updated <= ?)
+		OR (patient IN (SELECT value FROM json_each(?)) AND last_updated <= ?)) ORDER BY patient, id`
+	args := []any{typ, patientsJSON, since, until, freshJSON, until}
 	if slices.Contains(sharedTypes, typ) {
 		query = `SELECT json, export FROM resources WHERE type = ? AND id IN (
 			SELECT DISTINCT id FROM patient_refs WHERE type = ? AND patient IN (SELECT value FROM json_each(?)))
@@ -411,6 +511,12 @@ func (s *Server) recordDownload(ctx context.Context, tx *sql.Tx, pid string, at 
 		return fmt.Errorf("stored Patient/%s: %w", pid, err)
 	}
 	exts, _ := pat["extension"].([]any)
+	if s.faults.has(FaultStaleLastDownload) && slices.ContainsFunc(exts, func(e any) bool {
+		m, _ := e.(map[string]any)
+		return m["url"] == s.edition.LastDownloadURL
+	}) {
+		return nil // recorded once, never replaced
+	}
 	if !s.faults.has(FaultAppendLastDownload) {
 		exts = slices.DeleteFunc(exts, func(e any) bool {
 			m, _ := e.(map[string]any)
@@ -419,6 +525,9 @@ func (s *Server) recordDownload(ctx context.Context, tx *sql.Tx, pid string, at 
 	}
 	stamp := at.UTC().Format(time.RFC3339Nano)
 	exts = append(exts, map[string]any{"url": s.edition.LastDownloadURL, "valueDateTime": stamp})
+	if s.faults.has(FaultDuplicateLastDownload) {
+		exts = append(exts, map[string]any{"url": s.edition.LastDownloadURL, "valueDateTime": stamp})
+	}
 	pat["extension"] = exts
 	meta, _ := pat["meta"].(map[string]any)
 	if meta == nil {
@@ -444,13 +553,15 @@ type pendingFile struct {
 
 // fileWriter writes NDJSON lines into chunked files in the database.
 type fileWriter struct {
-	s     *Server
-	ctx   context.Context
-	job   string
-	cur   *pendingFile
-	seq   int
-	buf   bytes.Buffer
-	files []pendingFile
+	s   *Server
+	ctx context.Context
+	job string
+	// maxLines starts a new file of the same type past that many lines.
+	maxLines int
+	cur      *pendingFile
+	seq      int
+	buf      bytes.Buffer
+	files    []pendingFile
 }
 
 func (w *fileWriter) start(kind, typ string) error {
@@ -477,7 +588,7 @@ func (w *fileWriter) line(l []byte) error {
 			return err
 		}
 	}
-	if w.cur.count >= maxLinesPerFile {
+	if w.cur.count >= w.maxLines {
 		if err := w.flush(); err != nil {
 			return err
 		}

@@ -30,12 +30,9 @@ var notForReaders = []struct {
 	{"a struct dump", regexp.MustCompile(`\{\s*\n\s+\w+: `)},
 }
 
-// h11Files are the spec files another helper (H11) is rewriting as this is
-// written: their raw messages are tolerated as Gomega's until that lands,
-// the plain rendering still is not. Once their sentences are on main, empty
-// this list.
-var h11Files = []string{"export.go", "subset.go", "since.go", "types.go", "optout.go", "exportmode.go",
-	"group.go", "financial.go", "mechanics.go", "discovery.go", "auth.go"}
+// h11Files are spec files whose raw messages are tolerated as Gomega's
+// while another helper rewrites them; none is left.
+var h11Files []string
 
 // messageFaults break specs of every area.
 var messageFaults = []string{

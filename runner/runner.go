@@ -133,6 +133,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Result, error) {
 	}
 	res.Packages, res.Missing, res.PackagesNote = packagesOf(reg, cfg.Edition), missingPackages(reg, cfg.Edition), why
 	val := newValidator(reg, cfg.Edition, why)
+	comp, compWhy := loadCompartment(reg, why)
 	chk, err := openapi.New(cfg.Target)
 	if err != nil {
 		return nil, fmt.Errorf("building the OpenAPI checker: %w", err)
@@ -151,6 +152,9 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Result, error) {
 		WorkDir:    work,
 		Progress:   o.Progress,
 		Capability: cs,
+
+		Compartment:    comp,
+		CompartmentWhy: compWhy,
 	}
 	env.WatchLiveness(live)
 	authz, ts, err := authorizer(ctx, cfg, hc, env)
@@ -158,6 +162,9 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Result, error) {
 		return nil, err
 	}
 	env.Authorizer = authz
+	if err := checkInputs(ctx, cfg, hc, authz); err != nil {
+		return nil, err
+	}
 	if ts != nil {
 		chk.Learn(openapi.Token, ts.Credentials.TokenURL)
 		// Token requests are exchanges of the run too: record and check

@@ -7,6 +7,7 @@ import (
 
 	"github.com/pdex-conform/pdex-conform/validators"
 	"github.com/pdex-conform/pdex-conform/validators/check"
+	"github.com/pdex-conform/pdex-conform/validators/compartment"
 	"github.com/pdex-conform/pdex-conform/validators/packages"
 )
 
@@ -62,4 +63,18 @@ func (v *validator) Validate(resourceType string, raw []byte) []validators.Issue
 
 func (v *validator) ProfilesLoaded() (bool, string) {
 	return v.chk.Profiles(), v.status
+}
+
+// loadCompartment reads the Patient compartment from the packages: the
+// harness judges whose data a resource is by the official definition only.
+// Without it, the reason says why (the specs that need it skip).
+func loadCompartment(reg *packages.Registry, why string) (*compartment.Definition, string) {
+	if reg == nil {
+		return nil, why
+	}
+	d, err := compartment.Load(reg)
+	if err != nil {
+		return nil, err.Error()
+	}
+	return d, ""
 }

@@ -4,9 +4,9 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
 
 	"github.com/pdex-conform/pdex-conform/client/bulk"
 	"github.com/pdex-conform/pdex-conform/suites/framework"
@@ -48,12 +48,12 @@ func readCapability(ctx context.Context, e *framework.Env) capabilityResource {
 	// /metadata is public in FHIR; a server that protects it still answers
 	// the authorized client.
 	resp, err := e.Client().Do(ctx, framework.Get("metadata"))
-	Expect(err).NotTo(HaveOccurred())
-	Expect(resp.StatusCode).To(Equal(http.StatusOK), "GET /metadata: %s", framework.OutcomeText(resp.Body))
+	framework.NoError(err, "Sending GET /metadata")
+	framework.Checkf(resp.StatusCode == http.StatusOK, "GET /metadata was answered HTTP %d, not 200: %s", resp.StatusCode, framework.OutcomeText(resp.Body))
 	var cs capability
-	Expect(jsonUnmarshal(resp.Body, &cs)).To(Succeed(), "GET /metadata must answer JSON")
-	Expect(cs.ResourceType).To(Equal("CapabilityStatement"))
-	Expect(cs.FHIRVersion).To(HavePrefix("4.0"), "the Provider Access API is FHIR R4")
+	framework.Checkf(jsonUnmarshal(resp.Body, &cs) == nil, "GET /metadata did not answer JSON: %s", framework.OutcomeText(resp.Body))
+	framework.Checkf(cs.ResourceType == "CapabilityStatement", "GET /metadata answered a %q, not a CapabilityStatement", cs.ResourceType)
+	framework.Checkf(strings.HasPrefix(cs.FHIRVersion, "4.0"), "The CapabilityStatement declares fhirVersion %q; the Provider Access API is FHIR R4 (4.0.x)", cs.FHIRVersion)
 	for _, r := range cs.Rest {
 		if r.Mode != "server" {
 			continue
@@ -64,44 +64,63 @@ func readCapability(ctx context.Context, e *framework.Env) capabilityResource {
 			}
 		}
 	}
-	Fail("the CapabilityStatement declares no Group resource in rest.mode = server")
+	framework.Failf("the CapabilityStatement declares no Group resource in rest.mode = server")
 	return capabilityResource{}
 }
 
 func registerDiscovery(e *framework.Env) {
 	Describe("Discovery", func() {
+		// FHIR R4 (http.html, capabilities): the CapabilityStatement says
+		// which interactions and search parameters the server supports.
+		// PDex 2.1.0 on (§pdex-350) requires Group read, search-type and
+		// the identifier and characteristic searches; in 2.0.0, Bulk Data's
+		// "SHOULD support reading and searching for Group" (the catalog's
+		// level per edition).
 		It("declares Group read and search-type with the identifier and characteristic parameters", e.Req("PA-CAP-01"), func(ctx SpecContext) {
 			g := readCapability(ctx, e)
 			var codes []string
 			for _, i := range g.Interaction {
 				codes = append(codes, i.Code)
 			}
-			Expect(codes).To(ContainElements("read", "search-type"), "Group must declare the interactions read and search-type (§pdex-350); it declares %v", codes)
+			framework.Checkf(slices.Contains(codes, "read") && slices.Contains(codes, "search-type"),
+				"The CapabilityStatement must declare the Group interactions read and search-type; it declares %s", strings.Join(codes, ", "))
 			params := map[string]string{}
 			for _, p := range g.SearchParam {
 				params[p.Name] = p.Type
 			}
 			for _, name := range []string{"identifier", "characteristic"} {
-				Expect(params).To(HaveKeyWithValue(name, "token"), "Group must declare the token search parameter %s (§pdex-350)", name)
+				framework.Checkf(params[name] == "token", "The CapabilityStatement must declare the Group token search parameter %s; it declares it as %q", name, params[name])
 			}
 		})
 
+		// PDex uses ATR's davinci-data-export operation; a server that
+		// offers it declares it on Group with that definition (FHIR R4
+		// CapabilityStatement.rest.resource.operation).
 		It("declares the davinci-data-export operation on Group", e.Req("PA-CAP-02"), func(ctx SpecContext) {
 			g := readCapability(ctx, e)
 			found := slices.ContainsFunc(g.Operation, func(o capabilityOperation) bool {
 				// The definition may carry a version (canonical|version).
 				return o.Name == "davinci-data-export" && canonicalBase(o.Definition) == exportOperation
 			})
-			Expect(found).To(BeTrue(), "Group.operation must hold davinci-data-export with definition %s; have %v", exportOperation, g.Operation)
+			var have []string
+			for _, o := range g.Operation {
+				have = append(have, o.Name+" ("+o.Definition+")")
+			}
+			framework.Checkf(found, "The CapabilityStatement's Group must declare the operation davinci-data-export with definition %s; it declares %d operations: %s", exportOperation, len(have), strings.Join(have, ", "))
 		})
 
+		// SMART App Launch 2.x, Discovery: the server conveys its
+		// configuration at .well-known/smart-configuration, readable without
+		// a token, with token_endpoint, the private_key_jwt method, RS384 or
+		// ES384 and the client-confidential-asymmetric capability that
+		// Backend Services use.
 		It("publishes a SMART configuration for Backend Services", e.Req("PA-SMART-01"), func(ctx SpecContext) {
 			resp, err := e.AnonymousClient().Do(ctx, bulk.Request{
 				Method: http.MethodGet, URL: ".well-known/smart-configuration",
 				Header: http.Header{"Accept": {"application/json"}},
 			})
-			Expect(err).NotTo(HaveOccurred())
-			Expect(resp.StatusCode).To(Equal(http.StatusOK), "GET .well-known/smart-configuration must answer without a token")
+			framework.NoError(err, "Sending GET .well-known/smart-configuration")
+			framework.Checkf(resp.StatusCode == http.StatusOK, "GET .well-known/smart-configuration without a token was answered HTTP %d, not 200: %s", resp.StatusCode, framework.OutcomeText(resp.Body))
 			var sc struct {
 				TokenEndpoint   string   `json:"token_endpoint"`
 				AuthMethods     []string `json:"token_endpoint_auth_methods_supported"`
@@ -109,13 +128,13 @@ func registerDiscovery(e *framework.Env) {
 				ScopesSupported []string `json:"scopes_supported"`
 				Capabilities    []string `json:"capabilities"`
 			}
-			Expect(jsonUnmarshal(resp.Body, &sc)).To(Succeed(), "the SMART configuration is a JSON object")
-			Expect(sc.TokenEndpoint).NotTo(BeEmpty(), "token_endpoint is required")
-			Expect(isAbsoluteURL(sc.TokenEndpoint)).To(BeTrue(), "token_endpoint %q must be an absolute URL", sc.TokenEndpoint)
-			Expect(sc.AuthMethods).To(ContainElement("private_key_jwt"), "token_endpoint_auth_methods_supported must include private_key_jwt")
-			Expect(sc.SigningAlgs).To(ContainElement(BeElementOf("RS384", "ES384")), "token_endpoint_auth_signing_alg_values_supported needs RS384 or ES384")
-			Expect(sc.ScopesSupported).NotTo(BeEmpty(), "scopes_supported is required")
-			Expect(sc.Capabilities).To(ContainElement("client-confidential-asymmetric"), "capabilities must include client-confidential-asymmetric")
+			framework.Checkf(jsonUnmarshal(resp.Body, &sc) == nil, "The SMART configuration is not a JSON object: %s", framework.OutcomeText(resp.Body))
+			framework.Checkf(sc.TokenEndpoint != "", "The SMART configuration has no token_endpoint, which SMART requires")
+			framework.Checkf(isAbsoluteURL(sc.TokenEndpoint), "The SMART configuration's token_endpoint %q is not an absolute URL", sc.TokenEndpoint)
+			framework.Checkf(slices.Contains(sc.AuthMethods, "private_key_jwt"), "The SMART configuration's token_endpoint_auth_methods_supported (%s) does not include private_key_jwt", strings.Join(sc.AuthMethods, ", "))
+			framework.Checkf(slices.Contains(sc.SigningAlgs, "RS384") || slices.Contains(sc.SigningAlgs, "ES384"), "The SMART configuration's token_endpoint_auth_signing_alg_values_supported (%s) has neither RS384 nor ES384", strings.Join(sc.SigningAlgs, ", "))
+			framework.Checkf(len(sc.ScopesSupported) > 0, "The SMART configuration has no scopes_supported, which SMART requires")
+			framework.Checkf(slices.Contains(sc.Capabilities, "client-confidential-asymmetric"), "The SMART configuration's capabilities (%s) do not include client-confidential-asymmetric", strings.Join(sc.Capabilities, ", "))
 		})
 	})
 }

@@ -3,6 +3,7 @@ package suites
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -170,39 +171,118 @@ func members(ctx context.Context, e *framework.Env) []string {
 	return m
 }
 
-// subset returns the members for subset scenarios, skipping the spec when
-// there are none.
+// subset returns the members for subset scenarios: the configured ones, or
+// members the harness chose from the full Group export (see Env.Subset).
+// The spec is blocked when the Group or the full export it chooses from
+// failed, and skipped when there is no member to choose.
 func subset(ctx context.Context, e *framework.Env) []string {
 	m, err := e.Subset(ctx)
 	if err != nil {
 		e.BlockOnRoot(err)
-		Skip("no members to export: set members in the configuration (" + err.Error() + ")")
+		if len(e.Config.Members) == 0 {
+			members(ctx, e)
+			blockIfFlowBroken(ctx, e)
+		}
+		Skip("no member to export: set members in the configuration (" + err.Error() + ")")
 	}
 	return m
 }
 
-// refused sends a kick-off and expects 400 with an OperationOutcome.
-func refused(ctx context.Context, e *framework.Env, ps []bulk.Param, why string) {
-	resp, err := e.Attempt(ctx, framework.ExportRequest{Params: ps})
-	what := kickoffPhrase(why)
-	framework.NoError(err, "Sending "+what)
-	if resp.StatusCode != http.StatusBadRequest {
-		framework.Failf("The server answered HTTP %d to %s; it must refuse it with 400 and an OperationOutcome: %s",
-			resp.StatusCode, what, framework.OutcomeText(resp.Body))
-	}
-	if !framework.IsOperationOutcome(resp.Body) {
-		framework.Failf("The server refused %s with 400 as it must, but without an OperationOutcome: %s", what, framework.OutcomeText(resp.Body))
+// needCompartment skips the spec when the Patient compartment definition
+// is not loaded: the harness has no rule of its own for whose data a
+// resource is.
+func needCompartment(e *framework.Env) {
+	if e.Compartment == nil {
+		Skip(framework.NoCompartment + ": " + e.CompartmentWhy)
 	}
 }
 
-// kickoffPhrase names a kick-off for a sentence: "a kick-off without
-// exportType" stays, "exportMode stream" becomes "a kick-off with exportMode
-// stream".
-func kickoffPhrase(why string) string {
-	if strings.HasPrefix(why, "a ") || strings.HasPrefix(why, "an ") {
-		return why
+// keysOf returns the keys of an export's resources that satisfy keep, as a
+// set for framework.Compare.
+func keysOf(x *framework.Export, keep func(framework.Resource) bool) map[string]bool {
+	out := map[string]bool{}
+	for k, r := range x.Resources {
+		if keep(r) {
+			out[k] = true
+		}
 	}
-	return "a kick-off with " + why
+	return out
+}
+
+// ofPatients keeps the resources in the compartment of one of the patients.
+func ofPatients(ids ...string) func(framework.Resource) bool {
+	in := set(ids)
+	return func(r framework.Resource) bool { return r.InCompartment(in) }
+}
+
+// outsiders keeps the patient data of nobody in ids: resources in some
+// patient's compartment but in none of theirs.
+func outsiders(ids ...string) func(framework.Resource) bool {
+	in := set(ids)
+	return func(r framework.Resource) bool { return len(r.Patients) > 0 && !r.InCompartment(in) }
+}
+
+// patientRefs names patients as the sentences of failure messages do.
+func patientRefs(ids []string) string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = "Patient/" + id
+	}
+	return strings.Join(out, ", ")
+}
+
+// small is a cheap kick-off for the checks of one request feature: one
+// member's Patient.
+func small(ctx context.Context, e *framework.Env, extra ...[]bulk.Param) []bulk.Param {
+	return params(e, edition.Snapshot, append([][]bulk.Param{framework.PatientParams(subset(ctx, e)[0]), param("_type", "valueString", "Patient")}, extra...)...)
+}
+
+// prereqWellFormed names the prerequisite of a refusal spec: a refusal says
+// something only when the same kick-off without the fault is accepted.
+const prereqWellFormed = "a well-formed kick-off of the same export"
+
+// showRoute sends the well-formed kick-off a refusal spec starts from and
+// blocks the spec unless it is accepted: only then is a refusal of the
+// faulty one known to be for the fault, not for a missing route (a 404 from
+// an operation the server does not have) or another rule.
+func showRoute(ctx context.Context, e *framework.Env, good framework.ExportRequest) {
+	resp, err := e.Attempt(ctx, good)
+	if err != nil {
+		e.BlockOnRoot(err)
+		framework.Block(prereqWellFormed, err.Error())
+	}
+	if resp.StatusCode != http.StatusAccepted {
+		e.KickoffGate(ctx, resp) // no export operation at all
+		framework.Block(prereqWellFormed, fmt.Sprintf("answered HTTP %d: %s", resp.StatusCode, framework.OutcomeText(resp.Body)))
+	}
+}
+
+// isRefusal reports whether a kick-off answer refuses the request itself:
+// a 4xx other than 404 (which says the operation or Group is not there, not
+// that the request is wrong) and other than 401/403/429 (authorization and
+// load), with an OperationOutcome, as Bulk Data's kick-off error response
+// has it (export.html, "Response - Error": 4XX or 5XX, the body SHALL be
+// an OperationOutcome).
+func isRefusal(resp *bulk.Response) bool {
+	switch {
+	case resp.StatusCode < 400 || resp.StatusCode >= 500:
+		return false
+	case resp.StatusCode == http.StatusNotFound, resp.StatusCode == http.StatusUnauthorized,
+		resp.StatusCode == http.StatusForbidden, resp.StatusCode == http.StatusTooManyRequests:
+		return false
+	}
+	return framework.IsOperationOutcome(resp.Body)
+}
+
+// refused checks that a kick-off is refused for what it changed: the same
+// kick-off without the change (good) is accepted first, then bad must get a
+// refusal (isRefusal). why names the change in the failure sentence.
+func refused(ctx context.Context, e *framework.Env, good, bad framework.ExportRequest, why string) {
+	showRoute(ctx, e, good)
+	resp, err := e.Attempt(ctx, bad)
+	framework.NoError(err, "Sending "+why)
+	framework.Checkf(isRefusal(resp), "The server answered %s with HTTP %d (%s); the same kick-off without it was accepted, so it must be refused with a 4xx other than 404 and an OperationOutcome",
+		why, resp.StatusCode, framework.OutcomeText(resp.Body))
 }
 
 func without(ps []bulk.Param, name string) []bulk.Param {

@@ -2,7 +2,6 @@ package suites
 
 import (
 	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
 
 	"github.com/pdex-conform/pdex-conform/edition"
 	"github.com/pdex-conform/pdex-conform/suites/framework"
@@ -16,17 +15,38 @@ func registerOptOut(e *framework.Env) {
 			}
 		})
 
+		// CMS-0057 (seed 000): an opted-out member's data is never shared
+		// through the Provider Access API. A resource in an opted-out
+		// member's compartment is their data, even when it is in another
+		// member's compartment too (a Coverage the member subscribes to for
+		// them). That the other members are still exported is the full
+		// export's completeness spec (PA-EXP-06).
 		It("exports nothing of opted-out members in a full Group export", e.Req("PA-OPT-01"), func(ctx SpecContext) {
+			needCompartment(e)
 			x := fullExport(ctx, e)
-			out := set(e.Config.OptedOut)
-			Expect(x.Select(func(r framework.Resource) bool { return out[r.Patient] })).To(BeEmpty(), "resources of opted-out members")
+			if d := framework.Unexpected(nil, keysOf(x, ofPatients(e.Config.OptedOut...))); !d.Empty() {
+				framework.Failf("the full export of Group/%s holds data of opted-out members: %s", e.Config.Group, d)
+			}
 		})
 
-		It("exports nothing of an opted-out member named in patient", e.Req("PA-OPT-01"), func(ctx SpecContext) {
-			members := subset(ctx, e)
+		// The same when the provider names the opted-out member, together
+		// with a member who has not opted out: the opt-out withholds that
+		// member's data only, so the other member's data is exported as the
+		// full Group export has it (an empty export would withhold it too).
+		It("exports nothing of an opted-out member named in patient, and the other member's data", e.Req("PA-OPT-01"), func(ctx SpecContext) {
+			needCompartment(e)
+			m := subset(ctx, e)[0]
 			opted := e.Config.OptedOut[0]
-			x := export(ctx, e, framework.ExportRequest{Params: params(e, edition.Snapshot, framework.PatientParams(members[0], opted))})
-			Expect(x.Patients()).NotTo(ContainElement(opted), "data of opted-out Patient/%s", opted)
+			full := fullExport(ctx, e)
+			x := export(ctx, e, framework.ExportRequest{Params: params(e, edition.Snapshot, framework.PatientParams(m, opted))})
+			if d := framework.Unexpected(nil, keysOf(x, ofPatients(opted))); !d.Empty() {
+				framework.Failf("the export with patient=Patient/%s, Patient/%s holds data of the opted-out Patient/%s: %s", m, opted, opted, d)
+			}
+			theirs, optedOut := ofPatients(m), ofPatients(e.Config.OptedOut...)
+			want := keysOf(full, func(r framework.Resource) bool { return theirs(r) && !optedOut(r) })
+			if d := framework.Missing(want, keysOf(x, ofPatients(m))); !d.Empty() {
+				framework.Failf("naming the opted-out Patient/%s lost data of Patient/%s that the full Group export holds: %s", opted, m, d)
+			}
 		})
 	})
 }

@@ -41,6 +41,9 @@ func TestCommandExitCodes(t *testing.T) {
 		{"run a URL target without group", []string{"run", "--target", "http://127.0.0.1:1"}, exitUsage, ""},
 		{"run with a bad label filter", []string{"run", "--target", "reference", "--label-filter", "(("}, exitUsage, ""},
 		{"run with an unknown fault", []string{"run", "--target", "reference", "--fault", "no-such-fault"}, exitUsage, ""},
+		// The configuration's ids are checked against the Group the target
+		// serves before any spec runs.
+		{"run with a member that is not in the Group", []string{"run", "--target", "reference", "--members", "pdex-conform-nobody"}, exitUsage, ""},
 		{"run --help", []string{"run", "--help"}, exitOK, ""},
 		// One spec passes and the other SHALL requirements go untested: no
 		// failure, but not a conformant verdict either.

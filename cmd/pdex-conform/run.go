@@ -59,7 +59,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		operation = fs.String("operation", "", `export operation to drive: "davinci-data-export" (PDex, default) or "export" (plain Bulk Data $export: a gap analysis, never a PDex verdict)`)
 	)
 	fs.Var(&members, "members", "member patient ids for subset scenarios (repeatable or comma-separated)")
-	fs.Var(&optedOut, "opted-out", "patient ids of members known to have opted out")
+	fs.Var(&optedOut, "opted-out", "patient ids of every member who has opted out")
 	fs.Var(&faults, "fault", "switch on a reference-server fault (with --target reference; see serve --list-faults)")
 	fs.Var(&variants, "variant", "switch on a conformant variation of the reference server (with --target reference; see serve --list-variants)")
 	fs.Var(&packages, "packages", "FHIR package .tgz or folder for profile validation (repeatable; also FHIR_PACKAGES)")

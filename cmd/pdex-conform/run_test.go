@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pdex-conform/pdex-conform/config"
 	"github.com/pdex-conform/pdex-conform/reference"
 	"github.com/pdex-conform/pdex-conform/reports"
 	"github.com/pdex-conform/pdex-conform/runner"
@@ -391,5 +392,35 @@ func TestRunWithoutPackagesIsIncomplete(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "PA-PROF-01") || !strings.Contains(stdout.String(), "incomplete") {
 		t.Errorf("the summary does not say the profiles went unchecked:\n%s", stdout.String())
+	}
+}
+
+// TestRunBareConfigurationIsIncomplete runs against a conformant server with
+// only what every run needs (target, group, auth): the scenarios that need
+// more knowledge skip, the harness chooses members it can see exported, and
+// nothing fails — an incomplete verdict, exit 3 with 0 failed, never a
+// judgement of the server on what the configuration did not say.
+func TestRunBareConfigurationIsIncomplete(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the suites")
+	}
+	full, _, _ := tappedReference(t)
+	cfg, err := config.Load(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bare := &config.Config{Target: cfg.Target, Group: cfg.Group, Auth: cfg.Auth}
+	bare.Auth.Other = nil
+	path := filepath.Join(t.TempDir(), "bare.yaml")
+	if err := bare.Write(path); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	got := run(context.Background(), []string{"run", "--config", path, "--quiet"}, &stdout, &stderr)
+	if got != exitIncomplete {
+		t.Fatalf("exit code %d, want %d\nstdout: %s\nstderr: %s", got, exitIncomplete, stdout.String(), stderr.String())
+	}
+	if !regexp.MustCompile(`^incomplete: .* \d+ passed, 0 failed, 0 warnings`).MatchString(stdout.String()) {
+		t.Errorf("the verdict line does not say incomplete with 0 failed and 0 warnings:\n%s", stdout.String())
 	}
 }

@@ -86,8 +86,12 @@ const (
 
 var all = []Requirement{
 	// Discovery
+	// 2.0.0 has no Provider Access CapabilityStatement (new in 2.1.0) nor
+	// §pdex-350: Bulk Data's "SHOULD support reading and searching for
+	// Group" is what asks for Group search there.
 	{ID: "PA-CAP-01", Level: SHALL, Area: "Discovery", Source: pdexPA + " §pdex-350; PDex CapabilityStatement pdex-provider-access-server",
-		Text: "GET /metadata returns a CapabilityStatement that declares Group read and search-type with the identifier and characteristic search parameters."},
+		Text: "GET /metadata returns a CapabilityStatement that declares Group read and search-type with the identifier and characteristic search parameters.",
+		In:   map[string]Variant{"2.0.0": {Level: SHOULD, Source: bulk + ", Group export (a server SHOULD support reading and searching for Group); FHIR R4 CapabilityStatement"}}},
 	{ID: "PA-CAP-02", Level: SHALL, Area: "Discovery", Source: pdexPA + "; " + atr,
 		Text: "The CapabilityStatement declares the davinci-data-export operation on Group."},
 	{ID: "PA-SMART-01", Level: SHALL, Area: "Discovery", Source: smart + ", Discovery",
@@ -112,17 +116,21 @@ var all = []Requirement{
 	{ID: "PA-AUTH-09", Level: SHALL, Area: "Authorization", Source: pdexPA + " §pdex-377; " + bulk + ", requiresAccessToken",
 		Text: "When the manifest says requiresAccessToken, files are refused without the token."},
 	{ID: "PA-AUTH-10", Level: SHALL, Area: "Authorization", Source: atr + "; " + cms,
-		Text: "A client may only export the Groups it is entitled to: another Group gets 403 (or 404)."},
+		Text: "A client may only read and export the Groups it is entitled to, and poll and download its own exports: another client gets 403 (or 404) where the run's client is served."},
 	{ID: "PA-AUTH-11", Level: SHALL, Area: "Authorization", Source: smart + ", Security",
 		Text: "A client assertion with alg none, or signed HS256 with the public key, is refused."},
 	// Group
 	{ID: "PA-GROUP-01", Level: SHALL, Area: "Group", Source: pdexPA + " (Get Group record)",
 		Text: "GET Group/{id} returns the attribution Group."},
 	{ID: "PA-GROUP-02", Level: SHALL, Area: "Group", Source: pdexPA + " §pdex-350",
-		Text: "Group search by identifier finds the Group; by characteristic answers a searchset Bundle."},
+		Text: "Group search by identifier finds the Group, every Group it returns carries that identifier, and an identifier no Group has finds none; the same by characteristic.",
+		In:   map[string]Variant{"2.0.0": {Level: SHOULD, Source: bulk + ", Group export (a server SHOULD support reading and searching for Group, e.g. by Group.identifier)"}}},
 	{ID: "PA-GROUP-03", Level: SHALL, Area: "Group", Source: "Da Vinci ATR atr-group profile",
 		Text: "The Group meets the ATR group shape: type person, actual true, managingEntity, an attribution list status, npi/tin identifiers and members that reference Patients."},
 	// Full export
+	// POST: PDex 2.0.0 asks for subset requests, and Bulk Data's patient
+	// parameter is for POST requests only; FHIR operations are invoked
+	// with POST.
 	{ID: "PA-EXP-01", Level: SHALL, Area: "Full export", Source: pdexPA + " §pdex-338/339; " + bulk + ", Kick-off",
 		Text: "A POST kick-off with a Parameters body and Prefer: respond-async is answered 202 with an absolute Content-Location."},
 	{ID: "PA-EXP-02", Level: SHALL, Area: "Full export", Source: bulk + ", Status request",
@@ -134,44 +142,54 @@ var all = []Requirement{
 	{ID: "PA-EXP-05", Level: SHALL, Area: "Full export", Source: "FHIR R4; " + bulk,
 		Text: "Every exported line is a valid FHIR R4 resource of its file's type."},
 	{ID: "PA-EXP-06", Level: SHALL, Area: "Full export", Source: pdexPA + "; " + bulk + ", Group export",
-		Text: "Every exported Patient, and every patient-compartment resource, belongs to a member of the Group."},
+		Text: "Every exported resource in a patient's compartment (by the R4 Patient CompartmentDefinition) belongs to a member of the Group, and every member who has not opted out is exported (their Patient at least)."},
 	{ID: "PA-EXP-07", Level: SHOULD, Area: "Full export", Source: bulk + ", Response - Complete Status",
 		Text: "The completed status response carries an Expires header."},
 	// Member subset
 	{ID: "PA-SUB-01", Level: SHALL, Area: "Member subset", Source: pdexPA + " (subset of members); " + atr + " patient",
-		Text: "With patient parameters, the output holds data of the requested members only."},
+		Text: "With patient parameters, the output holds exactly the full Group export's data of the named members: nothing of other patients, nothing of theirs left out."},
 	{ID: "PA-SUB-02", Level: SHALL, Area: "Member subset", Source: pdexPA + " §pdex-359/360; " + atr,
-		Text: "A patient that is not a member of the Group is ignored: none of its data is exported."},
+		Text: "A patient that is not a member of the Group is ignored: none of its data is exported, and the named member's data still is (a server may instead refuse the request with an OperationOutcome, as Bulk Data allows)."},
 	{ID: "PA-SUB-03", Level: SHOULD, Area: "Member subset", Source: atr,
 		Text: "Each ignored non-member is reported as an OperationOutcome in the manifest's error files."},
 	// Types
 	{ID: "PA-TYPE-01", Level: SHALL, Area: "Type-limited export", Source: bulk + ", _type; " + pdexPA,
-		Text: "With _type, the output holds only the requested resource types, and all of them compared with a full export of the same members."},
-	{ID: "PA-TYPE-02", Level: SHOULD, Area: "Type-limited export", Source: bulk + ", _typeFilter; " + pdexPA + " (just the lab results)",
-		Text: "With _typeFilter, the output holds only resources that match the filter, and all of them."},
+		Text: "With _type, the output holds only the requested resource types, and every resource of those types that the full export holds of the members."},
+	// Bulk Data makes _typeFilter optional: a server that supports it SHALL
+	// filter, one that does not SHOULD refuse it. Accepting and ignoring it
+	// breaks only the SHOULD, and the harness cannot tell ignoring from
+	// filtering wrongly, hence SHOULD.
+	{ID: "PA-TYPE-02", Level: SHOULD, Area: "Type-limited export", Source: bulk + ", _typeFilter (optional; SHALL filter when supported, SHOULD refuse otherwise); " + pdexPA + " (just the lab results)",
+		Text: "With _typeFilter, the output holds only the resources of the filtered type that match it, all of them, and the other _type types unfiltered; a server that does not support _typeFilter refuses it with an OperationOutcome."},
 	// Since
 	{ID: "PA-SINCE-01", Level: SHALL, Area: "Since and until", Source: bulk + ", _since; " + pdexPA + " (new data since I last requested)",
-		Text: "With _since, the output holds only resources changed at or after it, and every such resource of a full export (except resources of members added after _since)."},
+		Text: "With _since, the output holds every resource changed after it, and older resources only where Bulk Data allows them: of members added to the Group after _since, referenced by a returned resource, or without lastUpdated."},
 	{ID: "PA-SINCE-02", Level: SHALL, Area: "Since and until", Source: atr + " _until",
-		Text: "With _until, the output holds only resources changed at or before it."},
+		Text: "With _until, the output holds every resource updated before it and none updated after it (a server that does not support _until refuses it with an OperationOutcome)."},
 	// exportType
-	{ID: "PA-ETYPE-01", Level: SHALL, Area: "exportType", Source: pdexPA + " (exportType SHALL contain hl7.fhir.us.davinci-pdex)", Editions: []string{"2.0.0"},
-		Text: "A kick-off without exportType, or with another value, is refused with 400 and an OperationOutcome."},
+	// "exportType SHALL contain hl7.fhir.us.davinci-pdex" binds the client;
+	// the server's answer to a value it does not serve is Bulk Data's for
+	// what it cannot support: SHOULD refuse.
+	{ID: "PA-ETYPE-01", Level: SHOULD, Area: "exportType", Source: pdexPA + " (exportType SHALL contain hl7.fhir.us.davinci-pdex: the client); " + bulk + ", Query Parameters (unsupported: SHOULD return an error)", Editions: []string{"2.0.0"},
+		Text: "A kick-off with an exportType the server does not serve is refused with a 4xx (not 404) and an OperationOutcome."},
 	{ID: "PA-ETYPE-02", Level: SHALL, Area: "exportType", Source: pdexPA, Editions: []string{"2.0.0"},
 		Text: "A kick-off with exportType hl7.fhir.us.davinci-pdex is accepted."},
 	// exportMode
-	{ID: "PA-MODE-01", Level: SHALL, Area: "exportMode", Source: pdexPA + " (Export Mode)", Editions: []string{"2.0.0"},
-		Text: "A kick-off without exportMode, or with a value other than snapshot or download, is refused with 400."},
-	{ID: "PA-MODE-02", Level: SHALL, Area: "exportMode", Source: pdexPA + " (Export Mode; inferred)", Editions: []string{"2.0.0"},
+	// "The exportMode field SHALL have one of two values" binds the client;
+	// another value is one the server does not support: SHOULD refuse.
+	{ID: "PA-MODE-01", Level: SHOULD, Area: "exportMode", Source: pdexPA + " (Export Mode: the client); " + bulk + ", Query Parameters (unsupported: SHOULD return an error)", Editions: []string{"2.0.0"},
+		Text: "A kick-off whose exportMode is neither snapshot nor download is refused with a 4xx (not 404) and an OperationOutcome."},
+	// Inferred (SPEC §4): the seed ties the record to download alone.
+	{ID: "PA-MODE-02", Level: SHOULD, Area: "exportMode", Source: pdexPA + " (Export Mode; inferred)", Editions: []string{"2.0.0"},
 		Text: "A snapshot export leaves the last-download extension of the members' Patients unchanged."},
 	{ID: "PA-MODE-03", Level: SHALL, Area: "exportMode", Source: pdexPA + " (Export Mode: download)", Editions: []string{"2.0.0"},
-		Text: "A download export sets the last-download extension on every exported member's Patient to a time between kick-off and completion, replacing any earlier value; other members are untouched."},
+		Text: "Each download export sets the last-download extension on the downloaded member's Patient to its own time, replacing the earlier value: after two downloads the Patient carries one value, later than the first and within the second download; other members are untouched."},
 	// Opt-out
 	{ID: "PA-OPT-01", Level: SHALL, Area: "Opt-out", Source: cms + " (opt-out); " + pdexPA,
-		Text: "No resource of an opted-out member is exported, even when the member is named in patient."},
+		Text: "No resource of an opted-out member is exported, even when the member is named in patient; naming an opted-out member with another member still exports the other member's data."},
 	// Financial
 	{ID: "PA-FIN-01", Level: SHALL, Area: "Remittance and cost-sharing", Source: cms + "; " + carin,
-		Text: "Claim and encounter EOBs carry no remittance or cost-sharing: no total, payment amount, adjudication amounts, net or unit prices, or benefit balance financials. Prior-authorization EOBs (use = preauthorization) are not claims and may carry amounts."},
+		Text: "Claim and encounter EOBs carry no remittance or cost-sharing: no total, payment amount, adjudication amounts, net or unit prices, or benefit balance financials. Prior-authorization EOBs (use = preauthorization) are not claims and may carry amounts. A full export with no claim EOB is not judged."},
 	{ID: "PA-FIN-02", Level: SHALL, Area: "Remittance and cost-sharing", Source: carin,
 		Text: "Claim EOBs claim and conform to their CARIN NonFinancial profile."},
 	// Profiles
@@ -180,18 +198,24 @@ var all = []Requirement{
 	// Mechanics
 	{ID: "PA-BULK-01", Level: SHALL, Area: "Bulk mechanics", Source: bulk + ", _outputFormat",
 		Text: "The _outputFormat spellings application/fhir+ndjson, application/ndjson and ndjson are accepted."},
-	{ID: "PA-BULK-02", Level: SHALL, Area: "Bulk mechanics", Source: pdexPA + " §pdex-339",
-		Text: "A kick-off without Prefer: respond-async is refused."},
+	// Bulk Data, Headers: Prefer "A client SHOULD provide this header. If
+	// omitted, the server MAY return an error or MAY process the request";
+	// PDex's §pdex-339 binds the client.
+	{ID: "PA-BULK-02", Level: MAY, Area: "Bulk mechanics", Source: bulk + ", Headers (Prefer: if omitted the server MAY return an error); " + pdexPA + " §pdex-339 (the client)",
+		Text: "A kick-off without Prefer: respond-async may be refused, with a 4xx (not 404) and an OperationOutcome, while the same kick-off with it is accepted."},
 	{ID: "PA-BULK-03", Level: SHOULD, Area: "Bulk mechanics", Source: bulk + ", Kick-off (unsupported parameters)",
-		Text: "An unsupported parameter is refused with an OperationOutcome; with Prefer: handling=lenient it may be ignored."},
+		Text: "A parameter the server does not support is refused with a 4xx (not 404) and an OperationOutcome; with Prefer: handling=lenient it may be ignored."},
 	{ID: "PA-BULK-04", Level: SHALL, Area: "Bulk mechanics", Source: bulk + ", Delete request",
-		Text: "DELETE on the status URL answers 202, after which the status URL answers 404 with an OperationOutcome."},
+		Text: "DELETE on the status URL answers 202, after which the status URL answers 404 with an OperationOutcome (a server that answers the DELETE with an error status and an OperationOutcome does not cancel, and the 404 goes untested)."},
 	{ID: "PA-BULK-05", Level: SHOULD, Area: "Bulk mechanics", Source: bulk + ", Status request",
 		Text: "In-progress status responses carry Retry-After (or the client honours 429 with Retry-After)."},
 	{ID: "PA-BULK-06", Level: SHALL, Area: "Bulk mechanics", Source: bulk + ", Kick-off (errors)",
-		Text: "Kick-off errors are answered 4xx with an OperationOutcome body."},
-	{ID: "PA-BULK-07", Level: MAY, Area: "Bulk mechanics", Source: bulk + ", Kick-off (GET); " + pdexPA + " §pdex-338",
-		Text: "The kick-off may also be sent with GET and the parameters in the query (PDex requires POST; Bulk Data allows both)."},
+		Text: "A kick-off on a Group the server does not know is refused with a 4xx and an OperationOutcome body."},
+	// Bulk Data, Kick-off Request: "A server SHALL support GET requests and
+	// MAY support POST requests"; ATR's operation has Bulk Data's
+	// group-export as its base. PDex's POST (§pdex-338) binds the client.
+	{ID: "PA-BULK-07", Level: SHALL, Area: "Bulk mechanics", Source: bulk + ", Kick-off Request (a server SHALL support GET requests); " + atr + " (base: group-export)",
+		Text: "A kick-off sent with GET and the parameters in the query is accepted (patient, a POST-only parameter in Bulk Data, is not sent)."},
 	// API description
 	{ID: "PA-API-01", Level: SHALL, Area: "API description", Source: "pdex-conform OpenAPI description of the Provider Access API",
 		Text: "Every exchange conforms to the OpenAPI description of the Provider Access API."},

@@ -57,10 +57,15 @@ type Export struct {
 
 // Resource is what the index keeps of one exported line.
 type Resource struct {
-	Type, ID, Patient string
-	LastUpdated       time.Time
-	File              string
-	Line              int
+	Type, ID string
+	// Patients are the patients whose compartments hold the resource, by
+	// the official R4 Patient CompartmentDefinition (Env.Compartment);
+	// empty for a resource in no patient's compartment, and for every
+	// resource when the definition is not loaded.
+	Patients    []string
+	LastUpdated time.Time
+	File        string
+	Line        int
 	// FileType is the type its manifest entry declared.
 	FileType string
 }
@@ -266,8 +271,8 @@ func (x *Export) Types() []string {
 func (x *Export) Patients() []string {
 	seen := map[string]bool{}
 	for _, r := range x.Resources {
-		if r.Patient != "" {
-			seen[r.Patient] = true
+		for _, p := range r.Patients {
+			seen[p] = true
 		}
 	}
 	var out []string

@@ -16,6 +16,7 @@ import (
 	"github.com/pdex-conform/pdex-conform/evidence"
 	"github.com/pdex-conform/pdex-conform/suites/catalog"
 	"github.com/pdex-conform/pdex-conform/validators"
+	"github.com/pdex-conform/pdex-conform/validators/compartment"
 )
 
 // Validator checks one exported resource; the runner supplies it (structure
@@ -46,6 +47,12 @@ type Env struct {
 	CheckHead func(req *http.Request, resp *http.Response) []string
 	// Validator checks exported resources.
 	Validator Validator
+	// Compartment places exported resources in patients' compartments by
+	// the official R4 Patient CompartmentDefinition; nil when the FHIR
+	// packages do not hold it, and CompartmentWhy then says why. The
+	// harness has no compartment rule of its own.
+	Compartment    *compartment.Definition
+	CompartmentWhy string
 	// WorkDir holds downloaded files for the run.
 	WorkDir string
 	// Progress reports long work to the console.

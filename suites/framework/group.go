@@ -7,13 +7,23 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"time"
 )
 
 // Group is what the suites need of the attribution Group.
 type Group struct {
-	Raw     []byte
-	Parsed  map[string]any
-	Members []string // patient ids
+	Raw    []byte
+	Parsed map[string]any
+	// Members are the patient ids of the active members (Group.member
+	// whose inactive is not true), in Group order: an inactive member is
+	// listed but not attributed, so no export owes their data.
+	Members []string
+	// Starts holds each member's attribution start (member.period.start,
+	// a FHIR dateTime, often a date) where the Group gives one.
+	Starts map[string]string
+	// LastUpdated is the Group's meta.lastUpdated (zero when absent or
+	// unreadable).
+	LastUpdated time.Time
 }
 
 // ReadGroup reads the configured Group (GET Group/{id}).
@@ -35,16 +45,32 @@ func ParseGroup(raw []byte) (*Group, error) {
 		return nil, fmt.Errorf("the Group is not JSON: %w", err)
 	}
 	var typed struct {
+		Meta struct {
+			LastUpdated string `json:"lastUpdated"`
+		} `json:"meta"`
 		Member []struct {
 			Entity struct {
 				Reference string `json:"reference"`
 			} `json:"entity"`
+			Period struct {
+				Start string `json:"start"`
+			} `json:"period"`
+			Inactive bool `json:"inactive"`
 		} `json:"member"`
 	}
 	json.Unmarshal(raw, &typed)
+	g.LastUpdated, _ = time.Parse(time.RFC3339Nano, typed.Meta.LastUpdated)
+	g.Starts = map[string]string{}
 	for _, m := range typed.Member {
-		if id, ok := patientRef(m.Entity.Reference); ok {
+		id, ok := patientRef(m.Entity.Reference)
+		if !ok || m.Inactive {
+			continue
+		}
+		if !slices.Contains(g.Members, id) {
 			g.Members = append(g.Members, id)
+		}
+		if m.Period.Start != "" {
+			g.Starts[id] = m.Period.Start
 		}
 	}
 	return g, nil
@@ -79,7 +105,12 @@ func (e *Env) Members(ctx context.Context) ([]string, error) {
 }
 
 // Subset returns the members to use in subset scenarios: the configured
-// ones, or two members of the Group that have not opted out.
+// ones, or else two members of the Group whose Patient the full Group
+// export holds and who are not configured as opted out. Choosing from the
+// full export copes with opt-outs the configuration does not know of: a
+// member whose data a conformant server exports has not opted out, so no
+// scenario holds the server to exporting an opted-out member. The error
+// says why there is none.
 func (e *Env) Subset(ctx context.Context) ([]string, error) {
 	if len(e.Config.Members) > 0 {
 		return e.Config.Members, nil
@@ -88,9 +119,13 @@ func (e *Env) Subset(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	full, err := e.FullExport(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var out []string
 	for _, m := range all {
-		if !slices.Contains(e.Config.OptedOut, m) {
+		if _, ok := full.Resources[Key("Patient", m)]; ok && !slices.Contains(e.Config.OptedOut, m) {
 			out = append(out, m)
 		}
 		if len(out) == 2 {
@@ -98,7 +133,7 @@ func (e *Env) Subset(ctx context.Context) ([]string, error) {
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("the Group %s has no member who has not opted out", e.Config.Group)
+		return nil, fmt.Errorf("no member of Group %s who is not configured as opted out has a Patient in the full Group export", e.Config.Group)
 	}
 	return out, nil
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/pdex-conform/pdex-conform/client/bulk"
 	"github.com/pdex-conform/pdex-conform/evidence"
-	"github.com/pdex-conform/pdex-conform/fixtures"
 	"github.com/pdex-conform/pdex-conform/validators"
 	"github.com/pdex-conform/pdex-conform/validators/r4"
 )
@@ -123,8 +122,8 @@ func (p *pipeline) work() {
 		// other specs see the resource).
 		badUTF8 := p.index && !utf8.Valid(j.line)
 		if p.index {
-			if pl, err := fixtures.Place(j.line); err == nil && pl.Type != "" {
-				r = Resource{Type: pl.Type, ID: pl.ID, Patient: pl.Patient, File: j.f.file.Ref.URL, Line: j.n, FileType: j.f.file.Ref.Type}
+			if pl, err := p.e.place(j.line); err == nil && pl.Type != "" {
+				r = Resource{Type: pl.Type, ID: pl.ID, Patients: pl.Patients, File: j.f.file.Ref.URL, Line: j.n, FileType: j.f.file.Ref.Type}
 				r.LastUpdated, _ = time.Parse(time.RFC3339Nano, pl.LastUpdated)
 				placed = true
 			}

@@ -32,7 +32,7 @@ type LoadOptions struct {
 
 // cacheFormat changes whenever the cache file layout or what is indexed
 // changes, so that old caches are ignored.
-const cacheFormat = "pdex-conform-pkgindex-3"
+const cacheFormat = "pdex-conform-pkgindex-4"
 
 // Load loads the packages at the given paths. Each path is a .tgz package,
 // an unpacked package folder (holding package/package.json or
@@ -193,7 +193,11 @@ func loadPackage(p string, opts LoadOptions) (*pkg, io.Closer, error) {
 
 // indexedType reports whether the registry indexes resources of this type.
 func indexedType(rt string) bool {
-	return rt == TypeStructureDefinition || rt == TypeValueSet || rt == TypeCodeSystem
+	switch rt {
+	case TypeStructureDefinition, TypeValueSet, TypeCodeSystem, TypeCompartmentDefinition, TypeSearchParameter:
+		return true
+	}
+	return false
 }
 
 // definitionTypes are resource types that a package holds as definitions,

@@ -1,6 +1,7 @@
 // Package packages loads FHIR NPM packages (.tgz files or unpacked folders)
-// and indexes their StructureDefinitions, ValueSets and CodeSystems by
-// canonical URL.
+// and indexes their StructureDefinitions, ValueSets and CodeSystems, and the
+// CompartmentDefinitions and SearchParameters that say which resources belong
+// to a patient, by canonical URL.
 //
 // Loading is lazy: the index holds each conformance resource's raw JSON (or
 // where to find it) and decodes it on first use, and the index of a .tgz
@@ -25,6 +26,11 @@ const (
 	TypeStructureDefinition = "StructureDefinition"
 	TypeValueSet            = "ValueSet"
 	TypeCodeSystem          = "CodeSystem"
+	// CompartmentDefinitions and SearchParameters are indexed for their
+	// raw JSON only (Entry.Raw): validators/compartment reads the Patient
+	// compartment from them.
+	TypeCompartmentDefinition = "CompartmentDefinition"
+	TypeSearchParameter       = "SearchParameter"
 )
 
 // Info describes one loaded package.
