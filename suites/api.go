@@ -14,7 +14,6 @@ import (
 	"github.com/pdex-conform/pdex-conform/client/smart"
 	"github.com/pdex-conform/pdex-conform/edition"
 	"github.com/pdex-conform/pdex-conform/evidence"
-	"github.com/pdex-conform/pdex-conform/keys"
 	"github.com/pdex-conform/pdex-conform/suites/framework"
 )
 
@@ -69,45 +68,75 @@ func registerAPI(e *framework.Env) {
 	})
 }
 
-// representative collects what the representative exchanges showed.
+// representative exercises every operation of the OpenAPI description once,
+// keeping its own record of the exchanges' mismatches. What the server
+// answers is not judged here beyond the description: the other areas judge
+// behaviour.
 type representative struct {
-	checked    int
+	ctx        context.Context
+	e          *framework.Env
+	c, anon    *bulk.Client // the run's client and one that sends no token
+	checked    int          // exchanges that got an answer to check
 	mismatches []string
 }
 
-// representativeExchanges exercises every described operation once, keeping
-// its own record of the exchanges' mismatches. What the server answers is
-// not judged here beyond the description: the other areas judge behaviour.
+// representativeExchanges runs the representative exchanges, step by step.
 func representativeExchanges(ctx context.Context, e *framework.Env) *representative {
-	seen := &representative{}
-	watch := func(c *bulk.Client) *bulk.Client {
-		record := c.Record
-		c.Record = func(ex evidence.Exchange) {
-			if ex.Error == "" && ex.Status != 0 {
-				seen.checked++
-			}
-			for _, m := range ex.Conformance {
-				seen.mismatches = append(seen.mismatches, ex.Method+" "+ex.URL+": "+m)
-			}
-			record(ex)
-		}
-		return c
-	}
-	c, anon := watch(e.Client()), watch(e.AnonymousClient())
-	get := func(c *bulk.Client, path string, accept string) *bulk.Response {
-		r := framework.Get(path)
-		if accept != "" {
-			r.Header = http.Header{"Accept": {accept}}
-		}
-		resp, err := c.Do(ctx, r)
-		framework.NoError(err, "GET "+path)
-		return resp
-	}
-
+	r := &representative{ctx: ctx, e: e}
+	r.c, r.anon = r.watch(e.Client()), r.watch(e.AnonymousClient())
 	By("discovery")
-	get(anon, "metadata", "")
-	tokenURL := e.Config.Auth.TokenURL
-	if sc := get(anon, ".well-known/smart-configuration", "application/json"); sc.StatusCode == http.StatusOK {
+	tokenURL := r.discovery()
+	if tokenURL != "" {
+		By("token endpoint")
+		r.tokenRequests(tokenURL)
+	}
+	By("Group read, search and resource read")
+	members := r.groupExchanges()
+	By("a refused kick-off")
+	r.refusedKickoff()
+	if len(members) == 0 {
+		AddReportEntry("note", "the Group has no members: no export exchanged")
+		return r
+	}
+	r.get(r.c, "Patient/"+url.PathEscape(members[0]), "")
+	By("a small export: kick-off, status, manifest, file, cancel")
+	r.smallExport(members[0])
+	return r
+}
+
+// watch makes a client count and record the mismatches of its exchanges
+// besides recording them as the spec's evidence.
+func (r *representative) watch(c *bulk.Client) *bulk.Client {
+	record := c.Record
+	c.Record = func(ex evidence.Exchange) {
+		if ex.Error == "" && ex.Status != 0 {
+			r.checked++
+		}
+		for _, m := range ex.Conformance {
+			r.mismatches = append(r.mismatches, ex.Method+" "+ex.URL+": "+m)
+		}
+		record(ex)
+	}
+	return c
+}
+
+// get reads a path (or absolute URL) whole, so that its body is checked.
+func (r *representative) get(c *bulk.Client, path, accept string) *bulk.Response {
+	req := framework.Get(path)
+	if accept != "" {
+		req.Header = http.Header{"Accept": {accept}}
+	}
+	resp, err := c.Do(r.ctx, req)
+	framework.NoError(err, "GET "+path)
+	return resp
+}
+
+// discovery reads the CapabilityStatement and the SMART configuration, and
+// returns the token endpoint (configured, or discovered).
+func (r *representative) discovery() string {
+	r.get(r.anon, "metadata", "")
+	tokenURL := r.e.Config.Auth.TokenURL
+	if sc := r.get(r.anon, ".well-known/smart-configuration", "application/json"); sc.StatusCode == http.StatusOK {
 		var conf struct {
 			TokenEndpoint string `json:"token_endpoint"`
 		}
@@ -115,29 +144,41 @@ func representativeExchanges(ctx context.Context, e *framework.Env) *representat
 			tokenURL = conf.TokenEndpoint
 		}
 	}
+	return tokenURL
+}
 
-	if tokenURL != "" {
-		By("token endpoint")
-		token := func(form url.Values) {
-			_, err := anon.Do(ctx, bulk.Request{Method: http.MethodPost, URL: tokenURL, NoAuth: true,
-				Header: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Accept": {"application/json"}},
-				Body:   []byte(form.Encode())})
-			framework.NoError(err, "A token request to "+tokenURL)
-		}
-		// A refusal: no valid grant needed to see the error's shape.
-		token(url.Values{"grant_type": {"password"}, "scope": {e.Config.Auth.Scope}})
-		if form, ok := tokenForm(e, tokenURL); ok {
-			token(form)
-		}
+// tokenRequests sends a refused token request (no valid grant is needed to
+// see the error's shape) and, with SMART credentials, a good one.
+func (r *representative) tokenRequests(tokenURL string) {
+	token := func(form url.Values) {
+		_, err := r.anon.Do(r.ctx, bulk.Request{Method: http.MethodPost, URL: tokenURL, NoAuth: true,
+			Header: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Accept": {"application/json"}},
+			Body:   []byte(form.Encode())})
+		framework.NoError(err, "A token request to "+tokenURL)
 	}
+	token(url.Values{"grant_type": {"password"}, "scope": {r.e.Config.Auth.Scope}})
+	if r.e.Config.Auth.Mode != "smart" {
+		return
+	}
+	creds, err := r.e.Config.Auth.Credentials(tokenURL)
+	if err != nil {
+		return // the pre-flight reports unusable credentials
+	}
+	a, err := creds.Assertion(smart.AssertionOptions{})
+	framework.NoError(err, "Signing a client assertion")
+	token(smart.Form(a, creds.Scope))
+}
 
-	By("Group read, search and resource read")
+// groupExchanges reads the Group, searches it by identifier, reads it
+// without a token (401), and returns the members to export.
+func (r *representative) groupExchanges() []string {
+	e := r.e
 	var members []string
-	if g := get(c, "Group/"+url.PathEscape(e.Config.Group), ""); g.StatusCode == http.StatusOK {
+	if g := r.get(r.c, "Group/"+url.PathEscape(e.Config.Group), ""); g.StatusCode == http.StatusOK {
 		if parsed, err := framework.ParseGroup(g.Body); err == nil {
 			members = parsed.Members
 			if q := groupIdentifier(parsed.Parsed); q != "" {
-				get(c, "Group?identifier="+url.QueryEscape(q), "")
+				r.get(r.c, "Group?identifier="+url.QueryEscape(q), "")
 			}
 		}
 	}
@@ -145,73 +186,49 @@ func representativeExchanges(ctx context.Context, e *framework.Env) *representat
 		members = e.Config.Members
 	}
 	if e.Config.Auth.Mode != "none" {
-		get(anon, "Group/"+url.PathEscape(e.Config.Group), "") // 401
+		r.get(r.anon, "Group/"+url.PathEscape(e.Config.Group), "") // 401
 	}
+	return members
+}
 
-	By("a refused kick-off")
-	refused, err := c.StartExport(ctx, bulk.Kickoff{Group: "pdex-conform-no-such-group", Params: e.DefaultParams(edition.Snapshot)})
+// refusedKickoff asks to export a Group that does not exist.
+func (r *representative) refusedKickoff() {
+	refused, err := r.c.StartExport(r.ctx, bulk.Kickoff{Group: "pdex-conform-no-such-group", Params: r.e.DefaultParams(edition.Snapshot)})
 	framework.NoError(err, "A kick-off on an unknown Group")
 	if loc := refused.Header.Get("Content-Location"); refused.StatusCode == http.StatusAccepted && loc != "" {
-		c.Delete(ctx, loc) // accepted after all: no stray job
+		r.c.Delete(r.ctx, loc) // accepted after all: no stray job
 	}
+}
 
-	if len(members) == 0 {
-		AddReportEntry("note", "the Group has no members: no export exchanged")
-		return seen
-	}
-	get(c, "Patient/"+url.PathEscape(members[0]), "")
-
-	By("a small export: kick-off, status, manifest, file, cancel")
-	kick, err := c.StartExport(ctx, bulk.Kickoff{Group: e.Config.Group, Params: params(e, edition.Snapshot,
-		framework.PatientParams(members[0]), param("_type", "valueString", "Patient"))})
+// smallExport runs one small export through every step of the flow, reading
+// one file whole (the export scenarios stream their files, so Check never
+// sees a file's body there), then cancels it and reads the gone status URL.
+func (r *representative) smallExport(member string) {
+	kick, err := r.c.StartExport(r.ctx, bulk.Kickoff{Group: r.e.Config.Group, Params: params(r.e, edition.Snapshot,
+		framework.PatientParams(member), param("_type", "valueString", "Patient"))})
 	framework.NoError(err, "The kick-off of a small export")
 	loc := kick.Header.Get("Content-Location")
 	if kick.StatusCode != http.StatusAccepted || loc == "" {
-		return seen
+		return
 	}
-	final, _, err := c.Poll(ctx, loc, bulk.PollOptions{Deadline: time.Now().Add(e.Config.Timeouts.Export.Duration)})
+	final, _, err := r.c.Poll(r.ctx, loc, bulk.PollOptions{Deadline: time.Now().Add(r.e.Config.Timeouts.Export.Duration)})
 	framework.NoError(err, "Polling "+loc)
 	if final.StatusCode == http.StatusOK {
 		if m, err := bulk.ParseManifest(final.Body); err == nil && len(m.Output) > 0 {
-			// One small file read whole, so that Check sees its body (the
-			// export scenarios stream files, unchecked).
-			ref := m.Output[0]
-			fc := c
+			fc := r.c
 			if m.RequiresAccessToken != nil && !*m.RequiresAccessToken {
-				fc = anon
+				fc = r.anon
 			}
 			if u, err := url.Parse(loc); err == nil {
-				if fu, err := u.Parse(ref.URL); err == nil {
-					get(fc, fu.String(), "application/fhir+ndjson")
+				if fu, err := u.Parse(m.Output[0].URL); err == nil {
+					r.get(fc, fu.String(), "application/fhir+ndjson")
 				}
 			}
 		}
 	}
-	_, err = c.Delete(ctx, loc)
+	_, err = r.c.Delete(r.ctx, loc)
 	framework.NoError(err, "DELETE "+loc)
-	get(c, loc, "application/json") // 404 once cancelled
-	return seen
-}
-
-// tokenForm builds a good token request for the run's SMART client, when
-// the run has one.
-func tokenForm(e *framework.Env, tokenURL string) (url.Values, bool) {
-	if e.Config.Auth.Mode != "smart" {
-		return nil, false
-	}
-	raw, err := e.Config.Auth.Key()
-	if err != nil {
-		return nil, false
-	}
-	key, err := keys.ParsePrivate(raw)
-	if err != nil {
-		return nil, false
-	}
-	creds := smart.Credentials{ClientID: e.Config.Auth.ClientID, KeyID: e.Config.Auth.KeyID, Alg: e.Config.Auth.Alg,
-		Key: key, TokenURL: tokenURL, Scope: e.Config.Auth.Scope}
-	a, err := creds.Assertion(smart.AssertionOptions{})
-	framework.NoError(err, "Signing a client assertion")
-	return smart.Form(a, creds.Scope), true
+	r.get(r.c, loc, "application/json") // 404 once cancelled
 }
 
 // groupIdentifier is the Group's first identifier as a token search value.
