@@ -55,6 +55,10 @@ type Result struct {
 	Outcome  *verdict.Outcome
 	Started  time.Time
 	Duration time.Duration
+	// Downloads is what the exports' files held on disk: at the most, and
+	// downloaded in all. Each export's files are removed as soon as no spec
+	// needs them; what is left goes with the run's work folder.
+	Downloads bulk.DiskUsage
 }
 
 // Run runs the suites against cfg.Target. The error is for a run that could
@@ -134,6 +138,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Result, error) {
 		Validator:  val,
 		WorkDir:    work,
 		Progress:   o.Progress,
+		Disk:       &bulk.Disk{},
 	}
 	if ts, ok := authz.(*smart.TokenSource); ok {
 		// Token requests are exchanges of the run too: record and check
@@ -160,6 +165,10 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Result, error) {
 	rc.SilenceSkips = true
 	ginkgo.RunSpecs(&testingT{}, "pdex-conform: Provider Access conformance", sc, rc)
 	res.Duration = time.Since(res.Started)
+	res.Downloads = env.Disk.Usage()
+	if o.Progress != nil {
+		o.Progress("downloaded %s in all; at most %s on disk at once", bulk.Bytes(res.Downloads.Total), bulk.Bytes(res.Downloads.Peak))
+	}
 	res.Outcome = verdict.FromReport(res.Report, verdict.Options{
 		Edition: cfg.Edition, FailOnShould: cfg.FailOn == "should", LabelFilter: cfg.LabelFilter})
 	return res, nil

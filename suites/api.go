@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -168,7 +167,7 @@ func representativeExchanges(ctx context.Context, e *framework.Env) *representat
 	if kick.StatusCode != http.StatusAccepted || loc == "" {
 		return seen
 	}
-	final, _, err := c.Poll(ctx, loc, bulk.PollOptions{Deadline: time.Now().Add(e.Config.Timeouts.Export.Duration)})
+	final, _, err := c.Poll(ctx, loc, e.PollOptions())
 	Expect(err).NotTo(HaveOccurred())
 	if final.StatusCode == http.StatusOK {
 		if m, err := bulk.ParseManifest(final.Body); err == nil && len(m.Output) > 0 {

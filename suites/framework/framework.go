@@ -50,6 +50,9 @@ type Env struct {
 	WorkDir string
 	// Progress reports long work to the console.
 	Progress func(format string, args ...any)
+	// Disk counts the bytes downloaded files hold in WorkDir; nil counts
+	// nothing (files are still released).
+	Disk *bulk.Disk
 
 	mu        sync.Mutex
 	exchanges []evidence.Exchange
@@ -60,6 +63,9 @@ type Env struct {
 	members   []string
 	tokenURL  string
 	api       apiMismatches
+	// specExports are the exports made by the current spec, released when
+	// it ends.
+	specExports []*Export
 }
 
 // Client returns a Bulk Data client that records its exchanges as the
@@ -127,6 +133,8 @@ func (e *Env) flush() {
 // Install registers the hooks every spec needs. Call it once in Register.
 func (e *Env) Install() {
 	JustAfterEach(func() { e.flush() })
+	// After the spec's own cleanup, which may still read its export.
+	AfterEach(func() { e.release() })
 }
 
 // Req returns the labels of a spec that tests the given requirements: their
