@@ -38,7 +38,9 @@ func serveUntilListening(t *testing.T, args ...string) (int, string) {
 	defer cancel()
 	var stdout, stderr syncBuffer
 	code := make(chan int, 1)
-	go func() { code <- run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), &stdout, &stderr) }()
+	go func() {
+		code <- run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), &stdout, &stderr)
+	}()
 	deadline := time.After(2 * time.Minute)
 	for {
 		select {
