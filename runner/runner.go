@@ -59,6 +59,10 @@ type Result struct {
 	// downloaded in all. Each export's files are removed as soon as no spec
 	// needs them; what is left goes with the run's work folder.
 	Downloads bulk.DiskUsage
+	// FullExport is when the full Group export, which many specs share,
+	// ran, and how many resources it gave (zero span when none ran).
+	FullExport          framework.Span
+	FullExportResources int
 }
 
 // Run runs the suites against cfg.Target. The error is for a run that could
@@ -166,6 +170,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Result, error) {
 	ginkgo.RunSpecs(&testingT{}, "pdex-conform: Provider Access conformance", sc, rc)
 	res.Duration = time.Since(res.Started)
 	res.Downloads = env.Disk.Usage()
+	res.FullExport, res.FullExportResources, _ = env.FullExportSpan()
 	if o.Progress != nil {
 		o.Progress("downloaded %s in all; at most %s on disk at once", bulk.Bytes(res.Downloads.Total), bulk.Bytes(res.Downloads.Peak))
 	}

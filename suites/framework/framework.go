@@ -60,6 +60,7 @@ type Env struct {
 	full      *Export
 	fullErr   error
 	fullDone  bool
+	fullSpan  Span
 	members   []string
 	tokenURL  string
 	api       apiMismatches
