@@ -49,6 +49,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		lines      = fs.Int("lines", 0, "also validate the largest export repeated to about this many lines (e.g. 1000000)")
 		profiles   = fs.String("cpuprofile", "", "write a CPU profile of each suite run into this folder")
 		asJSON     = fs.Bool("json", false, "print the report as JSON instead of a table")
+		table      = fs.String("table", "", "print the table of a report saved with --json, and measure nothing")
 		verbose    = fs.Bool("verbose", false, "pass the measurements' own output through to stderr")
 		pkgs       listFlag
 	)
@@ -58,6 +59,17 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if fs.NArg() > 0 {
 		return usagef("bench takes no arguments, got %q", fs.Arg(0))
+	}
+	if *table != "" {
+		raw, err := os.ReadFile(*table)
+		if err != nil {
+			return usagef("--table: %v", err)
+		}
+		var rep bench.Report
+		if err := json.Unmarshal(raw, &rep); err != nil {
+			return usagef("--table %s is not a bench report: %v", *table, err)
+		}
+		return bench.WriteTable(stdout, &rep)
 	}
 	var sizes []int
 	for _, f := range strings.Split(*members, ",") {

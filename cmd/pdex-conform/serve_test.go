@@ -91,3 +91,25 @@ func TestServeDataOnlyIntoEmptyDatabase(t *testing.T) {
 		t.Errorf("a missing --data folder: exit %d\n%s", code, stderr)
 	}
 }
+
+// TestBenchTable: a report saved with --json prints as the table again.
+func TestBenchTable(t *testing.T) {
+	dir := t.TempDir()
+	saved := filepath.Join(dir, "bench.json")
+	os.WriteFile(saved, []byte(`{"goVersion":"go1.26","cpus":2,"gomaxprocs":2,"runs":1,"load":{"median":3.5},
+		"sizes":[{"members":300,"suite":{"exported":5000,"seconds":{"median":20},"cpuSeconds":{"median":15},"peakMB":{"median":150,"max":150},
+		"areas":[{"name":"Since and until","specs":2,"seconds":{"median":2}}]}}]}`), 0o644)
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"bench", "--table", saved}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	for _, want := range []string{"load average 3.5", "Whole suite", "Since and until", "peak memory of the run, every size  150 MB"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("the table lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	os.WriteFile(saved, []byte("not json"), 0o644)
+	if code := run(context.Background(), []string{"bench", "--table", saved}, &stdout, &stderr); code != exitUsage {
+		t.Errorf("a file that is not a report: exit %d", code)
+	}
+}
