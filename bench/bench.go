@@ -194,14 +194,20 @@ type Growth struct {
 	Areas map[string]float64 `json:"areas"`
 }
 
-// Floor is the parse floor of one export's lines: how fast a bare JSON
-// decode (into maps, on every core) and google/fhir/go's R4 parse (on every
-// core) go over the lines validation checks, measured in one process.
+// Floor is validation beside the parse floor of one export's lines: a bare
+// JSON decode (into maps), google/fhir/go's R4 parse, and validation (every
+// check), each on every core, back to back in one process. Rates are lines
+// per second of wall clock; CPU figures are microseconds of CPU per line,
+// which a shared machine inflates less.
 type Floor struct {
 	Input           string `json:"input"`
 	Lines           int    `json:"lines"`
 	DecodePerSecond Stat   `json:"decodePerSecond"`
 	R4PerSecond     Stat   `json:"r4PerSecond"`
+	CheckPerSecond  Stat   `json:"checkPerSecond"`
+	DecodeCPUMicros Stat   `json:"decodeCPUMicros"`
+	R4CPUMicros     Stat   `json:"r4CPUMicros"`
+	CheckCPUMicros  Stat   `json:"checkCPUMicros"`
 }
 
 // Validation is `pdex-conform validate` over an export's files.
@@ -522,21 +528,24 @@ func (b *bench) packageArgs() []string {
 	return out
 }
 
-// floor measures the parse floor of an export's lines.
+// floor measures validation beside the parse floor of an export's lines.
 func (b *bench) floor(ctx context.Context, members int, path string) (*Floor, error) {
 	f := &Floor{Input: "mixed export"}
-	var dec, r4 []float64
+	var dec, r4, chk, decCPU, r4CPU, chkCPU []float64
 	for r := range b.o.Runs {
-		b.progress("%d members: parse floor of the mixed export, run %d of %d", members, r+1, b.o.Runs)
+		b.progress("%d members: parse floor and validation of the mixed export, run %d of %d", members, r+1, b.o.Runs)
 		var res floored
-		if _, err := b.run(ctx, &res, "floor", path); err != nil {
+		if _, err := b.run(ctx, &res, "floor", append(b.packageArgs(), path)...); err != nil {
 			return nil, err
 		}
+		n := float64(res.Lines)
 		f.Lines = res.Lines
-		dec = append(dec, float64(res.Lines)/res.DecodeSeconds)
-		r4 = append(r4, float64(res.Lines)/res.R4Seconds)
+		dec, decCPU = append(dec, n/res.Decode.Seconds), append(decCPU, 1e6*res.Decode.CPUSeconds/n)
+		r4, r4CPU = append(r4, n/res.R4.Seconds), append(r4CPU, 1e6*res.R4.CPUSeconds/n)
+		chk, chkCPU = append(chk, n/res.Check.Seconds), append(chkCPU, 1e6*res.Check.CPUSeconds/n)
 	}
-	f.DecodePerSecond, f.R4PerSecond = newStat(dec), newStat(r4)
+	f.DecodePerSecond, f.R4PerSecond, f.CheckPerSecond = newStat(dec), newStat(r4), newStat(chk)
+	f.DecodeCPUMicros, f.R4CPUMicros, f.CheckCPUMicros = newStat(decCPU), newStat(r4CPU), newStat(chkCPU)
 	return f, nil
 }
 

@@ -64,8 +64,9 @@ func TestRunSmall(t *testing.T) {
 				v.StartupSeconds.Median, v.TotalSeconds.Median, v.WithStartup.Median, v.PerSecond.Median)
 		}
 	}
-	if f := s.Floor; f == nil || f.Lines != s.Export.Resources || f.DecodePerSecond.Median <= 0 || f.R4PerSecond.Median <= 0 {
-		t.Errorf("parse floor: %+v, want the %d exported lines decoded and parsed", f, s.Export.Resources)
+	if f := s.Floor; f == nil || f.Lines != s.Export.Resources || f.DecodePerSecond.Median <= 0 || f.R4PerSecond.Median <= 0 || f.CheckPerSecond.Median <= 0 ||
+		f.DecodeCPUMicros.Median <= 0 || f.R4CPUMicros.Median <= 0 || f.CheckCPUMicros.Median <= 0 {
+		t.Errorf("parse floor: %+v, want the %d exported lines decoded, parsed and validated", f, s.Export.Resources)
 	}
 	if s.Export.ServerPeakMB.Median <= 0 || s.Export.ClientPeakMB.Median <= 0 {
 		t.Errorf("export memory: server %v MB, client %v MB", s.Export.ServerPeakMB.Median, s.Export.ClientPeakMB.Median)
@@ -107,7 +108,7 @@ func TestRunSmall(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"Whole suite", FullExportArea, "Since and until", "whole run", "Targets", "peak memory of the run",
-		"bare decode", "google/fhir/go parse", "mixed export", "claim EOBs", "Reference export"} {
+		"bare decode/s", "google/fhir/go parse/s", "validation ÷ decode (CPU)", "pdex-conform validate", "mixed export", "claim EOBs", "Reference export"} {
 		if !strings.Contains(table.String(), want) {
 			t.Errorf("the table lacks %q:\n%s", want, table.String())
 		}

@@ -188,32 +188,44 @@ func writeTargets(tw io.Writer, r *Report) {
 }
 
 // writeValidation prints validation beside the parse floor of the same
-// lines: a bare JSON decode and google/fhir/go's R4 parse, each on every
-// core.
+// lines (a bare JSON decode and google/fhir/go's R4 parse, each on every
+// core, in one process), then `validate` as a command: start-up included,
+// its peak memory.
 func writeValidation(tw io.Writer, r *Report) {
-	has := false
+	hasFloor, hasValidate := false, false
 	for _, s := range r.Sizes {
-		has = has || s.Validation != nil
+		hasFloor = hasFloor || s.Floor != nil
+		hasValidate = hasValidate || s.Validation != nil
 	}
-	if !has {
-		return
-	}
-	fmt.Fprintln(tw, "\nValidation beside the parse floor (the same lines, every core): lines/s")
-	fmt.Fprintln(tw, "members\tinput\tlines\tbare decode\tgoogle/fhir/go parse\tvalidation\twith start-up\tvalidation ÷ decode (with start-up)\terrors\tpeak MB\t")
-	for _, s := range r.Sizes {
-		for _, v := range []*Validation{s.Validation, s.Claims, s.Repeated} {
-			if v == nil {
+	if hasFloor {
+		fmt.Fprintln(tw, "\nValidation beside the parse floor (the same lines, every core, back to back in one process): lines/s, and CPU µs per line")
+		fmt.Fprintln(tw, "members\tinput\tlines\tbare decode/s\tgoogle/fhir/go parse/s\tvalidation/s\tdecode CPU µs\tparse CPU µs\tvalidation CPU µs\tvalidation ÷ decode (CPU)\t")
+		for _, s := range r.Sizes {
+			f := s.Floor
+			if f == nil {
 				continue
 			}
-			dec, r4, ratio := "-", "-", "-"
-			if f := s.Floor; f != nil && v == s.Validation {
-				dec, r4 = spread(f.DecodePerSecond, 0), spread(f.R4PerSecond, 0)
-				if f.DecodePerSecond.Median > 0 {
-					ratio = "1/" + strconv.FormatFloat(f.DecodePerSecond.Median/v.WithStartup.Median, 'f', 1, 64)
-				}
+			ratio := "-"
+			if f.DecodeCPUMicros.Median > 0 {
+				ratio = "1/" + strconv.FormatFloat(f.CheckCPUMicros.Median/f.DecodeCPUMicros.Median, 'f', 1, 64)
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t\n", s.Members, v.Input, thousands(v.Resources), dec, r4,
-				spread(v.PerSecond, 0), spread(v.WithStartup, 0), ratio, v.Errors, spread(v.PeakMB, 0))
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", s.Members, f.Input, thousands(f.Lines),
+				spread(f.DecodePerSecond, 0), spread(f.R4PerSecond, 0), spread(f.CheckPerSecond, 0),
+				spread(f.DecodeCPUMicros, 0), spread(f.R4CPUMicros, 0), spread(f.CheckCPUMicros, 0), ratio)
+		}
+	}
+	if hasValidate {
+		fmt.Fprintln(tw, "\npdex-conform validate (structure + profiles + PDex rules, every core, output in input order)")
+		fmt.Fprintln(tw, "members\tinput\tlines\terrors\tresources/s\twith start-up/s\tstart-up s\tpackages s\ttotal s\tpeak MB\t")
+		for _, s := range r.Sizes {
+			for _, v := range []*Validation{s.Validation, s.Claims, s.Repeated} {
+				if v == nil {
+					continue
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", s.Members, v.Input, thousands(v.Resources), v.Errors,
+					spread(v.PerSecond, 0), spread(v.WithStartup, 0), spread(v.StartupSeconds, 2), spread(v.PackagesSeconds, 2),
+					spread(v.TotalSeconds, 1), spread(v.PeakMB, 0))
+			}
 		}
 	}
 }
