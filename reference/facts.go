@@ -37,6 +37,9 @@ type Facts struct {
 	Other  *TestClient
 	// Scope is the scope the test clients may ask for.
 	Scope string
+	// Operation is the export operation served: "davinci-data-export", or
+	// "export" for plain Bulk Data.
+	Operation string
 }
 
 // Facts reports what a tester needs to drive this server.
@@ -64,6 +67,7 @@ func (s *Server) Facts(ctx context.Context) (*Facts, error) {
 		Members:               members,
 		LastDownloadExtension: s.edition.LastDownloadURL,
 		Scope:                 "system/*.read",
+		Operation:             s.opts.Operation,
 	}
 	for _, m := range members {
 		if opted[m] {

@@ -19,6 +19,9 @@ func ReferenceConfig(f *reference.Facts) *config.Config {
 		OtherGroup:            f.OtherGroup,
 		LastDownloadExtension: f.LastDownloadExtension,
 	}
+	if f.Operation != config.OperationPDex {
+		c.Operation = f.Operation
+	}
 	opted := set(f.OptedOut)
 	for _, m := range f.Members {
 		if !opted[m] && len(c.Members) < 2 {

@@ -83,6 +83,10 @@ func Key(typ, id string) string { return typ + "/" + id }
 // DefaultParams are the parameters the edition sends on a kick-off of
 // kind k (exportType, and exportMode in 2.0.0).
 func (e *Env) DefaultParams(k edition.Kind) []bulk.Param {
+	if e.Config != nil && e.Config.GapAnalysis() {
+		// Plain Bulk Data $export knows neither exportType nor exportMode.
+		return nil
+	}
 	var out []bulk.Param
 	for _, p := range e.Edition.Params(k) {
 		out = append(out, bulk.Param{Name: p.Name, Type: p.Type, Value: p.Value})
@@ -133,7 +137,7 @@ func (e *Env) RunExport(ctx context.Context, r ExportRequest) (*Export, error) {
 		e.releaseAfterSpec(x)
 	}
 	limit := e.Config.Timeouts.Export
-	e.progress("kick-off: %s Group/%s/$davinci-data-export", methodOr(r.Method), r.Group)
+	e.progress("kick-off: %s Group/%s/%s", methodOr(r.Method), r.Group, e.Operation())
 	resp, err := c.StartExport(ctx, bulk.Kickoff{Group: r.Group, Method: r.Method, Params: r.Params, Prefer: r.Prefer, RetryUntil: e.retryUntil()})
 	if err != nil {
 		return x, fmt.Errorf("kick-off: %w", err)
@@ -568,7 +572,8 @@ func (x *Export) EachError(fn func(raw []byte) error) error {
 
 // Attempt sends a kick-off that a spec expects to be refused, and cancels
 // the job if the server accepts it anyway, so that stray jobs never count
-// against the client's concurrent-export limit.
+// against the client's concurrent-export limit. A refusal because the
+// target has no export operation at all blocks the spec (KickoffGate).
 func (e *Env) Attempt(ctx context.Context, r ExportRequest) (*bulk.Response, error) {
 	if r.Group == "" {
 		r.Group = e.Config.Group
@@ -583,5 +588,6 @@ func (e *Env) Attempt(ctx context.Context, r ExportRequest) (*bulk.Response, err
 			c.Delete(ctx, loc)
 		}
 	}
+	e.KickoffGate(ctx, resp)
 	return resp, nil
 }

@@ -50,20 +50,28 @@ type Env struct {
 	WorkDir string
 	// Progress reports long work to the console.
 	Progress func(format string, args ...any)
+	// Capability is the target's CapabilityStatement, read before the run
+	// (nil when it could not be read).
+	Capability *Capability
 	// Disk counts the bytes downloaded files hold in WorkDir; nil counts
 	// nothing (files are still released).
 	Disk *bulk.Disk
 
-	mu        sync.Mutex
-	exchanges []evidence.Exchange
-	dropped   int
-	full      *Export
-	fullErr   error
-	fullDone  bool
-	fullSpan  Span
-	members   []string
-	tokenURL  string
-	api       apiMismatches
+	mu           sync.Mutex
+	causes       []Cause
+	hits         map[string]bool
+	connFailed   bool
+	discoveryErr error
+	liveness     *bulk.Liveness
+	exchanges    []evidence.Exchange
+	dropped      int
+	full         *Export
+	fullErr      error
+	fullDone     bool
+	fullSpan     Span
+	members      []string
+	tokenURL     string
+	api          apiMismatches
 	// specExports are the exports made by the current spec, released when
 	// it ends.
 	specExports []*Export
@@ -81,6 +89,7 @@ func (e *Env) Client() *bulk.Client {
 		CheckHead:      e.CheckHead,
 		Progress:       e.Progress,
 		RequestTimeout: e.Config.Timeouts.Request.Duration,
+		Operation:      e.Operation(),
 	}
 }
 
@@ -129,6 +138,7 @@ func (e *Env) flush() {
 	for _, ex := range exs {
 		AddReportEntry(evidence.EntryExchange, ex, ReportEntryVisibilityNever)
 	}
+	e.attachHits()
 }
 
 // Install registers the hooks every spec needs. Call it once in Register.
