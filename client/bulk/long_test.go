@@ -66,8 +66,8 @@ func TestPollStall(t *testing.T) {
 		minElapsed  time.Duration
 		progress    []string // the console heard these
 	}{
-		{name: "progress reported: longer than the bound, and completes", step: 2, total: 120, stall: 500 * ms, want: "done",
-			minElapsed: time.Second, progress: []string{"export in progress (", "step 0", "step 59"}},
+		{name: "progress reported: longer than the bound, and completes", step: 2, total: 250, stall: time.Second, want: "done",
+			minElapsed: 2 * time.Second, progress: []string{"export in progress (", "step 0", "step 124"}},
 		{name: "the same X-Progress for longer than the bound", step: 1000, total: 1000, stall: 200 * ms, want: "timeout",
 			progress: []string{"step 0"}},
 		{name: "no bound: goes on until cancelled, with heartbeats", step: 1000, total: 1000, stall: -1, want: "cancelled",

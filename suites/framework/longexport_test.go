@@ -68,7 +68,7 @@ func TestLongExport(t *testing.T) {
 		ok      bool
 		heard   []string
 	}{
-		{"progress reported: longer than the timeout", true, config.Duration{Duration: 500 * time.Millisecond}, true,
+		{"progress reported: longer than the timeout", true, config.Duration{Duration: time.Second}, true,
 			[]string{"export in progress (", "% done", "export complete: 1 files, 2 resources in", "downloaded Patient: 2 resources"}},
 		{"no progress reported", false, config.Duration{Duration: 500 * time.Millisecond}, false,
 			[]string{"export in progress (0s): working"}},
