@@ -1,9 +1,13 @@
 // Package bench measures pdex-conform's performance reproducibly, at several
-// data set sizes: validation of an exported NDJSON mix (as `pdex-conform
-// validate` does it), the reference server's export end to end, and the
-// harness (runner.Run) against that export. Every measurement runs in a
-// fresh child process that re-executes this binary, so that the peak memory
-// it reports (the kernel's VmHWM) belongs to that measurement alone.
+// data set sizes (a provider's panel of hundreds to tens of thousands of
+// members): the whole suite run as a payer would run it (`serve` of the
+// generated data set, then `run --config`), per scenario area, with the
+// growth of each area's time from one size to the next; the reference
+// server's export of one Group end to end; and validation of the exported
+// NDJSON beside the parse floor (a bare JSON decode and google/fhir/go's R4
+// parse of the same lines). Every measurement runs in a fresh child process
+// that re-executes this binary, so that the peak memory it reports (the
+// kernel's VmHWM) and its CPU time belong to that measurement alone.
 package bench
 
 import (
@@ -25,13 +29,10 @@ import (
 	"time"
 )
 
-// DefaultMembers are the sizes measured by default: ×1, ×10 and ×100 of the
-// default data set's 60 members.
-var DefaultMembers = []int{60, 600, 6000}
-
-// HarnessLabels selects the specs of the full export and profile
-// validation: the harness measurement runs exactly these.
-const HarnessLabels = "PA-EXP-01 || PA-EXP-02 || PA-EXP-03 || PA-EXP-04 || PA-EXP-05 || PA-EXP-06 || PA-EXP-07 || PA-PROF-01"
+// DefaultMembers are the sizes measured by default: a small panel, a
+// large one and a very large one (about 5,000, 50,000 and 170,000 resources
+// in the full Group export).
+var DefaultMembers = []int{300, 3000, 10000}
 
 // Options choose what to measure.
 type Options struct {
@@ -47,13 +48,20 @@ type Options struct {
 	// Packages are FHIR package paths (FHIR_PACKAGES and ~/.fhir/packages
 	// are searched too); validation needs them.
 	Packages []string
-	// Harness measures runner.Run against the largest export.
-	Harness bool
-	// DefaultRun measures the full default run against --target reference.
-	DefaultRun bool
+	// Suite measures the whole suite at every size.
+	Suite bool
+	// Labels, when set, runs only the specs of this Ginkgo label filter in
+	// the suite measurement.
+	Labels string
+	// Validation measures validation of the exported NDJSON, and the parse
+	// floor beside it, at every size.
+	Validation bool
 	// Lines, when positive, also validates the largest export repeated
 	// until about this many lines, to show memory does not grow with input.
 	Lines int
+	// ProfileDir, when set, receives a CPU profile of each suite run
+	// (suite-<members>-<run>.pprof), for `go tool pprof`.
+	ProfileDir string
 	// Self is the command line that runs this binary's ChildCommand:
 	// Self[0] is the executable, Self[1:] come before ChildCommand's
 	// arguments (normally just ChildCommand).
@@ -93,10 +101,12 @@ type Report struct {
 	CPUs       int       `json:"cpus"`
 	GOMAXPROCS int       `json:"gomaxprocs"`
 	Runs       int       `json:"runs"`
-	// Load is the 1-minute load average read before each measurement.
-	Load       Stat        `json:"load"`
-	Sizes      []*Size     `json:"sizes"`
-	DefaultRun *DefaultRun `json:"defaultRun,omitempty"`
+	// Load is the 1-minute load average, read before and after each
+	// measurement: the machine may be shared.
+	Load  Stat    `json:"load"`
+	Sizes []*Size `json:"sizes"`
+	// Growth compares each size's suite with the next one's.
+	Growth []*Growth `json:"growth,omitempty"`
 }
 
 // Size holds the measurements at one data set size.
@@ -106,11 +116,12 @@ type Size struct {
 	Resources int `json:"resources"`
 	// PrepareSeconds generated and loaded it (not a target; for reference).
 	PrepareSeconds float64     `json:"prepareSeconds"`
-	Export         *Export     `json:"export"`
-	Validation     *Validation `json:"validation"`
-	Claims         *Validation `json:"claims"`
+	Export         *Export     `json:"export,omitempty"`
+	Suite          *Suite      `json:"suite,omitempty"`
+	Floor          *Floor      `json:"floor,omitempty"`
+	Validation     *Validation `json:"validation,omitempty"`
+	Claims         *Validation `json:"claims,omitempty"`
 	Repeated       *Validation `json:"repeated,omitempty"`
-	Harness        *Harness    `json:"harness,omitempty"`
 }
 
 // Export is the reference server's export of one Group, kick-off to the
@@ -121,10 +132,82 @@ type Export struct {
 	Bytes     int64 `json:"bytes"`
 	Seconds   Stat  `json:"seconds"`
 	PerSecond Stat  `json:"perSecond"`
-	// ServerPeakMB is the server process's peak after each export (it
-	// serves every run of a size, so the last is the peak of them all).
+	// ServerPeakMB is the server process's peak after the exports.
 	ServerPeakMB Stat `json:"serverPeakMB"`
 	ClientPeakMB Stat `json:"clientPeakMB"`
+}
+
+// Suite is the whole suite (`run --config` against `serve`), every spec.
+type Suite struct {
+	// Exported is the number of resources in the full Group export.
+	Exported int `json:"exported"`
+	// Seconds is runner.Run's time; CPUSeconds the child process's CPU
+	// time (user and system), which a busy machine inflates less.
+	Seconds    Stat `json:"seconds"`
+	CPUSeconds Stat `json:"cpuSeconds"`
+	// Load is the 1-minute load average around the runs.
+	Load Stat `json:"load"`
+	// PeakMB is the run's peak memory; ServerPeakMB the server's.
+	PeakMB       Stat `json:"peakMB"`
+	ServerPeakMB Stat `json:"serverPeakMB"`
+	// DiskPeakMB is the most the downloaded files held on disk at once;
+	// DownloadedMB all that was downloaded.
+	DiskPeakMB   Stat `json:"diskPeakMB"`
+	DownloadedMB Stat `json:"downloadedMB"`
+	// DiskLeftMB is what the run left on disk at its end (the full export,
+	// removed with the run's work folder).
+	DiskLeftMB Stat   `json:"diskLeftMB"`
+	Specs      int    `json:"specs"`
+	Passed     int    `json:"passed"`
+	Failed     int    `json:"failed"`
+	Skipped    int    `json:"skipped"`
+	Areas      []Area `json:"areas"`
+	// Profiles are the CPU profiles written, one per run.
+	Profiles []string `json:"profiles,omitempty"`
+}
+
+// FullExportArea is the line the shared full Group export gets among the
+// areas: many specs use it, and whichever asks first would otherwise pay
+// for it.
+const FullExportArea = "Full Group export (shared, validated)"
+
+// Area is the time of the specs of one scenario area.
+type Area struct {
+	Name    string `json:"name"`
+	Specs   int    `json:"specs"`
+	Seconds Stat   `json:"seconds"`
+}
+
+// Growth compares the suite at two sizes.
+type Growth struct {
+	From int `json:"from"`
+	To   int `json:"to"`
+	// Data is how much more data the larger size exported (the full
+	// Group export's resources).
+	Data float64 `json:"data"`
+	// Time is how much longer the whole run took.
+	Time float64 `json:"time"`
+	// Exponent is log(Time)/log(Data): 1 is linear, 2 quadratic.
+	Exponent float64 `json:"exponent"`
+	// Areas are the exponents of each area, by name; an area that took
+	// less than 50 ms at either size has none.
+	Areas map[string]float64 `json:"areas"`
+}
+
+// Floor is validation beside the parse floor of one export's lines: a bare
+// JSON decode (into maps), google/fhir/go's R4 parse, and validation (every
+// check), each on every core, back to back in one process. Rates are lines
+// per second of wall clock; CPU figures are microseconds of CPU per line,
+// which a shared machine inflates less.
+type Floor struct {
+	Input           string `json:"input"`
+	Lines           int    `json:"lines"`
+	DecodePerSecond Stat   `json:"decodePerSecond"`
+	R4PerSecond     Stat   `json:"r4PerSecond"`
+	CheckPerSecond  Stat   `json:"checkPerSecond"`
+	DecodeCPUMicros Stat   `json:"decodeCPUMicros"`
+	R4CPUMicros     Stat   `json:"r4CPUMicros"`
+	CheckCPUMicros  Stat   `json:"checkCPUMicros"`
 }
 
 // Validation is `pdex-conform validate` over an export's files.
@@ -136,8 +219,10 @@ type Validation struct {
 	// Sample holds the first errors, when there are any.
 	Sample []string `json:"sample,omitempty"`
 	// PerSecond is resources over the time from packages loaded to the
-	// last resource validated.
-	PerSecond Stat `json:"perSecond"`
+	// last resource validated; WithStartup over the time from the process
+	// start.
+	PerSecond   Stat `json:"perSecond"`
+	WithStartup Stat `json:"withStartupPerSecond"`
 	// StartupSeconds runs from starting the process to the first resource
 	// validated (packages loaded on the way); PackagesSeconds to packages
 	// loaded.
@@ -146,30 +231,6 @@ type Validation struct {
 	// TotalSeconds runs from starting the process to the last resource.
 	TotalSeconds Stat `json:"totalSeconds"`
 	PeakMB       Stat `json:"peakMB"`
-}
-
-// Harness is runner.Run with HarnessLabels against the export.
-type Harness struct {
-	Resources int  `json:"resources"`
-	Seconds   Stat `json:"seconds"`
-	// VsValidation is the median harness time over the median total time
-	// of validating the same export alone.
-	VsValidation float64 `json:"vsValidation"`
-	Specs        int     `json:"specs"`
-	Passed       int     `json:"passed"`
-	Failed       int     `json:"failed"`
-	PeakMB       Stat    `json:"peakMB"`
-}
-
-// DefaultRun is `pdex-conform run --target reference` with every spec.
-type DefaultRun struct {
-	// Seconds is runner.Run's time; ProcessSeconds adds process start-up.
-	Seconds        Stat `json:"seconds"`
-	ProcessSeconds Stat `json:"processSeconds"`
-	Specs          int  `json:"specs"`
-	Passed         int  `json:"passed"`
-	Failed         int  `json:"failed"`
-	PeakMB         Stat `json:"peakMB"`
 }
 
 // Run measures what o asks for and returns the report.
@@ -192,6 +253,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		defer os.RemoveAll(tmp)
 		dir = tmp
 	}
+	if o.ProfileDir != "" {
+		if err := os.MkdirAll(o.ProfileDir, 0o755); err != nil {
+			return nil, fmt.Errorf("creating the profile folder: %w", err)
+		}
+	}
 	b := &bench{o: o, dir: dir}
 	rep := &Report{Started: time.Now().UTC(), GoVersion: runtime.Version(), CPUs: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), Runs: o.Runs}
 	largest := slices.Max(o.Members)
@@ -202,13 +268,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 		rep.Sizes = append(rep.Sizes, s)
 	}
-	if o.DefaultRun {
-		d, err := b.defaultRun(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("default run: %w", err)
-		}
-		rep.DefaultRun = d
-	}
+	rep.Growth = growthOf(rep.Sizes)
 	rep.Load = newStat(b.load)
 	return rep, nil
 }
@@ -225,51 +285,111 @@ func (b *bench) progress(format string, args ...any) {
 	}
 }
 
+// prepare generates the data set of a size and loads it into
+// dir/reference.db, unless a prepared database is there.
+func (b *bench) prepare(ctx context.Context, members int, dir string) (prepared, error) {
+	var p prepared
+	marker := filepath.Join(dir, "prepared.json")
+	if raw, err := os.ReadFile(marker); err == nil && json.Unmarshal(raw, &p) == nil && p.Resources > 0 {
+		b.progress("%d members: reusing the prepared database (%d resources)", members, p.Resources)
+		return p, nil
+	}
+	b.progress("%d members: generating the data set and loading the reference database", members)
+	os.Remove(filepath.Join(dir, "reference.db"))
+	if _, err := b.run(ctx, &p, "prepare", "--members", strconv.Itoa(members), "--dir", dir); err != nil {
+		return p, err
+	}
+	raw, _ := json.Marshal(p)
+	return p, os.WriteFile(marker, raw, 0o644)
+}
+
+// server is a serve child on a fresh copy of the prepared database: every
+// measurement starts from the same data, and none sees the jobs of
+// another.
+type server struct {
+	*child
+	config string
+}
+
+func (b *bench) serve(ctx context.Context, dir string) (*server, error) {
+	db := filepath.Join(dir, "serving.db")
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		os.Remove(db + suffix)
+	}
+	if err := copyFile(filepath.Join(dir, "reference.db"), db); err != nil {
+		return nil, fmt.Errorf("copying the prepared database: %w", err)
+	}
+	cfg := filepath.Join(dir, "run.yaml")
+	c, err := b.start(ctx, "serve", "--db", db, "--config", cfg)
+	if err != nil {
+		return nil, err
+	}
+	var ready serving
+	if err := c.next(&ready); err != nil {
+		return nil, fmt.Errorf("starting the reference server: %w", err)
+	}
+	return &server{child: c, config: cfg}, nil
+}
+
 func (b *bench) size(ctx context.Context, members int, largest bool) (*Size, error) {
 	dir := filepath.Join(b.dir, fmt.Sprintf("members-%d", members))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	s := &Size{Members: members}
-	var p prepared
-	marker := filepath.Join(dir, "prepared.json")
-	if raw, err := os.ReadFile(marker); err == nil && json.Unmarshal(raw, &p) == nil && p.Resources > 0 {
-		b.progress("%d members: reusing the prepared database (%d resources)", members, p.Resources)
-	} else {
-		b.progress("%d members: generating the data set and loading the reference database", members)
-		os.Remove(filepath.Join(dir, "reference.db"))
-		if _, err := b.run(ctx, &p, "prepare", "--members", strconv.Itoa(members), "--dir", dir); err != nil {
-			return nil, err
-		}
-		raw, _ := json.Marshal(p)
-		if err := os.WriteFile(marker, raw, 0o644); err != nil {
+	p, err := b.prepare(ctx, members, dir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Size{Members: members, Resources: p.Resources, PrepareSeconds: p.Seconds}
+	exportDir := filepath.Join(dir, "export")
+	claims := filepath.Join(dir, "claims.ndjson")
+	if s.Export, err = b.export(ctx, members, dir, exportDir, claims); err != nil {
+		return nil, err
+	}
+	if b.o.Suite {
+		if s.Suite, err = b.suite(ctx, members, dir); err != nil {
 			return nil, err
 		}
 	}
-	s.Resources, s.PrepareSeconds = p.Resources, p.Seconds
+	if !b.o.Validation {
+		return s, nil
+	}
+	if s.Floor, err = b.floor(ctx, members, exportDir); err != nil {
+		return nil, err
+	}
+	if s.Validation, err = b.validate(ctx, members, "mixed export", 1, exportDir); err != nil {
+		return nil, err
+	}
+	if s.Claims, err = b.validate(ctx, members, "claim EOBs", 1, claims); err != nil {
+		return nil, err
+	}
+	if largest && b.o.Lines > 0 && s.Validation.Resources > 0 {
+		times := (b.o.Lines + s.Validation.Resources - 1) / s.Validation.Resources
+		if s.Repeated, err = b.validate(ctx, members, fmt.Sprintf("mixed export ×%d", times), times, exportDir); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
 
-	cfgPath := filepath.Join(dir, "run.yaml")
-	srv, err := b.start(ctx, "serve", "--db", filepath.Join(dir, "reference.db"), "--config", cfgPath)
+// export measures the reference server's export of the Group, and keeps
+// the first run's files (and its claim EOBs) for the validation
+// measurements.
+func (b *bench) export(ctx context.Context, members int, dir, exportDir, claims string) (*Export, error) {
+	srv, err := b.serve(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
 	defer srv.stop()
-	var ready serving
-	if err := srv.next(&ready); err != nil {
-		return nil, fmt.Errorf("starting the reference server: %w", err)
-	}
-
-	exportDir := filepath.Join(dir, "export")
-	claims := filepath.Join(dir, "claims.ndjson")
 	var secs, rates, client, server []float64
-	s.Export = &Export{}
+	x := &Export{}
 	for r := range b.o.Runs {
 		out := filepath.Join(dir, fmt.Sprintf("export-run-%d", r))
 		os.RemoveAll(out)
 		if err := os.MkdirAll(out, 0o755); err != nil {
 			return nil, err
 		}
-		args := []string{"--config", cfgPath, "--dir", out}
+		args := []string{"--config", srv.config, "--dir", out}
 		if r == 0 {
 			args = append(args, "--claims", claims)
 		}
@@ -282,7 +402,7 @@ func (b *bench) size(ctx context.Context, members int, largest bool) (*Size, err
 		if err := srv.ask("mem", &m); err != nil {
 			return nil, fmt.Errorf("reading the server's memory: %w", err)
 		}
-		s.Export.Resources, s.Export.Files, s.Export.Bytes = e.Resources, e.Files, e.Bytes
+		x.Resources, x.Files, x.Bytes = e.Resources, e.Files, e.Bytes
 		secs = append(secs, e.Seconds)
 		rates = append(rates, float64(e.Resources)/e.Seconds)
 		client = append(client, mb(e.Memory.PeakKB))
@@ -296,42 +416,108 @@ func (b *bench) size(ctx context.Context, members int, largest bool) (*Size, err
 			os.RemoveAll(out)
 		}
 	}
-	s.Export.Seconds, s.Export.PerSecond = newStat(secs), newStat(rates)
-	s.Export.ClientPeakMB, s.Export.ServerPeakMB = newStat(client), newStat(server)
+	x.Seconds, x.PerSecond = newStat(secs), newStat(rates)
+	x.ClientPeakMB, x.ServerPeakMB = newStat(client), newStat(server)
+	return x, nil
+}
 
-	if s.Validation, err = b.validate(ctx, members, "mixed export", 1, exportDir); err != nil {
-		return nil, err
-	}
-	if s.Claims, err = b.validate(ctx, members, "claim EOBs", 1, claims); err != nil {
-		return nil, err
-	}
-	if largest && b.o.Lines > 0 && s.Validation.Resources > 0 {
-		times := (b.o.Lines + s.Validation.Resources - 1) / s.Validation.Resources
-		if s.Repeated, err = b.validate(ctx, members, fmt.Sprintf("mixed export ×%d", times), times, exportDir); err != nil {
+// suite runs the whole suite against a fresh server per run.
+func (b *bench) suite(ctx context.Context, members int, dir string) (*Suite, error) {
+	s := &Suite{}
+	var secs, cpu, load, peak, srvPeak, disk, down, left []float64
+	areas := map[string][]float64{}
+	specs := map[string]int{}
+	var order []string
+	for r := range b.o.Runs {
+		srv, err := b.serve(ctx, dir)
+		if err != nil {
 			return nil, err
 		}
-	}
-	if largest && b.o.Harness {
-		h := &Harness{Resources: s.Export.Resources}
-		var secs, peak []float64
-		for r := range b.o.Runs {
-			b.progress("%d members: harness run %d of %d", members, r+1, b.o.Runs)
-			var res harnessed
-			args := []string{"--config", cfgPath, "--labels", HarnessLabels}
-			if _, err := b.run(ctx, &res, "harness", append(args, b.packageArgs()...)...); err != nil {
-				return nil, err
+		b.progress("%d members: whole suite, run %d of %d", members, r+1, b.o.Runs)
+		args := []string{"--config", srv.config}
+		if b.o.Labels != "" {
+			args = append(args, "--labels", b.o.Labels)
+		}
+		if b.o.ProfileDir != "" {
+			prof := filepath.Join(b.o.ProfileDir, fmt.Sprintf("suite-%d-%d.pprof", members, r+1))
+			args = append(args, "--cpuprofile", prof)
+			s.Profiles = append(s.Profiles, prof)
+		}
+		before := loadAverage()
+		var res suited
+		c, err := b.runChild(ctx, &res, "suite", append(args, b.packageArgs()...)...)
+		if err != nil {
+			srv.stop()
+			return nil, err
+		}
+		load = append(load, before, loadAverage())
+		var m memory
+		err = srv.ask("mem", &m)
+		srv.stop()
+		if err != nil {
+			return nil, fmt.Errorf("reading the server's memory: %w", err)
+		}
+		secs = append(secs, res.Seconds)
+		cpu = append(cpu, c.cpu.Seconds())
+		peak = append(peak, mb(res.Memory.PeakKB))
+		srvPeak = append(srvPeak, mb(m.PeakKB))
+		disk = append(disk, mbBytes(res.Downloads.Peak))
+		down = append(down, mbBytes(res.Downloads.Total))
+		left = append(left, mbBytes(res.Downloads.Now))
+		s.Exported, s.Specs, s.Passed, s.Failed, s.Skipped = res.Exported, res.Specs, res.Passed, res.Failed, res.Skipped
+		for _, a := range res.Areas {
+			if _, seen := areas[a.Name]; !seen {
+				order = append(order, a.Name)
 			}
-			secs = append(secs, res.Seconds)
-			peak = append(peak, mb(res.Memory.PeakKB))
-			h.Specs, h.Passed, h.Failed = res.Specs, res.Passed, res.Failed
+			areas[a.Name] = append(areas[a.Name], a.Seconds)
+			specs[a.Name] = a.Specs
 		}
-		h.Seconds, h.PeakMB = newStat(secs), newStat(peak)
-		if t := s.Validation.TotalSeconds.Median; t > 0 {
-			h.VsValidation = h.Seconds.Median / t
-		}
-		s.Harness = h
+	}
+	s.Seconds, s.CPUSeconds, s.Load, s.PeakMB, s.ServerPeakMB = newStat(secs), newStat(cpu), newStat(load), newStat(peak), newStat(srvPeak)
+	s.DiskPeakMB, s.DownloadedMB, s.DiskLeftMB = newStat(disk), newStat(down), newStat(left)
+	for _, name := range order {
+		s.Areas = append(s.Areas, Area{Name: name, Specs: specs[name], Seconds: newStat(areas[name])})
 	}
 	return s, nil
+}
+
+// growthOf compares the suite at each size with the next size's.
+func growthOf(sizes []*Size) []*Growth {
+	var out []*Growth
+	for i := 1; i < len(sizes); i++ {
+		a, b := sizes[i-1].Suite, sizes[i].Suite
+		if a == nil || b == nil || a.Exported == 0 || b.Exported == 0 {
+			continue
+		}
+		g := &Growth{From: sizes[i-1].Members, To: sizes[i].Members, Data: float64(b.Exported) / float64(a.Exported),
+			Time: b.Seconds.Median / a.Seconds.Median, Areas: map[string]float64{}}
+		var ok bool
+		if g.Exponent, ok = exponent(a.Seconds.Median, b.Seconds.Median, g.Data); !ok {
+			continue
+		}
+		for _, aa := range a.Areas {
+			for _, ba := range b.Areas {
+				if aa.Name != ba.Name {
+					continue
+				}
+				if e, ok := exponent(aa.Seconds.Median, ba.Seconds.Median, g.Data); ok {
+					g.Areas[aa.Name] = e
+				}
+			}
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
+// exponent is the power of the data's growth that the time's growth is,
+// from time t1 to t2 for dataRatio times the data. Times too short to
+// measure well (under 50 ms) have none.
+func exponent(t1, t2, dataRatio float64) (float64, bool) {
+	if t1 < 0.05 || t2 < 0.05 || dataRatio <= 1 {
+		return 0, false
+	}
+	return math.Log(t2/t1) / math.Log(dataRatio), true
 }
 
 func (b *bench) packageArgs() []string {
@@ -342,9 +528,30 @@ func (b *bench) packageArgs() []string {
 	return out
 }
 
+// floor measures validation beside the parse floor of an export's lines.
+func (b *bench) floor(ctx context.Context, members int, path string) (*Floor, error) {
+	f := &Floor{Input: "mixed export"}
+	var dec, r4, chk, decCPU, r4CPU, chkCPU []float64
+	for r := range b.o.Runs {
+		b.progress("%d members: parse floor and validation of the mixed export, run %d of %d", members, r+1, b.o.Runs)
+		var res floored
+		if _, err := b.run(ctx, &res, "floor", append(b.packageArgs(), path)...); err != nil {
+			return nil, err
+		}
+		n := float64(res.Lines)
+		f.Lines = res.Lines
+		dec, decCPU = append(dec, n/res.Decode.Seconds), append(decCPU, 1e6*res.Decode.CPUSeconds/n)
+		r4, r4CPU = append(r4, n/res.R4.Seconds), append(r4CPU, 1e6*res.R4.CPUSeconds/n)
+		chk, chkCPU = append(chk, n/res.Check.Seconds), append(chkCPU, 1e6*res.Check.CPUSeconds/n)
+	}
+	f.DecodePerSecond, f.R4PerSecond, f.CheckPerSecond = newStat(dec), newStat(r4), newStat(chk)
+	f.DecodeCPUMicros, f.R4CPUMicros, f.CheckCPUMicros = newStat(decCPU), newStat(r4CPU), newStat(chkCPU)
+	return f, nil
+}
+
 func (b *bench) validate(ctx context.Context, members int, input string, repeat int, path string) (*Validation, error) {
 	v := &Validation{Input: input}
-	var rate, startup, pkgs, total, peak []float64
+	var rate, withStartup, startup, pkgs, total, peak []float64
 	for r := range b.o.Runs {
 		b.progress("%d members: validating the %s, run %d of %d", members, input, r+1, b.o.Runs)
 		var res validated
@@ -356,6 +563,7 @@ func (b *bench) validate(ctx context.Context, members int, input string, repeat 
 		t0 := started.UnixNano()
 		v.Resources, v.Errors, v.Warnings, v.Sample = res.Resources, res.Errors, res.Warnings, res.Sample
 		rate = append(rate, float64(res.Resources)/(float64(res.End-res.Loaded)/1e9))
+		withStartup = append(withStartup, float64(res.Resources)/(float64(res.End-t0)/1e9))
 		if res.First > 0 {
 			startup = append(startup, float64(res.First-t0)/1e9)
 		}
@@ -363,31 +571,14 @@ func (b *bench) validate(ctx context.Context, members int, input string, repeat 
 		total = append(total, float64(res.End-t0)/1e9)
 		peak = append(peak, mb(res.Memory.PeakKB))
 	}
-	v.PerSecond, v.StartupSeconds, v.PackagesSeconds = newStat(rate), newStat(startup), newStat(pkgs)
+	v.PerSecond, v.WithStartup, v.StartupSeconds, v.PackagesSeconds = newStat(rate), newStat(withStartup), newStat(startup), newStat(pkgs)
 	v.TotalSeconds, v.PeakMB = newStat(total), newStat(peak)
 	return v, nil
 }
 
-func (b *bench) defaultRun(ctx context.Context) (*DefaultRun, error) {
-	d := &DefaultRun{}
-	var secs, proc, peak []float64
-	for r := range b.o.Runs {
-		b.progress("full default run against the reference server, run %d of %d", r+1, b.o.Runs)
-		var res harnessed
-		started, err := b.run(ctx, &res, "harness", b.packageArgs()...)
-		if err != nil {
-			return nil, err
-		}
-		proc = append(proc, time.Since(started).Seconds())
-		secs = append(secs, res.Seconds)
-		peak = append(peak, mb(res.Memory.PeakKB))
-		d.Specs, d.Passed, d.Failed = res.Specs, res.Passed, res.Failed
-	}
-	d.Seconds, d.ProcessSeconds, d.PeakMB = newStat(secs), newStat(proc), newStat(peak)
-	return d, nil
-}
-
 func mb(kb int64) float64 { return math.Round(float64(kb)/1024*10) / 10 }
+
+func mbBytes(b int64) float64 { return math.Round(float64(b)/(1<<20)*10) / 10 }
 
 // loadAverage reads the 1-minute load average (Linux); 0 when unknown.
 func loadAverage() float64 {
@@ -403,18 +594,44 @@ func loadAverage() float64 {
 	return v
 }
 
+func copyFile(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(to)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
 // run runs one measurement in a child process and decodes its result into
 // v; it returns when the child was started.
 func (b *bench) run(ctx context.Context, v any, kind string, args ...string) (time.Time, error) {
-	c, err := b.start(ctx, kind, args...)
+	c, err := b.runChild(ctx, v, kind, args...)
 	if err != nil {
 		return time.Time{}, err
 	}
+	return c.started, nil
+}
+
+// runChild is run that returns the ended child, with its CPU time.
+func (b *bench) runChild(ctx context.Context, v any, kind string, args ...string) (*child, error) {
+	c, err := b.start(ctx, kind, args...)
+	if err != nil {
+		return nil, err
+	}
 	if err := c.next(v); err != nil {
 		c.stop()
-		return c.started, err
+		return nil, err
 	}
-	return c.started, c.stop()
+	return c, c.stop()
 }
 
 // child is a running measurement process.
@@ -428,6 +645,8 @@ type child struct {
 	started time.Time
 	once    sync.Once
 	err     error
+	// cpu is the process's CPU time (user and system), once it ended.
+	cpu time.Duration
 }
 
 func (b *bench) start(ctx context.Context, kind string, args ...string) (*child, error) {
@@ -494,6 +713,9 @@ func (c *child) stop() error {
 		io.Copy(c.log, c.out)
 		if err := c.cmd.Wait(); err != nil {
 			c.err = fmt.Errorf("%s measurement: %w: %s", c.kind, err, strings.TrimSpace(c.stderr.String()))
+		}
+		if ps := c.cmd.ProcessState; ps != nil {
+			c.cpu = ps.UserTime() + ps.SystemTime()
 		}
 	})
 	return c.err

@@ -12,10 +12,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
-
-	"github.com/onsi/ginkgo/v2/types"
 
 	"github.com/pdex-conform/pdex-conform/client/bulk"
 	"github.com/pdex-conform/pdex-conform/client/smart"
@@ -25,7 +27,9 @@ import (
 	"github.com/pdex-conform/pdex-conform/runner"
 	"github.com/pdex-conform/pdex-conform/validators"
 	"github.com/pdex-conform/pdex-conform/validators/check"
+	"github.com/pdex-conform/pdex-conform/validators/r4"
 	"github.com/pdex-conform/pdex-conform/validators/stream"
+	"github.com/pdex-conform/pdex-conform/verdict"
 )
 
 // ChildCommand is the hidden subcommand under which the benchmark re-executes
@@ -54,6 +58,7 @@ func Child(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer
 		repeat   = fs.Int("repeat", 1, "validate the inputs this many times over")
 		labels   = fs.String("labels", "", "Ginkgo label filter")
 		claims   = fs.String("claims", "", "also write the claim EOBs of the export to this file")
+		profile  = fs.String("cpuprofile", "", "write a CPU profile of the suite run to this file")
 		packages listFlag
 	)
 	fs.Var(&packages, "packages", "FHIR package path (repeatable)")
@@ -71,8 +76,10 @@ func Child(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer
 		res, err = childExport(ctx, *cfgPath, *dir, *claims)
 	case "validate":
 		res, err = childValidate(ctx, fs.Args(), *repeat, packages)
-	case "harness":
-		res, err = childHarness(ctx, *cfgPath, *labels, packages)
+	case "floor":
+		res, err = childFloor(ctx, fs.Args(), packages)
+	case "suite":
+		res, err = childSuite(ctx, *cfgPath, *labels, *profile, packages)
 	default:
 		return fmt.Errorf("bench child: unknown measurement %q", kind)
 	}
@@ -354,50 +361,287 @@ func childValidate(ctx context.Context, inputs []string, repeat int, pkgs []stri
 	return res, nil
 }
 
-// harnessed is what the harness child reports.
-type harnessed struct {
-	Seconds float64 `json:"seconds"` // runner.Run from call to return
-	Specs   int     `json:"specs"`
-	Passed  int     `json:"passed"`
-	Failed  int     `json:"failed"`
-	Memory  memory  `json:"memory"`
+// suited is what the suite child reports.
+type suited struct {
+	Seconds   float64        `json:"seconds"` // runner.Run from call to return
+	Exported  int            `json:"exported"`
+	Specs     int            `json:"specs"`
+	Passed    int            `json:"passed"`
+	Failed    int            `json:"failed"`
+	Skipped   int            `json:"skipped"`
+	Areas     []areaTime     `json:"areas"`
+	Downloads bulk.DiskUsage `json:"downloads"`
+	Memory    memory         `json:"memory"`
 }
 
-// childHarness runs the suites with runner.Run against the configured
-// target ("reference" for the in-process server on the default data).
-func childHarness(ctx context.Context, cfgPath, labels string, pkgs []string) (*harnessed, error) {
-	cfg := &config.Config{Target: "reference"}
-	if cfgPath != "" {
-		c, err := config.Load(cfgPath)
+type areaTime struct {
+	Name    string  `json:"name"`
+	Specs   int     `json:"specs"`
+	Seconds float64 `json:"seconds"`
+}
+
+// childSuite runs every spec (or those of labels) with runner.Run against
+// the configured target, as `pdex-conform run --config` does, and times
+// each scenario area: the sum of its specs' times, less the shared full
+// export, which gets a line of its own.
+func childSuite(ctx context.Context, cfgPath, labels, profile string, pkgs []string) (*suited, error) {
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	cfg.LabelFilter = labels
+	if profile != "" {
+		f, err := os.Create(profile)
 		if err != nil {
 			return nil, err
 		}
-		cfg = c
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return nil, err
+		}
+		defer pprof.StopCPUProfile()
 	}
-	cfg.LabelFilter = labels
 	start := time.Now()
 	r, err := runner.Run(ctx, cfg, runner.Options{NoColor: true, Packages: pkgs})
 	if err != nil {
 		return nil, err
 	}
-	res := &harnessed{Seconds: time.Since(start).Seconds()}
-	for _, s := range r.Report.SpecReports {
-		if s.LeafNodeType != types.NodeTypeIt {
+	res := &suited{Seconds: time.Since(start).Seconds(), Exported: r.FullExportResources, Downloads: r.Downloads}
+	res.Areas = areaTimes(r)
+	for _, s := range r.Outcome.Specs {
+		if s.Filtered {
 			continue
 		}
-		switch {
-		case s.State.Is(types.SpecStatePassed):
-			res.Specs++
+		res.Specs++
+		switch s.State {
+		case verdict.Passed, verdict.Warning:
 			res.Passed++
-		case s.State.Is(types.SpecStateFailureStates):
-			res.Specs++
+		case verdict.Failed:
 			res.Failed++
+		default:
+			res.Skipped++
 		}
 	}
 	if res.Memory, err = readMemory(); err != nil {
 		return nil, err
 	}
 	return res, nil
+}
+
+// areaTimes sums the specs' times per area, in the order the areas first
+// appear, taking out of each spec the part of the full export it spent.
+func areaTimes(r *runner.Result) []areaTime {
+	full := r.FullExport
+	byName := map[string]*areaTime{}
+	var out []*areaTime
+	add := func(name string, d time.Duration, spec bool) {
+		a := byName[name]
+		if a == nil {
+			a = &areaTime{Name: name}
+			byName[name] = a
+			out = append(out, a)
+		}
+		a.Seconds += d.Seconds()
+		if spec {
+			a.Specs++
+		}
+	}
+	if !full.Start.IsZero() {
+		add(FullExportArea, full.End.Sub(full.Start), false)
+	}
+	for _, s := range r.Outcome.Specs {
+		if s.Filtered || s.Index >= len(r.Report.SpecReports) {
+			continue
+		}
+		sr := r.Report.SpecReports[s.Index]
+		d := sr.RunTime - overlap(sr.StartTime, sr.EndTime, full.Start, full.End)
+		add(s.Area, max(d, 0), true)
+	}
+	res := make([]areaTime, len(out))
+	for i, a := range out {
+		res[i] = *a
+	}
+	return res
+}
+
+// overlap is how much of [a1, a2] lies in [b1, b2].
+func overlap(a1, a2, b1, b2 time.Time) time.Duration {
+	start, end := a1, a2
+	if b1.After(start) {
+		start = b1
+	}
+	if b2.Before(end) {
+		end = b2
+	}
+	return max(end.Sub(start), 0)
+}
+
+// floored is what the floor child reports: three passes over the same
+// lines, each on every core, one after the other in one process: a bare
+// JSON decode into maps, google/fhir/go's R4 parse, and validation (every
+// check, as `validate` runs it).
+type floored struct {
+	Lines  int    `json:"lines"`
+	Decode timing `json:"decode"`
+	R4     timing `json:"r4"`
+	Check  timing `json:"check"`
+}
+
+// timing is one pass's wall-clock and CPU time. CPU time is what a shared
+// machine inflates least; the ratio of two passes' CPU times is the
+// steadier comparison.
+type timing struct {
+	Seconds    float64 `json:"seconds"`
+	CPUSeconds float64 `json:"cpuSeconds"`
+}
+
+// childFloor measures validation beside the parse floor of the lines of
+// inputs (files or folders of *.ndjson): what any validation that decodes
+// every line cannot beat. The passes run back to back in one process, so
+// that the machine's load changes little between them. The google/fhir/go
+// pass is validators/r4 on every core; when the validators export their
+// own side-by-side measure (issue 12, item 3), this child should call it
+// instead, so that both report one figure.
+func childFloor(ctx context.Context, inputs []string, pkgs []string) (*floored, error) {
+	files, err := ndjsonFiles(inputs)
+	if err != nil {
+		return nil, err
+	}
+	reg, why, err := runner.LoadPackages(pkgs)
+	if err != nil {
+		return nil, err
+	}
+	if reg == nil {
+		return nil, errors.New(why)
+	}
+	chk := check.New(reg, check.Options{})
+	res := &floored{}
+	pass := func(what string, newFn func() func([]byte) error) (timing, error) {
+		start, cpu0 := time.Now(), processCPU()
+		n, err := eachLineParallel(ctx, files, newFn)
+		if err != nil {
+			return timing{}, fmt.Errorf("%s: %w", what, err)
+		}
+		res.Lines = n
+		return timing{Seconds: time.Since(start).Seconds(), CPUSeconds: (processCPU() - cpu0).Seconds()}, nil
+	}
+	if res.Decode, err = pass("decoding", func() func([]byte) error {
+		return func(line []byte) error {
+			var v map[string]any
+			return json.Unmarshal(line, &v)
+		}
+	}); err != nil {
+		return nil, err
+	}
+	if res.R4, err = pass("parsing with google/fhir/go", func() func([]byte) error {
+		p, err := r4.New()
+		if err != nil {
+			return func([]byte) error { return err }
+		}
+		return func(line []byte) error {
+			p.Check(line)
+			return nil
+		}
+	}); err != nil {
+		return nil, err
+	}
+	if res.Check, err = pass("validating", func() func([]byte) error {
+		return func(line []byte) error {
+			chk.Check(line)
+			return nil
+		}
+	}); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// processCPU is the CPU time this process has used, every thread (Linux
+// and the BSDs; 0 elsewhere).
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// ndjsonFiles lists the files of inputs: files as given, folders' *.ndjson.
+func ndjsonFiles(inputs []string) ([]string, error) {
+	var out []string
+	for _, in := range inputs {
+		st, err := os.Stat(in)
+		if err != nil {
+			return nil, err
+		}
+		if !st.IsDir() {
+			out = append(out, in)
+			continue
+		}
+		m, err := filepath.Glob(filepath.Join(in, "*.ndjson"))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m...)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no NDJSON input")
+	}
+	return out, nil
+}
+
+// eachLineParallel reads the files' lines in batches and hands them to one
+// worker per core, each with its own fn (newFn is called once per worker).
+func eachLineParallel(ctx context.Context, files []string, newFn func() func([]byte) error) (int, error) {
+	batches := make(chan [][]byte, 2*runtime.GOMAXPROCS(0))
+	errs := make(chan error, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		fn := newFn()
+		wg.Go(func() {
+			var first error
+			for b := range batches {
+				for _, line := range b {
+					if err := fn(line); err != nil && first == nil {
+						first = err
+					}
+				}
+			}
+			errs <- first
+		})
+	}
+	n := 0
+	var readErr error
+	batch := make([][]byte, 0, 256)
+	for _, f := range files {
+		readErr = eachLine(f, func(line []byte) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			n++
+			batch = append(batch, line)
+			if len(batch) == cap(batch) {
+				batches <- batch
+				batch = make([][]byte, 0, 256)
+			}
+			return nil
+		})
+		if readErr != nil {
+			break
+		}
+	}
+	if len(batch) > 0 {
+		batches <- batch
+	}
+	close(batches)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil && readErr == nil {
+			readErr = err
+		}
+	}
+	return n, readErr
 }
 
 // listFlag collects a repeatable flag.

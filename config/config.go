@@ -129,23 +129,67 @@ type TLS struct {
 
 // Timeouts bound the run against slow or stuck targets.
 type Timeouts struct {
-	Request Duration `yaml:"request,omitempty"` // one HTTP exchange
-	Export  Duration `yaml:"export,omitempty"`  // kick-off to last file
+	// Request bounds one HTTP exchange (and a download that receives
+	// nothing).
+	Request Duration `yaml:"request,omitempty"`
+	// Export bounds how long one export may go without progress: from the
+	// kick-off, the clock restarts whenever the server reports new progress
+	// (a changed X-Progress), so a long export that keeps reporting is
+	// never cut, and a stuck one ends after this long. "unlimited" waits for
+	// as long as the export takes, with a progress line on the console.
+	Export Duration `yaml:"export,omitempty"`
 }
 
-// Duration reads "30s", "5m" in YAML.
-type Duration struct{ time.Duration }
+// Duration reads "30s", "5m" in YAML; "unlimited" is no bound (where the
+// setting allows it).
+type Duration struct {
+	time.Duration
+	Unlimited bool
+}
+
+// Unlimited is the word for no bound, in YAML and flags.
+const Unlimited = "unlimited"
+
+// ParseDuration reads a duration ("30s", "5m") or "unlimited".
+func ParseDuration(s string) (Duration, error) {
+	if s == Unlimited {
+		return Duration{Unlimited: true}, nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return Duration{}, fmt.Errorf("%q is not a duration (e.g. 30s, 5m) or %s", s, Unlimited)
+	}
+	return Duration{Duration: v}, nil
+}
 
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	v, err := time.ParseDuration(n.Value)
+	v, err := ParseDuration(n.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration (e.g. 30s, 5m)", n.Line, n.Value)
+		return fmt.Errorf("line %d: %v", n.Line, err)
 	}
-	d.Duration = v
+	*d = v
 	return nil
 }
 
 func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
+// String is the duration as YAML and flags write it.
+func (d Duration) String() string {
+	if d.Unlimited {
+		return Unlimited
+	}
+	return d.Duration.String()
+}
+
+// Set reads a flag value (flag.Value).
+func (d *Duration) Set(s string) error {
+	v, err := ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = v
+	return nil
+}
 
 // DefaultLastDownloadExtension is the extension used for edition 2.0.0.
 const DefaultLastDownloadExtension = "http://hl7.org/fhir/us/davinci-pdex/StructureDefinition/base-ext-last-transmission"
@@ -254,7 +298,7 @@ func (c *Config) Defaults() {
 	if c.Timeouts.Request.Duration == 0 {
 		c.Timeouts.Request.Duration = 30 * time.Second
 	}
-	if c.Timeouts.Export.Duration == 0 {
+	if c.Timeouts.Export.Duration == 0 && !c.Timeouts.Export.Unlimited {
 		c.Timeouts.Export.Duration = 5 * time.Minute
 	}
 	if c.FailOn == "" {
@@ -331,6 +375,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Timeouts.Request.Duration < 0 || c.Timeouts.Export.Duration < 0 {
 		return errors.New("timeouts must be positive")
+	}
+	if c.Timeouts.Request.Unlimited {
+		return errors.New("timeouts.request must be a duration: a single exchange cannot go unbounded")
 	}
 	return nil
 }

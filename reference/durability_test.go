@@ -3,10 +3,13 @@ package reference
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pdex-conform/pdex-conform/fixtures"
 )
 
 // TestRestart: a finished job's manifest and files, and the last-download
@@ -168,5 +171,34 @@ func TestFailedJobEndsWithOutcome(t *testing.T) {
 	}
 	if r, err := h.poll(TestClientID, k.header.Get("Content-Location")); err != nil || r.status != http.StatusOK {
 		t.Errorf("the other job: %v HTTP %d", err, r.status)
+	}
+}
+
+// TestLoadOnlyIntoEmptyDatabase: the data set is read (Options.Load) only
+// for an empty database; a database already loaded starts without reading
+// it, and serves what it holds.
+func TestLoadOnlyIntoEmptyDatabase(t *testing.T) {
+	db := t.TempDir() + "/reference.db"
+	reads := 0
+	load := func() (*fixtures.Dataset, error) {
+		reads++
+		return testData(t), nil
+	}
+	for i, wantReads := range []int{1, 1, 1} {
+		h := startServer(t, Options{DB: db, Load: load})
+		if reads != wantReads {
+			t.Fatalf("start %d: the data set was read %d times, want %d", i+1, reads, wantReads)
+		}
+		if r := h.mustDo(http.MethodGet, "/Group/group-01", h.token(TestClientID), nil, nil); r.status != http.StatusOK {
+			t.Fatalf("start %d: Group read HTTP %d", i+1, r.status)
+		}
+		h.close()
+	}
+
+	// A data set that cannot be read is an error for an empty database.
+	_, err := New(context.Background(), Options{DB: t.TempDir() + "/empty.db", BaseURL: "http://x",
+		Load: func() (*fixtures.Dataset, error) { return nil, errors.New("no such folder") }})
+	if err == nil || !strings.Contains(err.Error(), "no such folder") {
+		t.Errorf("New with a failing Load = %v", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pdex-conform/pdex-conform/client/bulk"
+	"github.com/pdex-conform/pdex-conform/fixtures"
 )
 
 // TestStatusInProgress: while a job runs the status URL answers 202 with
@@ -292,6 +293,8 @@ func TestExportSelection(t *testing.T) {
 			selection{patients: []string{}}},
 		{"non-member ignored", "group-01", []bulk.Param{patientParam(f.member), patientParam(f.nonMember)},
 			selection{patients: []string{f.member}}},
+		{"every member named twice, backwards, among non-members", "group-01", everyMemberTwice(t, d, f.nonMember),
+			selection{}},
 		{"_type", "group-01", []bulk.Param{p("_type", "valueString", "Condition,Observation")},
 			selection{types: []string{"Condition", "Observation"}}},
 		{"_type shared", "group-01", []bulk.Param{p("_type", "valueString", "Organization,Practitioner")},
@@ -331,8 +334,12 @@ func TestExportSelection(t *testing.T) {
 			}
 			ex := h.mustExport(exportRequest{group: c.group, params: standard("snapshot", c.params...)})
 			exp := expected(t, d, want)
-			if d := diff(ex.keys(), exp); d != "" {
+			keys := ex.keys()
+			if d := diff(keys, exp); d != "" {
 				t.Fatalf("export differs from the fixture data: %s", d)
+			}
+			if n := len(slices.Compact(slices.Clone(keys))); n != len(keys) {
+				t.Errorf("%d of %d resources exported more than once", len(keys)-n, len(keys))
 			}
 			if len(exp) == 0 && want.patients == nil {
 				t.Fatal("the case selects nothing, so it proves nothing")
@@ -357,6 +364,21 @@ func TestExportSelection(t *testing.T) {
 			}
 		})
 	}
+}
+
+// everyMemberTwice names every member of group-01 as a patient parameter,
+// last first, twice over, with a non-member between: the export must select
+// each member once (kick-offs may name thousands, looked up in a set).
+func everyMemberTwice(t *testing.T, d *fixtures.Dataset, nonMember string) []bulk.Param {
+	members := groupInfo(t, d, "group-01").Members
+	var out []bulk.Param
+	for range 2 {
+		for i := len(members) - 1; i >= 0; i-- {
+			out = append(out, patientParam(members[i]))
+		}
+		out = append(out, patientParam(nonMember))
+	}
+	return out
 }
 
 func jsonEqual(a, b any) bool {

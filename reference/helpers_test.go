@@ -90,7 +90,9 @@ func startServerHeld(t testing.TB, opts Options, held bool) *harness {
 	}
 	if h.data == nil {
 		h.data = testData(t)
-		opts.Data = h.data
+		if opts.Load == nil {
+			opts.Data = h.data
+		}
 	}
 	if opts.DB == "" {
 		opts.DB = t.TempDir() + "/reference.db"

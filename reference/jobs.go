@@ -408,6 +408,10 @@ func (s *Server) nonMember(ctx context.Context, members []string) (string, error
 	if err != nil {
 		return "", err
 	}
+	member := make(map[string]bool, len(members))
+	for _, m := range members {
+		member[m] = true
+	}
 	rows, err := s.store.db.QueryContext(ctx, `SELECT id FROM resources WHERE type = 'Patient' ORDER BY id`)
 	if err != nil {
 		return "", err
@@ -418,7 +422,7 @@ func (s *Server) nonMember(ctx context.Context, members []string) (string, error
 		if err := rows.Scan(&id); err != nil {
 			return "", err
 		}
-		if !slices.Contains(members, id) && !opted[id] {
+		if !member[id] && !opted[id] {
 			return id, nil
 		}
 	}

@@ -19,8 +19,14 @@ import (
 type Options struct {
 	// DB is the SQLite database file; it is created when missing.
 	DB string
-	// Data is loaded into an empty database. Nil means the default fixtures.
+	// Data is loaded into an empty database. Nil means Load, or else the
+	// default fixtures.
 	Data *fixtures.Dataset
+	// Load, when set and Data is nil, reads the data set to load into an
+	// empty database. It is called only when the database is empty: a
+	// database already loaded starts without reading the data again (a
+	// large data set takes long to read and much memory to hold).
+	Load func() (*fixtures.Dataset, error)
 	// BaseURL is the server's public base URL, without a trailing slash; the
 	// manifest's URLs and the token audience derive from it.
 	BaseURL string
@@ -160,7 +166,13 @@ func (s *Server) loadData(ctx context.Context) error {
 		return err
 	}
 	d := s.opts.Data
-	if d == nil {
+	switch {
+	case d != nil:
+	case s.opts.Load != nil:
+		if d, err = s.opts.Load(); err != nil {
+			return fmt.Errorf("reading the data set: %w", err)
+		}
+	default:
 		if d, err = fixtures.Default(); err != nil {
 			return fmt.Errorf("generating the default data set: %w", err)
 		}

@@ -165,11 +165,19 @@ func (s *Server) export(ctx context.Context, j *job) error {
 	selected := members
 	nonMemberNamed := false
 	if !full && !s.faults.has(FaultIgnorePatient) {
+		// Sets, not scans: a kick-off may name thousands of members of a
+		// Group of tens of thousands.
+		member := make(map[string]bool, len(members))
+		for _, m := range members {
+			member[m] = true
+		}
+		seen := make(map[string]bool, len(p.Patients))
 		selected = nil
 		for _, pid := range p.Patients {
 			switch {
-			case slices.Contains(members, pid):
-				if !slices.Contains(selected, pid) {
+			case member[pid]:
+				if !seen[pid] {
+					seen[pid] = true
 					selected = append(selected, pid)
 				}
 			case s.faults.has(FaultNoErrorForNonMember):

@@ -67,6 +67,14 @@ type Result struct {
 	Packages     []packages.Info
 	Missing      []string
 	PackagesNote string
+	// Downloads is what the exports' files held on disk: at the most, and
+	// downloaded in all. Each export's files are removed as soon as no spec
+	// needs them; what is left goes with the run's work folder.
+	Downloads bulk.DiskUsage
+	// FullExport is when the full Group export, which many specs share,
+	// ran, and how many resources it gave (zero span when none ran).
+	FullExport          framework.Span
+	FullExportResources int
 }
 
 // Run runs the suites against cfg.Target. The error is for a run that could
@@ -152,6 +160,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Result, error) {
 		WorkDir:    work,
 		Progress:   o.Progress,
 		Capability: cs,
+		Disk:       &bulk.Disk{},
 
 		Compartment:    comp,
 		CompartmentWhy: compWhy,
@@ -190,6 +199,11 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Result, error) {
 	rc.SilenceSkips = true
 	ginkgo.RunSpecs(&testingT{}, "pdex-conform: Provider Access conformance", sc, rc)
 	res.Duration = time.Since(res.Started)
+	res.Downloads = env.Disk.Usage()
+	res.FullExport, res.FullExportResources, _ = env.FullExportSpan()
+	if o.Progress != nil {
+		o.Progress("downloaded %s in all; at most %s on disk at once", bulk.Bytes(res.Downloads.Total), bulk.Bytes(res.Downloads.Peak))
+	}
 	opts := verdict.Options{
 		Edition: cfg.Edition, FailOnShould: cfg.FailOn == "should", LabelFilter: cfg.LabelFilter,
 		GapAnalysis: cfg.GapAnalysis(),

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 
@@ -211,7 +210,7 @@ func (r *representative) smallExport(member string) {
 	if kick.StatusCode != http.StatusAccepted || loc == "" {
 		return
 	}
-	final, _, err := r.c.Poll(r.ctx, loc, bulk.PollOptions{Deadline: time.Now().Add(r.e.Config.Timeouts.Export.Duration)})
+	final, _, err := r.c.Poll(r.ctx, loc, r.e.PollOptions())
 	framework.NoError(err, "Polling "+loc)
 	if final.StatusCode == http.StatusOK {
 		if m, err := bulk.ParseManifest(final.Body); err == nil && len(m.Output) > 0 {

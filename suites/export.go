@@ -70,7 +70,7 @@ func registerFullExport(e *framework.Env) {
 			framework.Checkf(len(relative) == 0, "%d file URLs of the manifest are not absolute, e.g. %s", len(relative), strings.Join(first(relative, 3), ", "))
 			framework.Checkf(len(untyped) == 0, "%d files of the manifest have no type, e.g. %s", len(untyped), strings.Join(first(untyped, 3), ", "))
 			wrongFile := keysOf(x, func(r framework.Resource) bool { return r.Type != r.FileType })
-			if d := framework.Unexpected(nil, wrongFile); !d.Empty() {
+			if d := framework.Offending(wrongFile); !d.Empty() {
 				framework.Failf("the manifest declares one type per file, but files hold resources of another type: %s", d)
 			}
 		})
@@ -120,7 +120,7 @@ func registerFullExport(e *framework.Env) {
 			if len(keysOf(x, func(r framework.Resource) bool { return len(r.Patients) > 0 })) == 0 {
 				Skip("the full Group export holds no resource in any patient's compartment: there is no patient data to judge (the completeness spec reports the missing members)")
 			}
-			if d := framework.Unexpected(nil, keysOf(x, outsiders(ms...))); !d.Empty() {
+			if d := framework.Offending(keysOf(x, outsiders(ms...))); !d.Empty() {
 				framework.Failf("the full export of Group/%s holds data of patients who are not members of it: %s", e.Config.Group, d)
 			}
 		})

@@ -114,7 +114,7 @@ func judgeSearch(e *framework.Env, q string, found []atrGroup, meets func(atrGro
 	if !slices.Contains(ids, e.Config.Group) {
 		framework.Failf("GET %s did not find Group/%s, which meets it; it found %d Groups", q, e.Config.Group, len(found))
 	}
-	if d := framework.Unexpected(nil, framework.KeySet(wrong...)); !d.Empty() {
+	if d := framework.Offending(framework.KeySet(wrong...)); !d.Empty() {
 		framework.Failf("GET %s matched Groups that do not meet the criterion: %s", q, d)
 	}
 }

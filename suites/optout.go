@@ -24,7 +24,7 @@ func registerOptOut(e *framework.Env) {
 		It("exports nothing of opted-out members in a full Group export", e.Req("PA-OPT-01"), func(ctx SpecContext) {
 			needCompartment(e)
 			x := fullExport(ctx, e)
-			if d := framework.Unexpected(nil, keysOf(x, ofPatients(e.Config.OptedOut...))); !d.Empty() {
+			if d := framework.Offending(keysOf(x, ofPatients(e.Config.OptedOut...))); !d.Empty() {
 				framework.Failf("the full export of Group/%s holds data of opted-out members: %s", e.Config.Group, d)
 			}
 		})
@@ -39,7 +39,7 @@ func registerOptOut(e *framework.Env) {
 			opted := e.Config.OptedOut[0]
 			full := fullExport(ctx, e)
 			x := export(ctx, e, framework.ExportRequest{Params: params(e, edition.Snapshot, framework.PatientParams(m, opted))})
-			if d := framework.Unexpected(nil, keysOf(x, ofPatients(opted))); !d.Empty() {
+			if d := framework.Offending(keysOf(x, ofPatients(opted))); !d.Empty() {
 				framework.Failf("the export with patient=Patient/%s, Patient/%s holds data of the opted-out Patient/%s: %s", m, opted, opted, d)
 			}
 			theirs, optedOut := ofPatients(m), ofPatients(e.Config.OptedOut...)

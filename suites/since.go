@@ -206,7 +206,7 @@ func registerSince(e *framework.Env) {
 					unverified = append(unverified, k)
 				}
 			}
-			if d := framework.Unexpected(nil, framework.KeySet(wrong...)); !d.Empty() {
+			if d := framework.Offending(framework.KeySet(wrong...)); !d.Empty() {
 				framework.Failf("the _since=%s export holds resources last updated before it that belong to no member who joined the Group since and that no newer exported resource references: %s", at, d)
 			}
 			if len(unverified) > 0 {
@@ -234,7 +234,7 @@ func registerSince(e *framework.Env) {
 			x := exportOrRefusal(ctx, e, framework.ExportRequest{Params: params(e, edition.Snapshot,
 				param("_until", "valueInstant", at))}, "a kick-off with _until="+at)
 			after := keysOf(x, func(r framework.Resource) bool { return !r.LastUpdated.IsZero() && !r.LastUpdated.Before(until) })
-			if d := framework.Unexpected(nil, after); !d.Empty() {
+			if d := framework.Offending(after); !d.Empty() {
 				framework.Failf("the _until=%s export holds resources updated at or after it: %s", at, d)
 			}
 			want := keysOf(full, func(r framework.Resource) bool { return !r.LastUpdated.IsZero() && r.LastUpdated.Before(until) })
@@ -245,7 +245,7 @@ func registerSince(e *framework.Env) {
 			still := changedSince(ctx, e, full, want, x, until)
 			if len(still) > 0 {
 				framework.Failf("resources that the full Group export shows updated before _until=%s are missing from the _until export and were not updated since: %s (of %s)",
-					at, framework.Unexpected(nil, framework.KeySet(still...)), d)
+					at, framework.Offending(framework.KeySet(still...)), d)
 			}
 		})
 	})

@@ -35,7 +35,7 @@ func registerSubset(e *framework.Env) {
 			}
 			x := export(ctx, e, framework.ExportRequest{Params: params(e, edition.Snapshot, framework.PatientParams(ms...))})
 			var problems []string
-			if d := framework.Unexpected(nil, keysOf(x, outsiders(ms...))); !d.Empty() {
+			if d := framework.Offending(keysOf(x, outsiders(ms...))); !d.Empty() {
 				problems = append(problems, "it holds data of patients not named: "+d.String())
 			}
 			got := keysOf(x, ofPatients(ms...))
@@ -67,7 +67,7 @@ func registerSubset(e *framework.Env) {
 			full := fullExport(ctx, e)
 			x := exportOrRefusal(ctx, e, framework.ExportRequest{Params: params(e, edition.Snapshot, framework.PatientParams(m, e.Config.NonMember))},
 				"a kick-off naming the non-member Patient/"+e.Config.NonMember)
-			if d := framework.Unexpected(nil, keysOf(x, outsiders(m))); !d.Empty() {
+			if d := framework.Offending(keysOf(x, outsiders(m))); !d.Empty() {
 				framework.Failf("the export with patient=Patient/%s, Patient/%s holds data of patients other than the member: %s", m, e.Config.NonMember, d)
 			}
 			want := keysOf(full, ofPatients(m))

@@ -58,7 +58,7 @@ func registerTypes(e *framework.Env) {
 			x := export(ctx, e, framework.ExportRequest{Params: params(e, edition.Snapshot,
 				framework.PatientParams(ms...), param("_type", "valueString", strings.Join(types, ",")))})
 			asked := set(types)
-			if d := framework.Unexpected(nil, keysOf(x, func(r framework.Resource) bool { return !asked[r.Type] })); !d.Empty() {
+			if d := framework.Offending(keysOf(x, func(r framework.Resource) bool { return !asked[r.Type] })); !d.Empty() {
 				framework.Failf("The export asked for with _type=%s holds other types: %s", strings.Join(types, ","), d)
 			}
 			theirs := ofPatients(ms...)
@@ -136,11 +136,11 @@ func registerTypes(e *framework.Env) {
 			}); err != nil {
 				framework.Failf("reading the exported Observations: %v", err)
 			}
-			if d := framework.Unexpected(nil, framework.KeySet(notLab...)); !d.Empty() {
+			if d := framework.Offending(framework.KeySet(notLab...)); !d.Empty() {
 				framework.Failf("The export with _typeFilter=Observation?category=laboratory kept Observations that are not laboratory ones: %s", d)
 			}
 			asked := map[string]bool{"Observation": true, other[0]: true}
-			if d := framework.Unexpected(nil, keysOf(x, func(r framework.Resource) bool { return !asked[r.Type] })); !d.Empty() {
+			if d := framework.Offending(keysOf(x, func(r framework.Resource) bool { return !asked[r.Type] })); !d.Empty() {
 				framework.Failf("The export asked for with _type=Observation,%s holds other types: %s", other[0], d)
 			}
 			got := keysOf(x, func(framework.Resource) bool { return true })

@@ -368,8 +368,16 @@ type ManifestRef struct {
 
 // PollOptions bound polling.
 type PollOptions struct {
-	// Deadline ends polling; zero means 5 minutes from now.
+	// Deadline, when set, ends polling at that time whatever the server
+	// reports.
 	Deadline time.Time
+	// Stall ends polling when the server has shown no progress for this
+	// long. Progress is a 202 whose X-Progress differs from the last one
+	// seen: an export that keeps saying how far it has got may take as long
+	// as it takes, one that says nothing new is stuck. Zero means 5 minutes
+	// when Deadline is zero too, and no bound when it is set; negative
+	// means no bound (with neither bound, polling goes on until ctx ends).
+	Stall time.Duration
 	// MinWait and MaxWait bound the wait between polls. Without a
 	// Retry-After the wait starts at MinWait and doubles after each poll up
 	// to MaxWait. A Retry-After is honoured, but capped at MaxWait so that
@@ -379,9 +387,13 @@ type PollOptions struct {
 	// Transient is how many transient failures in a row are retried before
 	// Poll gives up; 0 means 3, a negative value none. See Poll.
 	Transient int
+	// Heartbeat is how often, at most, the console hears that an export
+	// whose X-Progress has not changed is still going; 0 means 30 s.
+	Heartbeat time.Duration
 }
 
-// ErrPollTimeout means the export did not complete before the deadline.
+// ErrPollTimeout means the export did not complete in time: before the
+// deadline, or without progress for the stall bound.
 var ErrPollTimeout = errors.New("the export did not complete in time")
 
 // keptPending is how many 202 responses Poll returns at most (the first
@@ -392,11 +404,12 @@ const (
 	keptPendingBody = 4 << 10
 )
 
-// Poll polls a status URL until the export completes, fails or the deadline
-// passes. It returns the final response (200, or the error status that
-// ended the export) and, on 200, the caller parses the manifest. The first
-// and latest 202 responses seen are returned too, for checks on their
-// headers, with their bodies cut short.
+// Poll polls a status URL until the export completes, fails, or runs out of
+// time (see PollOptions: a deadline, and a bound on time without progress).
+// It returns the final response (200, or the error status that ended the
+// export) and, on 200, the caller parses the manifest. The first and latest
+// 202 responses seen are returned too, for checks on their headers, with
+// their bodies cut short.
 //
 // 202 and 429 wait and poll again. A transient failure waits and polls
 // again too, at most o.Transient times in a row: a transport error (the
@@ -408,17 +421,24 @@ const (
 // transient code). Any other status ends polling and is returned as final:
 // a 4xx or 5xx with an OperationOutcome is the export failing.
 //
-// When the next poll could only happen after the deadline, Poll returns
-// ErrPollTimeout at once rather than sleeping until then.
+// When the next poll could only happen after the time runs out, Poll
+// returns ErrPollTimeout at once rather than sleeping until then.
+//
+// While it polls, the console (Client.Progress) hears each new X-Progress
+// with the time elapsed, and at most every Heartbeat that the export is
+// still going.
 func (c *Client) Poll(ctx context.Context, statusURL string, o PollOptions) (final *Response, pending []*Response, err error) {
-	if o.Deadline.IsZero() {
-		o.Deadline = time.Now().Add(5 * time.Minute)
+	if o.Deadline.IsZero() && o.Stall == 0 {
+		o.Stall = 5 * time.Minute
 	}
 	if o.MinWait <= 0 {
 		o.MinWait = 100 * time.Millisecond
 	}
 	if o.MaxWait <= 0 {
 		o.MaxWait = 10 * time.Second
+	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = 30 * time.Second
 	}
 	o.MaxWait = max(o.MaxWait, o.MinWait)
 	switch {
@@ -427,17 +447,43 @@ func (c *Client) Poll(ctx context.Context, statusURL string, o PollOptions) (fin
 	case o.Transient < 0:
 		o.Transient = 0
 	}
-	ctx, cancel := context.WithDeadline(ctx, o.Deadline)
-	defer cancel()
+	if !o.Deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, o.Deadline)
+		defer cancel()
+	}
 	started := time.Now()
 	backoff := o.MinWait
 	failures := 0
+	// The clock of progress: the last X-Progress seen and when it changed.
+	lastProgress, progressed, told := "", started, started
+	// deadline is when polling must have ended: the sooner of the deadline
+	// and the stall bound after the last progress; zero for none.
+	deadline := func() time.Time {
+		d := o.Deadline
+		if o.Stall > 0 {
+			if s := progressed.Add(o.Stall); d.IsZero() || s.Before(d) {
+				d = s
+			}
+		}
+		return d
+	}
+	timedOut := func(polls int, why string) error {
+		err := fmt.Errorf("%w: still in progress after %d status requests in %s", ErrPollTimeout, polls, time.Since(started).Round(time.Millisecond))
+		if o.Stall > 0 && (o.Deadline.IsZero() || progressed.Add(o.Stall).Before(o.Deadline)) {
+			err = fmt.Errorf("%w, with no new X-Progress for %s", err, time.Since(progressed).Round(time.Millisecond))
+		}
+		if why != "" {
+			err = fmt.Errorf("%w, %s", err, why)
+		}
+		return err
+	}
 	for polls := 1; ; polls++ {
 		resp, err := c.Do(ctx, Request{Method: http.MethodGet, URL: statusURL, Header: http.Header{"Accept": {"application/json"}}})
 		switch {
 		case err != nil && ctx.Err() != nil:
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return nil, pending, fmt.Errorf("%w: still in progress after %d status requests in %s", ErrPollTimeout, polls, time.Since(started).Round(time.Millisecond))
+				return nil, pending, timedOut(polls, "")
 			}
 			return nil, pending, ctx.Err()
 		case err != nil:
@@ -448,8 +494,13 @@ func (c *Client) Poll(ctx context.Context, statusURL string, o PollOptions) (fin
 		case resp.StatusCode == http.StatusAccepted:
 			failures = 0
 			pending = keepPending(pending, resp)
-			if p := resp.Header.Get("X-Progress"); p != "" {
-				c.progress("export in progress: %s", cut(p, 100))
+			now := time.Now()
+			if p := resp.Header.Get("X-Progress"); p != "" && p != lastProgress {
+				lastProgress, progressed, told = p, now, now
+				c.progress("export in progress (%s): %s", now.Sub(started).Round(time.Second), cut(p, 100))
+			} else if now.Sub(told) >= o.Heartbeat {
+				told = now
+				c.progress("export still in progress after %s (%d status requests; %s)", now.Sub(started).Round(time.Second), polls, lastSaid(lastProgress, now.Sub(progressed)))
 			}
 		case resp.StatusCode == http.StatusTooManyRequests:
 			// Polled too often: not a failure, just wait as told.
@@ -462,20 +513,27 @@ func (c *Client) Poll(ctx context.Context, statusURL string, o PollOptions) (fin
 			return resp, pending, nil
 		}
 
-		next, told := backoff, false
+		next, given := backoff, false
 		if resp != nil {
-			next, told = RetryAfter(resp.Header.Get("Retry-After"), time.Now())
+			next, given = RetryAfter(resp.Header.Get("Retry-After"), time.Now())
 		}
-		if !told {
+		if !given {
 			next, backoff = backoff, min(backoff*2, o.MaxWait)
 		}
 		next = min(max(next, o.MinWait), o.MaxWait)
-		if time.Now().Add(next).After(o.Deadline) {
-			return nil, pending, fmt.Errorf("%w: still in progress after %d status requests in %s, and the next one (in %s) would be past the deadline",
-				ErrPollTimeout, polls, time.Since(started).Round(time.Millisecond), next)
+		if d := deadline(); !d.IsZero() && time.Now().Add(next).After(d) {
+			return nil, pending, timedOut(polls, fmt.Sprintf("and the next one (in %s) would be past the deadline", next))
 		}
 		c.wait(ctx, next)
 	}
+}
+
+// lastSaid describes the server's last X-Progress for a heartbeat line.
+func lastSaid(p string, since time.Duration) string {
+	if p == "" {
+		return "the server sends no X-Progress"
+	}
+	return fmt.Sprintf("the server said %q %s ago", cut(p, 60), since.Round(time.Second))
 }
 
 // transientEnd is the error of the last of too many transient failures.

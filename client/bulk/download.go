@@ -48,6 +48,104 @@ type DownloadOptions struct {
 	// can start while other files still download. Calls may come from
 	// several goroutines at once.
 	OnFile func(File)
+	// Disk, when set, counts the bytes the downloaded files hold on disk,
+	// so that a run can report them and release each file when nothing
+	// needs it any more (Disk.Release).
+	Disk *Disk
+}
+
+// Disk counts what downloaded files hold on disk: now, at the most, and
+// downloaded in all. A file's bytes count from the moment they are written,
+// and stop counting when the file is released (or removed because its
+// download failed). It is safe for concurrent use; the zero value is ready.
+type Disk struct {
+	mu               sync.Mutex
+	now, peak, total int64
+	files            int
+}
+
+// DiskUsage is a Disk's count at one moment.
+type DiskUsage struct {
+	// Now is what downloaded files not yet released hold.
+	Now int64 `json:"now"`
+	// Peak is the most Now has been.
+	Peak int64 `json:"peak"`
+	// Total is every byte downloaded, released or not.
+	Total int64 `json:"total"`
+	// Files is how many files are on disk now.
+	Files int `json:"files"`
+}
+
+func (d *Disk) add(n int64) {
+	if d == nil || n == 0 {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.now += n
+	if n > 0 {
+		d.total += n
+	}
+	d.peak = max(d.peak, d.now)
+}
+
+// removed takes back the bytes of a partial file removed after a failed
+// download (they stay in Total: they were downloaded).
+func (d *Disk) removed(n int64) {
+	if d == nil || n == 0 {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.now -= n
+}
+
+func (d *Disk) kept() {
+	if d == nil {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.files++
+}
+
+// Release removes downloaded files from disk and stops counting them.
+// Files without a path (failed downloads) and files already released are
+// skipped; the first removal error is returned, the rest still removed.
+func (d *Disk) Release(files ...File) error {
+	var first error
+	for _, f := range files {
+		if f.Path == "" {
+			continue
+		}
+		err := os.Remove(f.Path)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // released before
+		}
+		if err != nil {
+			if first == nil {
+				first = fmt.Errorf("releasing a downloaded file: %w", err)
+			}
+			continue
+		}
+		if d != nil {
+			d.mu.Lock()
+			d.now -= f.Bytes
+			d.files--
+			d.mu.Unlock()
+		}
+	}
+	return first
+}
+
+// Usage reports the count so far.
+func (d *Disk) Usage() DiskUsage {
+	if d == nil {
+		return DiskUsage{}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return DiskUsage{Now: d.now, Peak: d.peak, Total: d.total, Files: d.files}
 }
 
 // Download errors, for errors.Is.
@@ -77,6 +175,7 @@ func (c *Client) DownloadAll(ctx context.Context, refs []ManifestRef, o Download
 	// may list many thousands of files.
 	next := make(chan int)
 	var wg sync.WaitGroup
+	sofar := downloadProgress{c: c, of: len(refs), started: time.Now()}
 	for range min(par, len(refs)) {
 		wg.Go(func() {
 			for i := range next {
@@ -84,6 +183,7 @@ func (c *Client) DownloadAll(ctx context.Context, refs []ManifestRef, o Download
 					out[i] = File{Ref: refs[i], Err: fmt.Errorf("GET %s: not started: %w", refs[i].URL, err)}
 				} else {
 					out[i] = c.Download(ctx, refs[i], o)
+					sofar.done(out[i])
 				}
 				if o.OnFile != nil {
 					o.OnFile(out[i])
@@ -97,6 +197,51 @@ func (c *Client) DownloadAll(ctx context.Context, refs []ManifestRef, o Download
 	close(next)
 	wg.Wait()
 	return out
+}
+
+// downloadProgress tells the console how far a set of downloads has got:
+// each file as it finishes, with the files, resources and bytes so far, the
+// rate and the time since the first download started.
+type downloadProgress struct {
+	c       *Client
+	of      int
+	started time.Time
+
+	mu                   sync.Mutex
+	files, failed, lines int
+	bytes                int64
+}
+
+func (p *downloadProgress) done(f File) {
+	if p.c.Progress == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if f.Err != nil {
+		p.failed++
+		return
+	}
+	p.files++
+	p.lines += f.Lines
+	p.bytes += f.Bytes
+	elapsed := time.Since(p.started)
+	rate := float64(p.lines) / max(elapsed.Seconds(), 1e-3)
+	p.c.progress("downloaded %s: %d resources, %s; %d of %d files, %d resources, %s so far (%.0f resources/s, %s)",
+		f.Ref.Type, f.Lines, Bytes(f.Bytes), p.files+p.failed, p.of, p.lines, Bytes(p.bytes), rate, elapsed.Round(100*time.Millisecond))
+}
+
+// Bytes formats a size for people: 512 B, 1.4 MB, 2.1 GB (decimal units).
+func Bytes(n int64) string {
+	switch {
+	case n < 1000:
+		return fmt.Sprintf("%d B", n)
+	case n < 1000*1000:
+		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
+	case n < 1000*1000*1000:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	}
+	return fmt.Sprintf("%.2f GB", float64(n)/1e9)
 }
 
 // limits are a download's bounds with their defaults applied.
@@ -212,9 +357,11 @@ func (c *Client) download(ctx context.Context, ref ManifestRef, o DownloadOption
 		}
 		if f.Err != nil {
 			os.Remove(tmp.Name())
+			o.Disk.removed(f.Bytes)
 			return
 		}
 		f.Path = tmp.Name()
+		o.Disk.kept()
 	}()
 	w := bufio.NewWriterSize(tmp, 256<<10)
 	lines := lineCounter{max: l.maxLine}
@@ -236,6 +383,7 @@ func (c *Client) download(ctx context.Context, ref ManifestRef, o DownloadOption
 			}
 			f.Bytes += int64(n)
 			f.Lines = lines.n
+			o.Disk.add(int64(n))
 			if _, err := w.Write(chunk); err != nil {
 				f.Err = fmt.Errorf("writing %s: %w", tmp.Name(), err)
 				return f
@@ -254,7 +402,6 @@ func (c *Client) download(ctx context.Context, ref ManifestRef, o DownloadOption
 		f.Err = fmt.Errorf("writing %s: %w", tmp.Name(), err)
 		return f
 	}
-	c.progress("downloaded %s: %d resources, %d bytes", ref.Type, f.Lines, f.Bytes)
 	return f
 }
 

@@ -54,7 +54,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		strict    = fs.Bool("strict", false, "strict gate: SHOULD failures fail the run (as --fail-on should)")
 		quiet     = fs.Bool("quiet", false, "print only the verdict line")
 		verbose   = fs.Bool("verbose", false, "print every spec as it runs")
-		exportTO  = fs.Duration("export-timeout", 0, "bound on one export, kick-off to last file (default 5m)")
+		exportTO  config.Duration
 		requestTO = fs.Duration("request-timeout", 0, "bound on one HTTP exchange (default 30s)")
 		operation = fs.String("operation", "", `export operation to drive: "davinci-data-export" (PDex, default) or "export" (plain Bulk Data $export: a gap analysis, never a PDex verdict)`)
 	)
@@ -63,6 +63,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.Var(&faults, "fault", "switch on a reference-server fault (with --target reference; see serve --list-faults)")
 	fs.Var(&variants, "variant", "switch on a conformant variation of the reference server (with --target reference; see serve --list-variants)")
 	fs.Var(&packages, "packages", "FHIR package .tgz or folder for profile validation (repeatable; also FHIR_PACKAGES)")
+	fs.Var(&exportTO, "export-timeout", "how long one export may go without progress (a new X-Progress restarts the clock), or \"unlimited\" (default 5m)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -95,8 +96,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	cfg.Faults = append(cfg.Faults, faults...)
 	cfg.Variants = append(cfg.Variants, variants...)
 	cfg.Packages = append(cfg.Packages, packages...)
-	if *exportTO > 0 {
-		cfg.Timeouts.Export.Duration = *exportTO
+	if exportTO.Duration > 0 || exportTO.Unlimited {
+		cfg.Timeouts.Export = exportTO
 	}
 	if *requestTO > 0 {
 		cfg.Timeouts.Request.Duration = *requestTO

@@ -27,7 +27,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var (
 		addr        = fs.String("addr", "127.0.0.1:8080", "address to listen on")
 		db          = fs.String("db", "pdex-reference.db", "SQLite database file (created when missing)")
-		data        = fs.String("data", "", "folder of NDJSON files (from 'fixtures generate') to load into an empty database")
+		data        = fs.String("data", "", "folder of NDJSON files (from 'fixtures generate') to load into an empty database (not read when the database holds data)")
 		writeConfig = fs.String("write-config", "", "write a run configuration for this server to this file")
 		baseURL     = fs.String("base-url", "", "public base URL (default http://ADDR)")
 		edition     = fs.String("edition", "2.0.0", "PDex edition")
@@ -76,18 +76,31 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		opts.TLS = tc
 	}
+	loaded := false
 	if *data != "" {
-		d, err := fixtures.LoadDir(*data)
-		if err != nil {
-			return usagef("--data: %v", err)
+		if st, err := os.Stat(*data); err != nil || !st.IsDir() {
+			return usagef("--data %s is not a folder", *data)
 		}
-		opts.Data = d
+		// Read only when the database is empty: a loaded database starts
+		// at once, without holding the whole data set in memory.
+		opts.Load = func() (*fixtures.Dataset, error) {
+			loaded = true
+			fmt.Fprintf(stderr, "loading %s into %s\n", *data, *db)
+			d, err := fixtures.LoadDir(*data)
+			if err != nil {
+				return nil, fmt.Errorf("--data: %w", err)
+			}
+			return d, nil
+		}
 	}
 	srv, err := reference.Listen(ctx, *addr, opts)
 	if err != nil {
 		return usagef("%v", err)
 	}
 	defer srv.Close()
+	if *data != "" && !loaded {
+		fmt.Fprintf(stderr, "%s already holds data: --data %s was not read (use a new --db to load it)\n", *db, *data)
+	}
 	if *writeConfig != "" {
 		facts, err := srv.Facts(ctx)
 		if err != nil {

@@ -20,36 +20,40 @@ type Difference struct {
 // examples is how many keys of each kind a Difference keeps.
 const examples = 5
 
-// Compare compares the keys wanted with the keys got. Either side may be
-// given as a set (map) for lookups; nothing is sorted but the examples.
-func Compare(want, got map[string]bool) Difference {
+// Compare compares the keys wanted with the keys got: sets (KeySet,
+// Export.Keys), or any map keyed the same way, such as an export's index
+// (Export.Resources), which then needs no copy. A key counts as present
+// when the map holds it, whatever its value. Nothing is sorted but the
+// examples.
+func Compare[A, B any](want map[string]A, got map[string]B) Difference {
+	d := Missing(want, got)
+	u := Unexpected(want, got)
+	d.Unexpected, d.UnexpectedEg = u.Unexpected, u.UnexpectedEg
+	return d
+}
+
+// Missing reports the keys of want that got lacks (got may hold more): one
+// pass over want.
+func Missing[A, B any](want map[string]A, got map[string]B) Difference {
 	d := Difference{WantCount: len(want), GotCount: len(got)}
 	for k := range want {
-		if !got[k] {
+		if _, ok := got[k]; !ok {
 			d.Missing++
 			d.MissingEg = keepFirst(d.MissingEg, k)
 		}
 	}
+	return d
+}
+
+// Unexpected reports the keys of got that want lacks: one pass over got.
+func Unexpected[A, B any](want map[string]A, got map[string]B) Difference {
+	d := Difference{WantCount: len(want), GotCount: len(got)}
 	for k := range got {
-		if !want[k] {
+		if _, ok := want[k]; !ok {
 			d.Unexpected++
 			d.UnexpectedEg = keepFirst(d.UnexpectedEg, k)
 		}
 	}
-	return d
-}
-
-// Missing reports the keys of want that got lacks (got may hold more).
-func Missing(want, got map[string]bool) Difference {
-	d := Compare(want, got)
-	d.Unexpected, d.UnexpectedEg = 0, nil
-	return d
-}
-
-// Unexpected reports the keys of got that want lacks.
-func Unexpected(want, got map[string]bool) Difference {
-	d := Compare(want, got)
-	d.Missing, d.MissingEg = 0, nil
 	return d
 }
 
@@ -102,4 +106,10 @@ func KeySet(keys ...string) map[string]bool {
 		m[k] = true
 	}
 	return m
+}
+
+// Offending reports every key of got as unexpected: the keys a scenario
+// found that none may be, counted, with the first few as examples.
+func Offending[B any](got map[string]B) Difference {
+	return Unexpected(map[string]struct{}(nil), got)
 }

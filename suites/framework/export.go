@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pdex-conform/pdex-conform/client/bulk"
@@ -31,6 +32,9 @@ type ExportRequest struct {
 	// Validate validates every output line as its file downloads, so that
 	// Env.Validate has the result at once.
 	Validate bool
+	// Keep keeps the files on disk after the spec that made the export
+	// ends, for an export a later spec reads too.
+	Keep bool
 }
 
 // Export is what one export produced.
@@ -50,6 +54,7 @@ type Export struct {
 	LineErrors []string
 
 	lineErrorsDropped int
+	released          atomic.Bool
 
 	validateOnce sync.Once
 	validation   *Validation
@@ -68,6 +73,13 @@ type Resource struct {
 	Line        int
 	// FileType is the type its manifest entry declared.
 	FileType string
+	// Offset and Size place the line in its downloaded file, so that a
+	// spec can read the resources it needs (Export.Read) without reading
+	// the files again.
+	Offset int64
+	Size   int
+
+	path string // the downloaded file
 }
 
 // Key is the index key of a resource.
@@ -109,9 +121,14 @@ func (e *KickoffError) Error() string {
 
 // RunExport kicks off an export, polls it to completion, downloads every
 // file and indexes the output. It returns what it got so far with an error
-// when a step fails. The whole of it, kick-off to last file, is bounded by
-// timeouts.export; each exchange by timeouts.request, and a download by
-// timeouts.request without a byte.
+// when a step fails. Each exchange is bounded by timeouts.request, and a
+// download by timeouts.request without a byte; the export as a whole by
+// timeouts.export without progress (see PollOptions), or not at all when it
+// is unlimited: the console then hears how far it has got.
+//
+// The files of an export made during a spec are released (removed from
+// disk) when the spec ends, unless the request says Keep; the full export's
+// stay for the whole run.
 func (e *Env) RunExport(ctx context.Context, r ExportRequest) (*Export, error) {
 	if r.Group == "" {
 		r.Group = e.Config.Group
@@ -121,13 +138,12 @@ func (e *Env) RunExport(ctx context.Context, r ExportRequest) (*Export, error) {
 	}
 	c := e.Client()
 	x := &Export{Started: time.Now()}
-	limit := e.Config.Timeouts.Export.Duration
-	deadline := x.Started.Add(limit)
-	ctx, cancel := context.WithDeadlineCause(ctx, deadline,
-		fmt.Errorf("%w (timeouts.export %s)", bulk.ErrPollTimeout, limit))
-	defer cancel()
+	if !r.Keep {
+		e.releaseAfterSpec(x)
+	}
+	limit := e.Config.Timeouts.Export
 	e.progress("kick-off: %s Group/%s/%s", methodOr(r.Method), r.Group, e.Operation())
-	resp, err := c.StartExport(ctx, bulk.Kickoff{Group: r.Group, Method: r.Method, Params: r.Params, Prefer: r.Prefer, RetryUntil: deadline})
+	resp, err := c.StartExport(ctx, bulk.Kickoff{Group: r.Group, Method: r.Method, Params: r.Params, Prefer: r.Prefer, RetryUntil: e.retryUntil()})
 	if err != nil {
 		return x, fmt.Errorf("kick-off: %w", err)
 	}
@@ -140,7 +156,7 @@ func (e *Env) RunExport(ctx context.Context, r ExportRequest) (*Export, error) {
 		return x, errors.New("the kick-off answered 202 without Content-Location")
 	}
 	x.StatusURL = loc
-	final, pending, err := c.Poll(ctx, loc, bulk.PollOptions{Deadline: deadline})
+	final, pending, err := c.Poll(ctx, loc, e.PollOptions())
 	x.Pending, x.Final = pending, final
 	if err != nil {
 		return x, fmt.Errorf("polling %s (timeouts.export %s): %w", loc, limit, err)
@@ -155,10 +171,10 @@ func (e *Env) RunExport(ctx context.Context, r ExportRequest) (*Export, error) {
 	}
 	x.Manifest = m
 	withToken := m.RequiresAccessToken != nil && *m.RequiresAccessToken
-	opts := bulk.DownloadOptions{Dir: e.WorkDir, WithToken: withToken, Idle: e.Config.Timeouts.Request.Duration}
+	opts := bulk.DownloadOptions{Dir: e.WorkDir, WithToken: withToken, Idle: e.Config.Timeouts.Request.Duration, Disk: e.Disk}
 	// Each output file is indexed (and, when asked, validated) as soon as
 	// it is on disk, while the others still download.
-	p := e.newPipeline(true, r.Validate)
+	p := e.newPipeline(ctx, true, r.Validate)
 	outOpts := opts
 	outOpts.OnFile = p.add
 	x.Files = c.DownloadAll(ctx, resolveRefs(loc, m.Output), outOpts)
@@ -176,14 +192,64 @@ func (e *Env) RunExport(ctx context.Context, r ExportRequest) (*Export, error) {
 		}
 		return x, errors.Join(failed...)
 	}
+	if err := ctx.Err(); err != nil {
+		return x, fmt.Errorf("reading the files: %w", context.Cause(ctx))
+	}
 	if err := p.indexInto(x); err != nil {
 		return x, err
 	}
 	if r.Validate {
 		x.validateOnce.Do(func() { x.validation = p.validation(x) })
 	}
-	e.progress("export complete: %d files, %d resources", len(x.Files), len(x.Resources))
+	e.progress("export complete: %d files, %d resources in %s", len(x.Files), len(x.Resources), time.Since(x.Started).Round(100*time.Millisecond))
 	return x, nil
+}
+
+// PollOptions are the bounds of polling an export's status under the run's
+// timeouts.export: no bound when it is unlimited, otherwise the longest
+// time without progress.
+func (e *Env) PollOptions() bulk.PollOptions {
+	limit := e.Config.Timeouts.Export
+	if limit.Unlimited {
+		return bulk.PollOptions{Stall: -1}
+	}
+	return bulk.PollOptions{Stall: limit.Duration}
+}
+
+// retryUntil is how long a kick-off answered 429 (too many exports) is
+// tried again: timeouts.export, or for as long as it takes when unlimited.
+func (e *Env) retryUntil() time.Time {
+	limit := e.Config.Timeouts.Export
+	if limit.Unlimited {
+		return time.Now().AddDate(100, 0, 0)
+	}
+	return time.Now().Add(limit.Duration)
+}
+
+// releaseAfterSpec has an export's files removed from disk when the spec
+// that made it ends: no later spec reads them.
+func (e *Env) releaseAfterSpec(x *Export) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.specExports = append(e.specExports, x)
+}
+
+// release removes the files of the exports the spec made.
+func (e *Env) release() {
+	e.mu.Lock()
+	xs := e.specExports
+	e.specExports = nil
+	e.mu.Unlock()
+	for _, x := range xs {
+		x.Release(e.Disk)
+	}
+}
+
+// Release removes the export's downloaded files from disk (counting them
+// off disk); the index stays, but EachResource and Read fail afterwards.
+func (x *Export) Release(disk *bulk.Disk) error {
+	x.released.Store(true)
+	return disk.Release(append(slices.Clone(x.Files), x.ErrFiles...)...)
 }
 
 func methodOr(m string) string {
@@ -229,21 +295,29 @@ func (x *Export) lineError(msg string) {
 	}
 }
 
-// EachLine calls fn for every non-empty line of an NDJSON file.
+// EachLine calls fn for every non-empty line of an NDJSON file, with its
+// number (from 1). Each line is a fresh slice fn may keep.
 func EachLine(path string, fn func(n int, line []byte) error) error {
+	return eachLineAt(path, func(n int, _ int64, line []byte) error { return fn(n, line) })
+}
+
+// eachLineAt is EachLine with each line's byte offset in the file.
+func eachLineAt(path string, fn func(n int, offset int64, line []byte) error) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
 	r := bufio.NewReaderSize(f, 1<<20)
+	var off int64
 	for n := 1; ; n++ {
 		line, err := r.ReadBytes('\n')
 		if len(bytes.TrimSpace(line)) > 0 {
-			if ferr := fn(n, line); ferr != nil {
+			if ferr := fn(n, off, line); ferr != nil {
 				return ferr
 			}
 		}
+		off += int64(len(line))
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
@@ -251,6 +325,69 @@ func EachLine(path string, fn func(n int, line []byte) error) error {
 			return err
 		}
 	}
+}
+
+// ErrReleased is reading an export whose files were released (removed
+// from disk when the spec that made it ended).
+var ErrReleased = errors.New("the export's files were released when the spec that made it ended")
+
+// Read returns the line of an indexed resource, read from its place in
+// the downloaded file: a spec that needs some resources of a large export
+// reads just those.
+func (x *Export) Read(r Resource) ([]byte, error) {
+	if x.released.Load() {
+		return nil, ErrReleased
+	}
+	if r.path == "" {
+		return nil, fmt.Errorf("%s/%s is not in the export's index", r.Type, r.ID)
+	}
+	f, err := os.Open(r.path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	buf := make([]byte, r.Size)
+	if _, err := f.ReadAt(buf, r.Offset); err != nil {
+		return nil, fmt.Errorf("reading %s/%s (line %d of %s): %w", r.Type, r.ID, r.Line, r.File, err)
+	}
+	return buf, nil
+}
+
+// Keys returns the set of the keys ("Type/id") of the resources that
+// satisfy keep (every resource when keep is nil): the form Compare takes.
+// It takes time linear in the export; nothing is sorted.
+func (x *Export) Keys(keep func(Resource) bool) map[string]bool {
+	if keep == nil {
+		out := make(map[string]bool, len(x.Resources))
+		for k := range x.Resources {
+			out[k] = true
+		}
+		return out
+	}
+	// The keys are gathered first so that the set is made at its size at
+	// once, without growing (and rehashing) on the way.
+	var kept []string
+	for k, r := range x.Resources {
+		if keep(r) {
+			kept = append(kept, k)
+		}
+	}
+	out := make(map[string]bool, len(kept))
+	for _, k := range kept {
+		out[k] = true
+	}
+	return out
+}
+
+// PatientSet returns the set of the output's compartment owners.
+func (x *Export) PatientSet() map[string]bool {
+	out := make(map[string]bool)
+	for _, r := range x.Resources {
+		for _, p := range r.Patients {
+			out[p] = true
+		}
+	}
+	return out
 }
 
 // Types lists the resource types in the output, sorted.
@@ -283,7 +420,9 @@ func (x *Export) Patients() []string {
 	return out
 }
 
-// Select returns the keys of resources that satisfy keep, sorted.
+// Select returns the keys of resources that satisfy keep, in no particular
+// order: an export may hold hundreds of thousands, and nothing here sorts
+// them. To compare two exports, use Keys and Compare.
 func (x *Export) Select(keep func(Resource) bool) []string {
 	var out []string
 	for k, r := range x.Resources {
@@ -291,7 +430,6 @@ func (x *Export) Select(keep func(Resource) bool) []string {
 			out = append(out, k)
 		}
 	}
-	sort.Strings(out)
 	return out
 }
 
@@ -347,9 +485,11 @@ func (e *Env) FullExport(ctx context.Context) (*Export, error) {
 	if !done {
 		// Validated while downloading when a spec that validates it will
 		// run: validation is most of the cost of a large export.
-		x, err := e.RunExport(ctx, ExportRequest{Validate: e.willRun("PA-EXP-05") || e.willRun("PA-PROF-01")})
+		start := time.Now()
+		x, err := e.RunExport(ctx, ExportRequest{Keep: true, Validate: e.willRun("PA-EXP-05") || e.willRun("PA-PROF-01")})
 		e.mu.Lock()
 		e.full, e.fullErr, e.fullDone = x, err, true
+		e.fullSpan = Span{Start: start, End: time.Now()}
 		e.mu.Unlock()
 	}
 	e.mu.Lock()
@@ -360,9 +500,31 @@ func (e *Env) FullExport(ctx context.Context) (*Export, error) {
 	return e.full, nil
 }
 
+// Span is a stretch of the run's time.
+type Span struct{ Start, End time.Time }
+
+// FullExportSpan is when the shared full export ran (kick-off to the last
+// file indexed and validated), and how many resources it gave; ok is false
+// when no spec asked for it. The spec that asks first pays for it; a
+// benchmark that times areas gives it a line of its own.
+func (e *Env) FullExportSpan() (span Span, resources int, ok bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.fullDone {
+		return Span{}, 0, false
+	}
+	if e.full != nil {
+		resources = len(e.full.Resources)
+	}
+	return e.fullSpan, resources, true
+}
+
 // EachResource calls fn for every line of the output files of a type ("" for
 // every type).
 func (x *Export) EachResource(typ string, fn func(raw []byte) error) error {
+	if x.released.Load() {
+		return ErrReleased
+	}
 	for _, f := range x.Files {
 		if typ != "" && f.Ref.Type != typ {
 			continue
@@ -374,8 +536,37 @@ func (x *Export) EachResource(typ string, fn func(raw []byte) error) error {
 	return nil
 }
 
+// EachDecoded calls fn for every line of the output files of a type (""
+// for every type) with the line decoded into a T, so that a spec that needs
+// a resource's fields and its raw line parses it once. A line that is not
+// JSON of T's shape ends the walk with an error naming it.
+func EachDecoded[T any](x *Export, typ string, fn func(v T, raw []byte) error) error {
+	if x.released.Load() {
+		return ErrReleased
+	}
+	for _, f := range x.Files {
+		if typ != "" && f.Ref.Type != typ {
+			continue
+		}
+		err := EachLine(f.Path, func(n int, line []byte) error {
+			var v T
+			if err := json.Unmarshal(line, &v); err != nil {
+				return fmt.Errorf("%s file %s line %d: %w", f.Ref.Type, f.Ref.URL, n, err)
+			}
+			return fn(v, line)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // EachError calls fn for every line of the error files.
 func (x *Export) EachError(fn func(raw []byte) error) error {
+	if x.released.Load() {
+		return ErrReleased
+	}
 	for _, f := range x.ErrFiles {
 		if err := EachLine(f.Path, func(_ int, line []byte) error { return fn(line) }); err != nil {
 			return err

@@ -60,6 +60,9 @@ type Env struct {
 	// Capability is the target's CapabilityStatement, read before the run
 	// (nil when it could not be read).
 	Capability *Capability
+	// Disk counts the bytes downloaded files hold in WorkDir; nil counts
+	// nothing (files are still released).
+	Disk *bulk.Disk
 
 	mu           sync.Mutex
 	causes       []Cause
@@ -72,9 +75,13 @@ type Env struct {
 	full         *Export
 	fullErr      error
 	fullDone     bool
+	fullSpan     Span
 	members      []string
 	tokenURL     string
 	api          apiMismatches
+	// specExports are the exports made by the current spec, released when
+	// it ends.
+	specExports []*Export
 }
 
 // Client returns a Bulk Data client that records its exchanges as the
@@ -144,6 +151,8 @@ func (e *Env) flush() {
 // Install registers the hooks every spec needs. Call it once in Register.
 func (e *Env) Install() {
 	JustAfterEach(func() { e.flush() })
+	// After the spec's own cleanup, which may still read its export.
+	AfterEach(func() { e.release() })
 }
 
 // Req returns the labels of a spec that tests the given requirements: their

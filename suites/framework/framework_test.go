@@ -1,6 +1,7 @@
 package framework
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -24,7 +25,7 @@ func exportOf(t *testing.T, lines ...string) *Export {
 // indexOnly runs an export's files through the pipeline as RunExport does,
 // indexing without validating.
 func indexOnly(x *Export) error {
-	p := (&Env{}).newPipeline(true, false)
+	p := (&Env{}).newPipeline(context.Background(), true, false)
 	for _, f := range x.Files {
 		p.add(f)
 	}

@@ -2,6 +2,7 @@ package framework
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"runtime"
 	"slices"
@@ -21,6 +22,7 @@ import (
 // so memory does not grow with the export.
 type pipeline struct {
 	e        *Env
+	ctx      context.Context
 	index    bool
 	validate bool
 
@@ -35,6 +37,7 @@ type pipeline struct {
 type lineJob struct {
 	f    *fileWork
 	n    int
+	off  int64
 	line []byte
 }
 
@@ -68,8 +71,11 @@ type issueAt struct {
 	text string
 }
 
-func (e *Env) newPipeline(index, validate bool) *pipeline {
-	p := &pipeline{e: e, index: index, validate: validate, jobs: make(chan lineJob, 1024), files: map[string]*fileWork{}}
+// newPipeline starts the workers. When ctx ends (the run interrupted), the
+// files stop being read and the lines queued are dropped unprocessed: the
+// caller reports ctx's error, not the pipeline's partial result.
+func (e *Env) newPipeline(ctx context.Context, index, validate bool) *pipeline {
+	p := &pipeline{e: e, ctx: ctx, index: index, validate: validate, jobs: make(chan lineJob, 1024), files: map[string]*fileWork{}}
 	for range runtime.GOMAXPROCS(0) {
 		p.workers.Add(1)
 		go p.work()
@@ -92,10 +98,17 @@ func (p *pipeline) add(f bulk.File) {
 	p.readers.Add(1)
 	go func() {
 		defer p.readers.Done()
-		fw.readErr = EachLine(f.Path, func(n int, line []byte) error {
+		fw.readErr = eachLineAt(f.Path, func(n int, off int64, line []byte) error {
+			if p.ctx.Err() != nil {
+				return context.Cause(p.ctx)
+			}
 			fw.lines++
-			p.jobs <- lineJob{fw, n, line} // EachLine gives each line its own slice
-			return nil
+			select {
+			case p.jobs <- lineJob{fw, n, off, line}: // each line is its own slice
+				return nil
+			case <-p.ctx.Done():
+				return context.Cause(p.ctx)
+			}
 		})
 		if p.validate {
 			p.e.progress("validating %s: %d lines", f.Ref.Type, fw.lines)
@@ -115,6 +128,9 @@ func (p *pipeline) wait() {
 func (p *pipeline) work() {
 	defer p.workers.Done()
 	for j := range p.jobs {
+		if p.ctx.Err() != nil {
+			continue // drain: the result will not be used
+		}
 		var r Resource
 		placed := false
 		// encoding/json quietly replaces invalid UTF-8; NDJSON must be
@@ -123,7 +139,8 @@ func (p *pipeline) work() {
 		badUTF8 := p.index && !utf8.Valid(j.line)
 		if p.index {
 			if pl, err := p.e.place(j.line); err == nil && pl.Type != "" {
-				r = Resource{Type: pl.Type, ID: pl.ID, Patients: pl.Patients, File: j.f.file.Ref.URL, Line: j.n, FileType: j.f.file.Ref.Type}
+				r = Resource{Type: pl.Type, ID: pl.ID, Patients: pl.Patients, File: j.f.file.Ref.URL, Line: j.n, FileType: j.f.file.Ref.Type,
+					Offset: j.off, Size: len(j.line), path: j.f.file.Path}
 				r.LastUpdated, _ = time.Parse(time.RFC3339Nano, pl.LastUpdated)
 				placed = true
 			}

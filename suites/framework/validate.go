@@ -1,6 +1,7 @@
 package framework
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/onsi/ginkgo/v2/types"
@@ -37,7 +38,7 @@ func (e *Env) Validate(x *Export) *Validation {
 }
 
 func (e *Env) validate(x *Export) *Validation {
-	p := e.newPipeline(false, true)
+	p := e.newPipeline(context.Background(), false, true)
 	for _, f := range x.Files {
 		p.add(f)
 	}
