@@ -1,11 +1,16 @@
 // Package r4 checks that resources are structurally valid FHIR R4, using
 // github.com/google/fhir/go: types, cardinality of required elements,
 // reference targets and required-binding codes. It knows nothing of
-// profiles; package profile does.
+// profiles; package profile does. pdex-conform uses it where no FHIR
+// package is loaded, and as an independent cross-check of the snapshot
+// engine, which otherwise checks structure from the R4 definitions.
 package r4
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/google/fhir/go/fhirversion"
@@ -29,16 +34,123 @@ func New() (*Parser, error) {
 	return &Parser{um: um}, nil
 }
 
+// MaxDepth bounds how deeply JSON may nest before it is refused unread:
+// real resources nest a few dozen levels, and the parser recurses once per
+// level. It is the bound of the snapshot engine's decoder too.
+const MaxDepth = 512
+
 // Check parses one resource and returns its structural issues; none means the
 // resource is valid R4.
 func (p *Parser) Check(raw []byte) []validators.Issue {
+	if d := depth(raw); d > MaxDepth {
+		return []validators.Issue{{Severity: validators.Error, Message: fmt.Sprintf("invalid JSON: nested more than %d levels deep", MaxDepth), Rule: Rule}}
+	}
+	if bytes.Contains(raw, []byte(`"Parameters"`)) {
+		if issues, ok := p.checkParameters(raw); ok {
+			return issues
+		}
+	}
+	return p.check(raw)
+}
+
+func (p *Parser) check(raw []byte) []validators.Issue {
 	rep := &reporter{}
 	if _, err := p.um.UnmarshalWithErrorReporter(raw, rep); err != nil {
 		// Errors that stop parsing (bad JSON, unknown element, wrong type)
 		// come back here rather than through the reporter.
-		rep.issues = append(rep.issues, parseIssue(err))
+		rep.issues = append(rep.issues, parseIssues(err)...)
 	}
 	return rep.issues
+}
+
+// depth returns how deeply the arrays and objects of a JSON text nest (a
+// scan that reads strings only to skip them).
+func depth(raw []byte) int {
+	d, top := 0, 0
+	for i := 0; i < len(raw); i++ {
+		switch raw[i] {
+		case '"':
+			for i++; i < len(raw) && raw[i] != '"'; i++ {
+				if raw[i] == '\\' {
+					i++
+				}
+			}
+		case '{', '[':
+			d++
+			top = max(top, d)
+		case '}', ']':
+			d--
+		}
+	}
+	return top
+}
+
+// checkParameters checks a Parameters resource whose parameters carry
+// resources. The R4 definition types Parameters.parameter.resource (and so
+// parameter.part.resource, by its content reference) as Resource: a whole
+// resource. google/fhir/go's R4 protos type it as google.protobuf.Any, and
+// its JSON reader parses an Any as a resource only under a property named
+// "contained": every property of the resource would come back as "unknown
+// field". So each such resource is taken out and checked as a resource of
+// its own, its issues placed under its parameter, and the Parameters
+// checked without them. ok is false when raw is not such a Parameters.
+func (p *Parser) checkParameters(raw []byte) (issues []validators.Issue, ok bool) {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	var res map[string]any
+	if err := d.Decode(&res); err != nil || res["resourceType"] != "Parameters" {
+		return nil, false
+	}
+	params, _ := res["parameter"].([]any)
+	var nested []nestedResource
+	takeResources(params, "Parameters.parameter", &nested)
+	if len(nested) == 0 {
+		return nil, false
+	}
+	for _, n := range nested {
+		b, err := json.Marshal(n.res)
+		if err != nil {
+			return nil, false
+		}
+		rt, _ := n.res["resourceType"].(string)
+		for _, is := range p.Check(b) {
+			if rest, ok := strings.CutPrefix(is.Path, rt); ok && rt != "" {
+				is.Path = n.path + rest
+			} else {
+				is.Path = n.path
+			}
+			issues = append(issues, is)
+		}
+	}
+	b, err := json.Marshal(res)
+	if err != nil {
+		return nil, false
+	}
+	return append(p.check(b), issues...), true
+}
+
+type nestedResource struct {
+	path string
+	res  map[string]any
+}
+
+// takeResources removes the resources of parameters (and of their parts,
+// at any depth) and lists them with their paths.
+func takeResources(params []any, path string, out *[]nestedResource) {
+	for i, pv := range params {
+		pm, ok := pv.(map[string]any)
+		if !ok {
+			continue
+		}
+		at := path + "[" + strconv.Itoa(i) + "]"
+		if r, ok := pm["resource"].(map[string]any); ok {
+			*out = append(*out, nestedResource{at + ".resource", r})
+			delete(pm, "resource")
+		}
+		if parts, ok := pm["part"].([]any); ok {
+			takeResources(parts, at+".part", out)
+		}
+	}
 }
 
 // reporter collects validation findings that do not stop parsing (missing
@@ -58,17 +170,22 @@ func (r *reporter) ReportValidationWarning(path string, err error) error {
 // Rule names structural findings in issues.
 const Rule = "fhir-r4-structure"
 
-func parseIssue(err error) validators.Issue {
-	msg := strings.TrimSpace(err.Error())
-	path := ""
-	// The library prefixes messages with the element path ("error at
-	// \"Patient.foo\": ..."); lift it into the issue's Path.
-	if i := strings.Index(msg, "error at \""); i >= 0 {
-		rest := msg[i+len("error at \""):]
-		if j := strings.Index(rest, "\""); j >= 0 {
-			path = rest[:j]
-			msg = strings.TrimLeft(strings.TrimPrefix(rest[j+1:], ":"), " ")
+// parseIssues turns a parse error into issues: the library joins its
+// errors with line breaks, each prefixed with the element's path ("error
+// at \"Patient.foo\": ..."), which becomes the issue's Path.
+func parseIssues(err error) []validators.Issue {
+	var out []validators.Issue
+	for _, line := range strings.Split(strings.TrimSpace(err.Error()), "\n") {
+		msg, path := strings.TrimSpace(line), ""
+		if rest, ok := strings.CutPrefix(msg, "error at \""); ok {
+			if j := strings.Index(rest, "\""); j >= 0 {
+				path = rest[:j]
+				msg = strings.TrimLeft(strings.TrimPrefix(rest[j+1:], ":"), " ")
+			}
+		}
+		if msg != "" {
+			out = append(out, validators.Issue{Severity: validators.Error, Path: path, Message: msg, Rule: Rule})
 		}
 	}
-	return validators.Issue{Severity: validators.Error, Path: path, Message: msg, Rule: Rule}
+	return out
 }
