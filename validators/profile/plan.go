@@ -244,7 +244,15 @@ func newElem(p *plan, ed *packages.ElementDefinition, cache *exprCache) *elem {
 		e.basePath, e.baseMin = ed.Path, ed.Min
 	}
 	for _, t := range ed.Type {
-		e.types = append(e.types, typeRef{code: typeCode(t), profiles: t.Profile, targets: t.TargetProfile})
+		code := typeCode(t)
+		if ed.Base.Path == "Resource.id" && code == "string" {
+			// R4's snapshots type a resource's logical id as a string (a
+			// System.String with fhir-type "string"); resource.html and
+			// the id data type page make it an id ([A-Za-z0-9\-\.]{1,64}),
+			// as later releases' definitions do. The id rule applies.
+			code = "id"
+		}
+		e.types = append(e.types, typeRef{code: code, profiles: t.Profile, targets: t.TargetProfile})
 	}
 	if e.choice {
 		for _, t := range e.types {

@@ -132,6 +132,10 @@ func New(reg *packages.Registry, opts Options) *Validator {
 	return v
 }
 
+// IsResourceType reports whether name is a resource type of base FHIR R4
+// (as the loaded base definitions define them).
+func (v *Validator) IsResourceType(name string) bool { return v.resourceTypes[name] }
+
 // planFor returns the compiled plan of a canonical (possibly versioned),
 // compiling it on first use. It returns (nil, nil) when no such definition
 // is loaded.

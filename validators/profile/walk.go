@@ -431,6 +431,10 @@ func (w *walker) mustSupportMissing(c *elem) {
 // For a type a choice element does not allow, it returns that element.
 func (w *walker) unknownProperty(holder *elem, k string) *elem {
 	name := strings.TrimPrefix(k, "_")
+	if c, ok := holder.byJSON[name]; ok && strings.HasPrefix(k, "_") {
+		w.structf("."+k, c.e.id, "%s is not a primitive element: %s is not allowed", name, k)
+		return nil
+	}
 	for base, c := range holder.choiceBase {
 		if len(name) > len(base) && strings.HasPrefix(name, base) && name[len(base)] >= 'A' && name[len(base)] <= 'Z' {
 			var allowed []string
@@ -443,10 +447,6 @@ func (w *walker) unknownProperty(holder *elem, k string) *elem {
 			w.errorIf(b == nil || !b.allowsType(lowerTypeName(name[len(base):])), "."+k, c.id, "type %s is not allowed for %s (allowed: %s)", name[len(base):], c.name, strings.Join(allowed, ", "))
 			return c
 		}
-	}
-	if c, ok := holder.byJSON[name]; ok && strings.HasPrefix(k, "_") {
-		w.structf("."+k, c.e.id, "%s is not a primitive element: %s is not allowed", name, k)
-		return nil
 	}
 	w.structf("."+k, holder.id, "element %s is not allowed here (unknown element)", k)
 	return nil

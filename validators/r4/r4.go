@@ -42,25 +42,34 @@ const MaxDepth = 512
 // Check parses one resource and returns its structural issues; none means the
 // resource is valid R4.
 func (p *Parser) Check(raw []byte) []validators.Issue {
+	issues, _ := p.Parse(raw)
+	return issues
+}
+
+// Parse is Check that also says whether the whole resource was checked:
+// complete is false when an error stopped the parse (bad JSON, an unknown
+// element, a value of the wrong type), and so the checks that follow a
+// parse (required elements, reference targets, codes) did not run.
+func (p *Parser) Parse(raw []byte) (issues []validators.Issue, complete bool) {
 	if d := depth(raw); d > MaxDepth {
-		return []validators.Issue{{Severity: validators.Error, Message: fmt.Sprintf("invalid JSON: nested more than %d levels deep", MaxDepth), Rule: Rule}}
+		return []validators.Issue{{Severity: validators.Error, Message: fmt.Sprintf("invalid JSON: nested more than %d levels deep", MaxDepth), Rule: Rule}}, false
 	}
 	if bytes.Contains(raw, []byte(`"Parameters"`)) {
-		if issues, ok := p.checkParameters(raw); ok {
-			return issues
+		if issues, complete, ok := p.checkParameters(raw); ok {
+			return issues, complete
 		}
 	}
 	return p.check(raw)
 }
 
-func (p *Parser) check(raw []byte) []validators.Issue {
+func (p *Parser) check(raw []byte) ([]validators.Issue, bool) {
 	rep := &reporter{}
 	if _, err := p.um.UnmarshalWithErrorReporter(raw, rep); err != nil {
-		// Errors that stop parsing (bad JSON, unknown element, wrong type)
-		// come back here rather than through the reporter.
-		rep.issues = append(rep.issues, parseIssues(err)...)
+		// Errors that stop parsing come back here rather than through
+		// the reporter.
+		return append(rep.issues, parseIssues(err)...), false
 	}
-	return rep.issues
+	return rep.issues, true
 }
 
 // depth returns how deeply the arrays and objects of a JSON text nest (a
@@ -94,26 +103,29 @@ func depth(raw []byte) int {
 // field". So each such resource is taken out and checked as a resource of
 // its own, its issues placed under its parameter, and the Parameters
 // checked without them. ok is false when raw is not such a Parameters.
-func (p *Parser) checkParameters(raw []byte) (issues []validators.Issue, ok bool) {
+func (p *Parser) checkParameters(raw []byte) (issues []validators.Issue, complete, ok bool) {
 	d := json.NewDecoder(bytes.NewReader(raw))
 	d.UseNumber()
 	var res map[string]any
 	if err := d.Decode(&res); err != nil || res["resourceType"] != "Parameters" {
-		return nil, false
+		return nil, false, false
 	}
 	params, _ := res["parameter"].([]any)
 	var nested []nestedResource
 	takeResources(params, "Parameters.parameter", &nested)
 	if len(nested) == 0 {
-		return nil, false
+		return nil, false, false
 	}
+	complete = true
 	for _, n := range nested {
 		b, err := json.Marshal(n.res)
 		if err != nil {
-			return nil, false
+			return nil, false, false
 		}
 		rt, _ := n.res["resourceType"].(string)
-		for _, is := range p.Check(b) {
+		found, all := p.Parse(b)
+		complete = complete && all
+		for _, is := range found {
 			if rest, ok := strings.CutPrefix(is.Path, rt); ok && rt != "" {
 				is.Path = n.path + rest
 			} else {
@@ -124,9 +136,10 @@ func (p *Parser) checkParameters(raw []byte) (issues []validators.Issue, ok bool
 	}
 	b, err := json.Marshal(res)
 	if err != nil {
-		return nil, false
+		return nil, false, false
 	}
-	return append(p.check(b), issues...), true
+	outer, all := p.check(b)
+	return append(outer, issues...), complete && all, true
 }
 
 type nestedResource struct {
@@ -158,13 +171,18 @@ func takeResources(params []any, path string, out *[]nestedResource) {
 type reporter struct{ issues []validators.Issue }
 
 func (r *reporter) ReportValidationError(path string, err error) error {
-	r.issues = append(r.issues, validators.Issue{Severity: validators.Error, Path: path, Message: err.Error(), Rule: Rule})
+	r.issues = append(r.issues, validators.Issue{Severity: validators.Error, Path: path, Message: message(path, err), Rule: Rule})
 	return nil
 }
 
 func (r *reporter) ReportValidationWarning(path string, err error) error {
-	r.issues = append(r.issues, validators.Issue{Severity: validators.Warning, Path: path, Message: err.Error(), Rule: Rule})
+	r.issues = append(r.issues, validators.Issue{Severity: validators.Warning, Path: path, Message: message(path, err), Rule: Rule})
 	return nil
+}
+
+// message is an error's text without the path it repeats.
+func message(path string, err error) string {
+	return strings.TrimPrefix(err.Error(), fmt.Sprintf("error at %q: ", path))
 }
 
 // Rule names structural findings in issues.
