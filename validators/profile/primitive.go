@@ -369,7 +369,7 @@ func validTime(s string) bool {
 
 // base64Problem says why s is not base64Binary, or returns "". The
 // definition's (\s*([0-9a-zA-Z\+/=]){4}\s*)+ admits groups of four
-// characters of the alphabet and '=' with whitespace between them; RFC
+// characters of the alphabet and '=', with whitespace between groups; RFC
 // 4648 (datatypes.html) adds that '=' only pads the last group. The value
 // is not decoded: attachments can be large.
 func base64Problem(s string) string {
@@ -378,6 +378,9 @@ func base64Problem(s string) string {
 		c := s[i]
 		switch {
 		case reSpace(c):
+			if n%4 != 0 {
+				return fmt.Sprintf("whitespace at position %d inside a group of four characters", i)
+			}
 			continue
 		case c == '=':
 			pad++
