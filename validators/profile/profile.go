@@ -18,6 +18,7 @@ import (
 	"sync"
 
 	"github.com/pdex-conform/pdex-conform/validators"
+	"github.com/pdex-conform/pdex-conform/validators/jsonscan"
 	"github.com/pdex-conform/pdex-conform/validators/packages"
 )
 
@@ -182,6 +183,9 @@ type Document struct {
 // as map[string]any, numbers as json.Number, as encoding/json with
 // UseNumber gives them).
 func Decode(raw []byte) *Document {
+	if err := jsonscan.Default.Check(raw); err != nil {
+		return &Document{err: fmt.Errorf("invalid JSON: %w", err)}
+	}
 	res, dups, err := decodeJSON(raw)
 	if err != nil {
 		return &Document{err: fmt.Errorf("invalid JSON: %w", err)}

@@ -17,6 +17,7 @@ import (
 	"github.com/google/fhir/go/jsonformat"
 
 	"github.com/pdex-conform/pdex-conform/validators"
+	"github.com/pdex-conform/pdex-conform/validators/jsonscan"
 )
 
 // Parser parses R4 JSON resources. A Parser is not safe for concurrent use:
@@ -34,11 +35,6 @@ func New() (*Parser, error) {
 	return &Parser{um: um}, nil
 }
 
-// MaxDepth bounds how deeply JSON may nest before it is refused unread:
-// real resources nest a few dozen levels, and the parser recurses once per
-// level. It is the bound of the snapshot engine's decoder too.
-const MaxDepth = 512
-
 // Check parses one resource and returns its structural issues; none means the
 // resource is valid R4.
 func (p *Parser) Check(raw []byte) []validators.Issue {
@@ -51,8 +47,10 @@ func (p *Parser) Check(raw []byte) []validators.Issue {
 // element, a value of the wrong type), and so the checks that follow a
 // parse (required elements, reference targets, codes) did not run.
 func (p *Parser) Parse(raw []byte) (issues []validators.Issue, complete bool) {
-	if d := depth(raw); d > MaxDepth {
-		return []validators.Issue{{Severity: validators.Error, Message: fmt.Sprintf("invalid JSON: nested more than %d levels deep", MaxDepth), Rule: Rule}}, false
+	// Hostile input (deep nesting, huge arrays) is refused before the
+	// parser, which recurses once per level, spends stack and memory on it.
+	if err := jsonscan.Default.Check(raw); err != nil {
+		return []validators.Issue{{Severity: validators.Error, Message: "invalid JSON: " + err.Error(), Rule: Rule}}, false
 	}
 	if bytes.Contains(raw, []byte(`"Parameters"`)) {
 		if issues, complete, ok := p.checkParameters(raw); ok {
@@ -70,28 +68,6 @@ func (p *Parser) check(raw []byte) ([]validators.Issue, bool) {
 		return append(rep.issues, parseIssues(err)...), false
 	}
 	return rep.issues, true
-}
-
-// depth returns how deeply the arrays and objects of a JSON text nest (a
-// scan that reads strings only to skip them).
-func depth(raw []byte) int {
-	d, top := 0, 0
-	for i := 0; i < len(raw); i++ {
-		switch raw[i] {
-		case '"':
-			for i++; i < len(raw) && raw[i] != '"'; i++ {
-				if raw[i] == '\\' {
-					i++
-				}
-			}
-		case '{', '[':
-			d++
-			top = max(top, d)
-		case '}', ']':
-			d--
-		}
-	}
-	return top
 }
 
 // checkParameters checks a Parameters resource whose parameters carry
