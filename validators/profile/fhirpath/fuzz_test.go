@@ -82,7 +82,11 @@ func FuzzEval(f *testing.F) {
 		env := &Env{Model: fuzzModel{}, Now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 		env.Resource = Item{V: v, T: "Observation", Def: "Observation"}
 		env.RootResource, env.Context = env.Resource, env.Resource
+		start := time.Now()
 		out, err := x.Eval(env, []Item{env.Resource})
+		if d := time.Since(start); d > 2*time.Second {
+			t.Fatalf("evaluation took %v", d)
+		}
 		if err == nil && len(out) > maxCollection {
 			t.Fatalf("%d items: over the bound", len(out))
 		}
