@@ -29,6 +29,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	format := fs.String("format", "text", "output format: text or json (one JSON object per issue)")
 	all := fs.Bool("all", false, "also print resources without issues (text format)")
 	edition := fs.String("edition", "2.0.0", "PDex edition whose expected profiles apply")
+	crossCheck := fs.Bool("cross-check", false, "also parse each resource with google/fhir/go and warn where its structural verdict differs (slower)")
 	var profiles, pkgs listFlag
 	fs.Var(&profiles, "profile", "also validate against this profile canonical (repeatable)")
 	fs.Var(&pkgs, "packages", "FHIR package .tgz or folder (repeatable; also FHIR_PACKAGES and ~/.fhir/packages)")
@@ -48,7 +49,10 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if reg == nil {
 		fmt.Fprintln(stderr, "pdex-conform: "+why)
 	}
-	chk := check.New(reg, check.Options{Edition: *edition, Profiles: profiles})
+	if *crossCheck && reg == nil {
+		return usagef("--cross-check compares google/fhir/go with the FHIR packages' definitions: give --packages")
+	}
+	chk := check.New(reg, check.Options{Edition: *edition, Profiles: profiles, CrossCheck: *crossCheck})
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
 	enc := json.NewEncoder(w)
