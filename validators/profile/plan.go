@@ -336,11 +336,3 @@ func (e *elem) typeOf(code string) (typeRef, bool) {
 	}
 	return typeRef{}, false
 }
-
-// maxString renders a max for messages.
-func maxString(n int) string {
-	if n < 0 {
-		return "*"
-	}
-	return strconv.Itoa(n)
-}

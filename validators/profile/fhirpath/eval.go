@@ -78,7 +78,6 @@ func (e *Expr) EvalBool(env *Env, focus []Item) (val, ok bool, err error) {
 
 type evaluator struct {
 	env   *Env
-	this  []Item // $this stack top
 	index int
 	total []Item
 	work  int // items produced so far (see maxWork)
