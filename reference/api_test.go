@@ -9,8 +9,9 @@ import (
 	"testing"
 	"time"
 
-	clientauth "github.com/pdex-conform/pdex-conform/runner/auth"
-	"github.com/pdex-conform/pdex-conform/runner/bulk"
+	"github.com/pdex-conform/pdex-conform/client/bulk"
+	"github.com/pdex-conform/pdex-conform/client/smart"
+	"github.com/pdex-conform/pdex-conform/keys"
 )
 
 func TestMetadata(t *testing.T) {
@@ -227,7 +228,7 @@ func TestScopeAndEntitlement(t *testing.T) {
 		})
 	}
 	t.Run("scope without read", func(t *testing.T) {
-		tr, resp, err := h.requestToken(TestClientID, "system/*.write", clientauth.AssertionOptions{})
+		tr, resp, err := h.requestToken(TestClientID, "system/*.write", smart.AssertionOptions{})
 		if err != nil {
 			// Refusing the scope at the token endpoint is as good as a 403.
 			if resp == nil || resp.StatusCode < 400 {
@@ -406,27 +407,23 @@ func TestRead(t *testing.T) {
 
 func mustParameters(ps []bulk.Param) []byte { return bulk.Parameters(ps) }
 
-// TestRunConfig: the configuration `serve --write-config` writes holds what
-// a run needs, consistent with the data and usable as is.
-func TestRunConfig(t *testing.T) {
+// TestFacts: what the server reports of itself is consistent with the data
+// and usable as is (`serve --write-config` and `run --target reference`
+// build their configuration from it).
+func TestFacts(t *testing.T) {
 	h := startServer(t, Options{})
 	d := testData(t)
-	c, err := h.srv.RunConfig(t.Context())
+	c, err := h.srv.Facts(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
 	g := groupInfo(t, d, c.Group)
 	opted := optedOut(t, d)
-	if c.Target != h.srv.URL || c.Edition != "2.0.0" || c.Group != "group-01" || c.LastDownloadExtension != LastTransmissionURL {
-		t.Errorf("target %s edition %s group %s extension %s", c.Target, c.Edition, c.Group, c.LastDownloadExtension)
+	if c.BaseURL != h.srv.URL || c.Edition != "2.0.0" || c.Group != "group-01" || c.LastDownloadExtension != LastTransmissionURL {
+		t.Errorf("base %s edition %s group %s extension %s", c.BaseURL, c.Edition, c.Group, c.LastDownloadExtension)
 	}
-	if len(c.Members) != 2 {
-		t.Errorf("members %v, want two", c.Members)
-	}
-	for _, m := range c.Members {
-		if !slices.Contains(g.Members, m) || opted[m] {
-			t.Errorf("member %s is not an eligible member of %s", m, c.Group)
-		}
+	if !slices.Equal(c.Members, g.Members) {
+		t.Errorf("members %v, want the Group's %v", c.Members, g.Members)
 	}
 	var wantOpted []string
 	for _, m := range g.Members {
@@ -440,20 +437,20 @@ func TestRunConfig(t *testing.T) {
 	if c.NonMember == "" || slices.Contains(g.Members, c.NonMember) || opted[c.NonMember] {
 		t.Errorf("nonMember %q must be a patient outside the Group who has not opted out", c.NonMember)
 	}
-	if c.OtherGroup != "group-01" || c.Auth.Other == nil || c.Auth.Other.ClientID != OtherClientID {
-		t.Errorf("otherGroup %q other client %+v", c.OtherGroup, c.Auth.Other)
+	if c.OtherGroup != "group-01" || c.Other == nil || c.Other.ID != OtherClientID {
+		t.Errorf("otherGroup %q other client %+v", c.OtherGroup, c.Other)
 	}
 	// The credentials work as given.
-	key, err := clientauth.ParsePrivateKey([]byte(c.Auth.PrivateKey))
+	key, err := keys.ParsePrivate([]byte(c.Client.PrivateKey))
 	if err != nil {
 		t.Fatal(err)
 	}
-	creds := clientauth.Credentials{ClientID: c.Auth.ClientID, KeyID: c.Auth.KeyID, Alg: c.Auth.Alg, Key: key, TokenURL: h.srv.TokenURL()}
-	a, err := creds.Assertion(clientauth.AssertionOptions{})
+	creds := smart.Credentials{ClientID: c.Client.ID, KeyID: c.Client.KeyID, Alg: c.Client.Alg, Key: key, TokenURL: h.srv.TokenURL()}
+	a, err := creds.Assertion(smart.AssertionOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, _, err := clientauth.RequestToken(t.Context(), h.hc, h.srv.TokenURL(), clientauth.Form(a, c.Auth.Scope))
+	tr, _, err := smart.RequestToken(t.Context(), h.hc, h.srv.TokenURL(), smart.Form(a, c.Scope))
 	if err != nil {
 		t.Fatalf("the configured credentials get no token: %v", err)
 	}

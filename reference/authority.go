@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/pdex-conform/pdex-conform/keys"
 	"github.com/pdex-conform/pdex-conform/reference/auth"
-	clientauth "github.com/pdex-conform/pdex-conform/runner/auth"
 )
 
 // TestClient is a client registered with the reference server at first
@@ -62,15 +62,15 @@ func newAuthority(ctx context.Context, s *Server) (*authority, error) {
 		return nil, fmt.Errorf("reading registered clients: %w", err)
 	}
 	for _, c := range a.clients {
-		key, err := clientauth.ParsePrivateKey([]byte(c.PrivateKey))
+		key, err := keys.ParsePrivate([]byte(c.PrivateKey))
 		if err != nil {
 			return nil, fmt.Errorf("client %s: %w", c.ID, err)
 		}
-		jwk, err := clientauth.PublicJWK(key, c.KeyID, c.Alg)
+		jwk, err := keys.PublicJWK(key, c.KeyID, c.Alg)
 		if err != nil {
 			return nil, fmt.Errorf("client %s: %w", c.ID, err)
 		}
-		jwks, err := clientauth.JWKS(jwk)
+		jwks, err := keys.Set(jwk)
 		if err != nil {
 			return nil, fmt.Errorf("client %s: %w", c.ID, err)
 		}
@@ -122,11 +122,11 @@ func makeTestClients(groups []string) ([]byte, error) {
 	}
 	var out []TestClient
 	for _, sp := range specs {
-		key, err := clientauth.GenerateKey(sp.alg)
+		key, err := keys.Generate(sp.alg)
 		if err != nil {
 			return nil, err
 		}
-		pem, err := clientauth.MarshalPrivateKeyPEM(key)
+		pem, err := keys.PrivatePEM(key)
 		if err != nil {
 			return nil, err
 		}
@@ -145,8 +145,6 @@ func (s *Server) TestClients() []TestClient { return s.auth.clients }
 
 // TokenURL is the token endpoint.
 func (s *Server) TokenURL() string { return s.opts.BaseURL + "/auth/token" }
-
-type grantKey struct{}
 
 // caller is who made a request: its client id and what it may do.
 type caller struct {

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pdex-conform/pdex-conform/client/bulk"
 	"github.com/pdex-conform/pdex-conform/fixtures"
-	"github.com/pdex-conform/pdex-conform/runner/bulk"
 )
 
 // benchMembers sizes the data set of BenchmarkFullExport: 0 is the default

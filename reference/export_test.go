@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pdex-conform/pdex-conform/runner/bulk"
+	"github.com/pdex-conform/pdex-conform/client/bulk"
 )
 
 // TestStatusInProgress: while a job runs the status URL answers 202 with

@@ -46,7 +46,7 @@ const (
 	FaultManifestContentType = "manifest-content-type"
 	FaultInvalidR4           = "invalid-r4"
 	FaultRefuseNDJSONAlias   = "refuse-ndjson-alias"
-	FaultSlowExport          = "slow-export"
+	FaultRefuseOutputFormat  = "refuse-output-format"
 	FaultNoRetryAfter        = "no-retry-after"
 	FaultPlainTextErrors     = "plain-text-errors"
 	FaultRefusePDexType      = "refuse-pdex-export-type"
@@ -63,91 +63,156 @@ const (
 	FaultGroupBadShape         = "group-bad-shape"
 	FaultFinancialProfile      = "keep-financial-profile"
 	FaultShareJobs             = "share-jobs"
-	FaultNoThrottle            = "no-throttle"
 	FaultRefuseGetKickoff      = "refuse-get-kickoff"
 )
 
-// Fault describes one switch for `serve --list-faults`.
+// Fault is one switch that breaks one behaviour of the server, declared
+// once: its name, what it does, and what it breaks in the harness's terms.
 type Fault struct {
 	Name        string
 	Description string
+	// Breaks names the conformance specs the fault must make fail, and so
+	// prove able to fail: a requirement ID (every spec of it) or
+	// "ID: text", the specs of that requirement whose name ends with text.
+	// The fault tables (runner tests) are generated from it: every other
+	// spec must end as it does against the clean server, or be blocked.
+	Breaks []string
+	// Editions the fault exists in; empty means every edition the server
+	// implements.
+	Editions []string
+	// Variants are switched on with the fault, when it can only show under
+	// them (Retry-After only shows on an export still running).
+	Variants []string
 }
 
 // Faults lists every fault switch.
-func Faults() []Fault {
-	return []Fault{
-		{FaultAnyExportType, "accept any exportType, or none"},
-		{FaultAnyExportMode, "accept any exportMode, or none"},
-		{FaultLeakOptedOut, "export opted-out members' data"},
-		{FaultKeepFinancial, "export claim EOBs with their financial detail"},
-		{FaultIgnoreSince, "ignore _since"},
-		{FaultIgnoreUntil, "ignore _until"},
-		{FaultIgnoreType, "ignore _type"},
-		{FaultIgnoreTypeFilter, "ignore _typeFilter"},
-		{FaultIgnorePatient, "ignore patient: export every member"},
-		{FaultIncludeNonMember, "export a patient who is not a member of the Group"},
-		{FaultSkipLastDownload, "do not record the last download on download exports"},
-		{FaultTrackOnSnapshot, "record the last download on snapshot exports too"},
-		{FaultAppendLastDownload, "add a new last-download extension instead of replacing the old one"},
-		{FaultWrongContentType, "serve files as application/json"},
-		{FaultManifestMissing, "leave transactionTime out of the manifest"},
-		{FaultWrongCount, "report a wrong count for output files"},
-		{FaultNoAuth, "require no access token on FHIR endpoints"},
-		{FaultFilesWithoutToken, "serve files without a token while the manifest says requiresAccessToken"},
-		{FaultIgnoreDelete, "accept DELETE on a job but keep it"},
-		{FaultBreakProfile, "export one Condition that breaks its US Core profile"},
-		{FaultAcceptNoPrefer, "accept a kick-off without Prefer: respond-async"},
-		{FaultAcceptUnknownParam, "accept an unsupported parameter in strict mode"},
-		{FaultNoContentLocation, "answer a kick-off without Content-Location"},
-		{FaultMixedTypesInFile, "write Coverage lines into the Patient file"},
-		{FaultCapabilityNoExport, "leave davinci-data-export out of the CapabilityStatement"},
-		{FaultGroupSearchBroken, "Group search by identifier or characteristic returns no match"},
-		{FaultRelativeURLs, "give relative file URLs in the manifest"},
-		{FaultNoErrorForNonMember, "report no OperationOutcome for a patient that is not a member"},
-		{FaultAcceptBadSignature, "token endpoint: accept a client assertion with a bad signature"},
-		{FaultIgnoreAudience, "token endpoint: accept a client assertion for another audience"},
-		{FaultIgnoreExpiry, "token endpoint: accept a client assertion with a missing, past or too distant exp"},
-		{FaultAllowReplay, "token endpoint: accept a replayed jti"},
-		{FaultAcceptUnknownKid, "token endpoint: accept a client assertion whose kid is not registered"},
-		{FaultNoExpires, "leave Expires off the completed status response"},
-		{FaultManifestContentType, "serve the manifest as text/plain"},
-		{FaultInvalidR4, "export one Observation that is not valid R4 (a status outside its required value set)"},
-		{FaultRefuseNDJSONAlias, "accept only application/fhir+ndjson as _outputFormat"},
-		{FaultSlowExport, "make every export take at least 1.5 s, so that status requests see it in progress"},
-		{FaultNoRetryAfter, "leave Retry-After off in-progress status responses"},
-		{FaultPlainTextErrors, "answer kick-off errors with plain text instead of an OperationOutcome"},
-		{FaultRefusePDexType, "refuse exportType hl7.fhir.us.davinci-pdex, wanting a 2.1.0-style value instead"},
-		{FaultCapabilityNoSearch, "leave Group search-type and its search parameters out of the CapabilityStatement"},
-		{FaultSmartConfigIncomplete, "leave token_endpoint_auth_methods_supported out of the SMART configuration"},
-		{FaultTokenWithoutExpiresIn, "token endpoint: leave expires_in out of the token response"},
-		{FaultAcceptUnknownClient, "token endpoint: take an unknown client id for the first registered client"},
-		{FaultAcceptWrongGrantType, "token endpoint: accept any grant_type, not only client_credentials"},
-		{FaultAcceptWrongAssertType, "token endpoint: accept any client_assertion_type, not only jwt-bearer"},
-		{FaultTrustHeaderAlg, "token endpoint: trust the assertion's alg header: accept alg none, and HS256 keyed with the client's public key"},
-		{FaultIgnoreEntitlement, "let every client read and export every Group"},
-		{FaultNoGroupRead, "answer Group read with 404"},
-		{FaultGroupBadShape, "serve the Group without managingEntity"},
-		{FaultFinancialProfile, "strip claim EOBs but leave meta.profile naming the financial CARIN profile"},
-		{FaultShareJobs, "let any client poll, cancel and download any client's jobs and files"},
-		{FaultRefuseGetKickoff, "answer a GET kick-off with 405 (POST only)"},
-		{FaultNoThrottle, "never answer 429: accept any number of concurrent exports per client"},
-	}
+func Faults() []Fault { return slices.Clone(faultTable) }
+
+var faultTable = []Fault{
+	{Name: FaultAnyExportType, Description: "accept any exportType, or none",
+		Breaks: []string{"PA-ETYPE-01"}},
+	{Name: FaultAnyExportMode, Description: "accept any exportMode, or none",
+		Breaks: []string{"PA-MODE-01"}},
+	{Name: FaultLeakOptedOut, Description: "export opted-out members' data",
+		Breaks: []string{"PA-OPT-01"}},
+	{Name: FaultKeepFinancial, Description: "export claim EOBs with their financial detail",
+		Breaks: []string{"PA-FIN-01", "PA-FIN-02", "PA-PROF-01"}},
+	{Name: FaultIgnoreSince, Description: "ignore _since",
+		Breaks: []string{"PA-SINCE-01"}},
+	{Name: FaultIgnoreUntil, Description: "ignore _until",
+		Breaks: []string{"PA-SINCE-02"}},
+	{Name: FaultIgnoreType, Description: "ignore _type",
+		Breaks: []string{"PA-TYPE-01", "PA-TYPE-02"}},
+	{Name: FaultIgnoreTypeFilter, Description: "ignore _typeFilter",
+		Breaks: []string{"PA-TYPE-02"}},
+	{Name: FaultIgnorePatient, Description: "ignore patient: export every member",
+		Breaks: []string{"PA-SUB-01", "PA-SUB-03", "PA-TYPE-02", "PA-MODE-03"}},
+	{Name: FaultIncludeNonMember, Description: "export a patient who is not a member of the Group",
+		Breaks: []string{"PA-EXP-06", "PA-SUB-01", "PA-SUB-02", "PA-TYPE-02"}},
+	{Name: FaultSkipLastDownload, Description: "do not record the last download on download exports",
+		Breaks: []string{"PA-MODE-03"}},
+	{Name: FaultTrackOnSnapshot, Description: "record the last download on snapshot exports too",
+		Breaks: []string{"PA-MODE-02", "PA-MODE-03"}},
+	{Name: FaultAppendLastDownload, Description: "add a new last-download extension instead of replacing the old one",
+		Breaks: []string{"PA-MODE-03"}},
+	{Name: FaultWrongContentType, Description: "serve files as application/json",
+		Breaks: []string{"PA-EXP-04", "PA-API-01"}},
+	{Name: FaultManifestMissing, Description: "leave transactionTime out of the manifest",
+		Breaks: []string{"PA-EXP-03", "PA-API-01"}},
+	{Name: FaultWrongCount, Description: "report a wrong count for output files",
+		Breaks: []string{"PA-EXP-04"}},
+	{Name: FaultNoAuth, Description: "require no access token on FHIR endpoints",
+		Breaks: []string{"PA-AUTH-08", "PA-AUTH-09", "PA-AUTH-10"}},
+	{Name: FaultFilesWithoutToken, Description: "serve files without a token while the manifest says requiresAccessToken",
+		Breaks: []string{"PA-AUTH-09", "PA-AUTH-10: does not let a client download another client's files"}},
+	{Name: FaultIgnoreDelete, Description: "accept DELETE on a job but keep it",
+		Breaks: []string{"PA-BULK-04"}},
+	{Name: FaultBreakProfile, Description: "export one Condition that breaks its US Core profile",
+		Breaks: []string{"PA-PROF-01"}},
+	{Name: FaultAcceptNoPrefer, Description: "accept a kick-off without Prefer: respond-async",
+		Breaks: []string{"PA-BULK-02"}},
+	{Name: FaultAcceptUnknownParam, Description: "accept an unsupported parameter in strict mode",
+		Breaks: []string{"PA-BULK-03"}},
+	{Name: FaultNoContentLocation, Description: "answer a kick-off without Content-Location",
+		Breaks: []string{"PA-EXP-01", "PA-BULK-04", "PA-API-01"}},
+	{Name: FaultMixedTypesInFile, Description: "write Coverage lines into the Patient file",
+		Breaks: []string{"PA-EXP-03"}},
+	{Name: FaultCapabilityNoExport, Description: "leave davinci-data-export out of the CapabilityStatement",
+		Breaks: []string{"PA-CAP-02"}},
+	{Name: FaultGroupSearchBroken, Description: "Group search by identifier or characteristic returns no match",
+		Breaks: []string{"PA-GROUP-02"}},
+	{Name: FaultRelativeURLs, Description: "give relative file URLs in the manifest",
+		Breaks: []string{"PA-EXP-03", "PA-API-01"}},
+	{Name: FaultNoErrorForNonMember, Description: "report no OperationOutcome for a patient that is not a member",
+		Breaks: []string{"PA-SUB-03"}},
+	{Name: FaultAcceptBadSignature, Description: "token endpoint: accept a client assertion with a bad signature",
+		Breaks: []string{"PA-AUTH-02"}},
+	{Name: FaultIgnoreAudience, Description: "token endpoint: accept a client assertion for another audience",
+		Breaks: []string{"PA-AUTH-03"}},
+	{Name: FaultIgnoreExpiry, Description: "token endpoint: accept a client assertion with a missing, past or too distant exp",
+		Breaks: []string{"PA-AUTH-04"}},
+	{Name: FaultAllowReplay, Description: "token endpoint: accept a replayed jti",
+		Breaks: []string{"PA-AUTH-05"}},
+	{Name: FaultAcceptUnknownKid, Description: "token endpoint: accept a client assertion whose kid is not registered",
+		Breaks: []string{"PA-AUTH-06: with a kid that is not registered"}},
+	{Name: FaultNoExpires, Description: "leave Expires off the completed status response",
+		Breaks: []string{"PA-EXP-07"}},
+	{Name: FaultManifestContentType, Description: "serve the manifest as text/plain",
+		Breaks: []string{"PA-EXP-02", "PA-API-01"}},
+	{Name: FaultInvalidR4, Description: "export one Observation that is not valid R4 (a status outside its required value set)",
+		Breaks: []string{"PA-EXP-05", "PA-PROF-01"}},
+	{Name: FaultRefuseOutputFormat, Description: "refuse the _outputFormat parameter as unsupported, whatever its value",
+		Breaks: []string{"PA-BULK-01"}},
+	{Name: FaultRefuseNDJSONAlias, Description: "accept only application/fhir+ndjson as _outputFormat",
+		Breaks: []string{"PA-BULK-01: spelling: application/ndjson", "PA-BULK-01: spelling: ndjson"}},
+	{Name: FaultNoRetryAfter, Description: "leave Retry-After off in-progress status responses",
+		Breaks:   []string{"PA-BULK-05"},
+		Variants: []string{VariantSlowJobs}},
+	{Name: FaultPlainTextErrors, Description: "answer kick-off errors with plain text instead of an OperationOutcome",
+		Breaks: []string{"PA-BULK-03", "PA-BULK-06", "PA-ETYPE-01", "PA-MODE-01", "PA-API-01"}},
+	{Name: FaultRefusePDexType, Description: "refuse exportType hl7.fhir.us.davinci-pdex, wanting a 2.1.0-style value instead",
+		Breaks: []string{"PA-ETYPE-02", "PA-EXP-01"}},
+	{Name: FaultCapabilityNoSearch, Description: "leave Group search-type and its search parameters out of the CapabilityStatement",
+		Breaks: []string{"PA-CAP-01"}},
+	{Name: FaultSmartConfigIncomplete, Description: "leave token_endpoint_auth_methods_supported out of the SMART configuration",
+		Breaks: []string{"PA-SMART-01"}},
+	{Name: FaultTokenWithoutExpiresIn, Description: "token endpoint: leave expires_in out of the token response",
+		Breaks: []string{"PA-AUTH-01", "PA-API-01"}},
+	{Name: FaultAcceptUnknownClient, Description: "token endpoint: take an unknown client id for the first registered client",
+		Breaks: []string{"PA-AUTH-06: from a client that is not registered"}},
+	{Name: FaultAcceptWrongGrantType, Description: "token endpoint: accept any grant_type, not only client_credentials",
+		Breaks: []string{"PA-AUTH-07: with a grant_type other than client_credentials"}},
+	{Name: FaultAcceptWrongAssertType, Description: "token endpoint: accept any client_assertion_type, not only jwt-bearer",
+		Breaks: []string{"PA-AUTH-07: with a client_assertion_type other than jwt-bearer"}},
+	{Name: FaultTrustHeaderAlg, Description: "token endpoint: trust the assertion's alg header: accept alg none, and HS256 keyed with the client's public key",
+		Breaks: []string{"PA-AUTH-11"}},
+	{Name: FaultIgnoreEntitlement, Description: "let every client read and export every Group",
+		Breaks: []string{"PA-AUTH-10: does not let a client read a Group it is not entitled to", "PA-AUTH-10: does not let a client export a Group it is not entitled to"}},
+	{Name: FaultNoGroupRead, Description: "answer Group read with 404",
+		Breaks: []string{"PA-GROUP-01", "PA-GROUP-02", "PA-GROUP-03", "PA-AUTH-01"}},
+	{Name: FaultGroupBadShape, Description: "serve the Group without managingEntity",
+		Breaks: []string{"PA-GROUP-03"}},
+	{Name: FaultFinancialProfile, Description: "strip claim EOBs but leave meta.profile naming the financial CARIN profile",
+		Breaks: []string{"PA-FIN-02", "PA-PROF-01"}},
+	{Name: FaultShareJobs, Description: "let any client poll, cancel and download any client's jobs and files",
+		Breaks: []string{"PA-AUTH-10: does not let a client poll another client's export", "PA-AUTH-10: does not let a client download another client's files"}},
+	{Name: FaultRefuseGetKickoff, Description: "answer a GET kick-off with 405 (POST only)",
+		Breaks: []string{"PA-BULK-07"}},
 }
 
 type faults map[string]bool
 
 func (f faults) has(name string) bool { return f[name] }
 
-// parseFaults checks fault names against the catalog.
+// parseFaults checks fault names against the table.
 func parseFaults(names []string) (faults, error) {
-	known := Faults()
 	f := faults{}
 	for _, n := range names {
 		n = strings.TrimSpace(n)
 		if n == "" {
 			continue
 		}
-		if !slices.ContainsFunc(known, func(k Fault) bool { return k.Name == n }) {
+		if !slices.ContainsFunc(faultTable, func(k Fault) bool { return k.Name == n }) {
 			return nil, fmt.Errorf("unknown fault %q (see serve --list-faults)", n)
 		}
 		f[n] = true

@@ -14,8 +14,9 @@ import (
 	"testing"
 	"time"
 
-	clientauth "github.com/pdex-conform/pdex-conform/runner/auth"
-	"github.com/pdex-conform/pdex-conform/runner/bulk"
+	"github.com/pdex-conform/pdex-conform/client/bulk"
+	"github.com/pdex-conform/pdex-conform/client/smart"
+	"github.com/pdex-conform/pdex-conform/keys"
 	"github.com/pdex-conform/pdex-conform/validators"
 	"github.com/pdex-conform/pdex-conform/validators/r4"
 )
@@ -350,23 +351,23 @@ var probes = map[string]probe{
 		return nil
 	},
 	"bad signature refused": func(h *harness, f fixtureFacts) error {
-		return tokenRefused(h, clientauth.AssertionOptions{CorruptSignature: true})
+		return tokenRefused(h, smart.AssertionOptions{CorruptSignature: true})
 	},
 	"audience checked": func(h *harness, f fixtureFacts) error {
-		return tokenRefused(h, clientauth.AssertionOptions{Audience: "https://elsewhere.example/token"})
+		return tokenRefused(h, smart.AssertionOptions{Audience: "https://elsewhere.example/token"})
 	},
 	"expiry checked": func(h *harness, f fixtureFacts) error {
-		return tokenRefused(h, clientauth.AssertionOptions{ExpiresIn: -time.Minute})
+		return tokenRefused(h, smart.AssertionOptions{ExpiresIn: -time.Minute})
 	},
 	"replay refused": func(h *harness, f fixtureFacts) error {
 		jti := fmt.Sprintf("replay-%d", time.Now().UnixNano())
-		if _, _, err := h.requestToken(TestClientID, "system/*.read", clientauth.AssertionOptions{JTI: jti}); err != nil {
+		if _, _, err := h.requestToken(TestClientID, "system/*.read", smart.AssertionOptions{JTI: jti}); err != nil {
 			return fmt.Errorf("first use of the jti: %v", err)
 		}
-		return tokenRefused(h, clientauth.AssertionOptions{JTI: jti})
+		return tokenRefused(h, smart.AssertionOptions{JTI: jti})
 	},
 	"unknown kid refused": func(h *harness, f fixtureFacts) error {
-		return tokenRefused(h, clientauth.AssertionOptions{KeyID: "no-such-key"})
+		return tokenRefused(h, smart.AssertionOptions{KeyID: "no-such-key"})
 	},
 	"jobs isolated": func(h *harness, f fixtureFacts) error {
 		ex, err := h.runExport(exportRequest{group: "group-02", params: standard("snapshot")})
@@ -463,24 +464,7 @@ var probes = map[string]probe{
 		}
 		return nil
 	},
-	"small export quick": func(h *harness, f fixtureFacts) error {
-		// A one-Patient export is done in milliseconds; the server holds a
-		// status request up to statusHold (400 ms) for it, so it is complete
-		// well within 1 s of the kick-off. slow-export keeps every job
-		// running for at least 1.5 s, past any scheduling noise.
-		start := time.Now()
-		ex, err := h.runExport(exportRequest{params: standard("snapshot", patientParam(f.member), p("_type", "valueString", "Patient"))})
-		if err != nil {
-			return err
-		}
-		if d := time.Since(start); d > time.Second {
-			return fmt.Errorf("a one-Patient export took %v", d.Round(time.Millisecond))
-		}
-		if len(ex.resources["Patient"]) != 1 {
-			return fmt.Errorf("exported %d Patients, want 1", len(ex.resources["Patient"]))
-		}
-		return nil
-	},
+
 	"Retry-After while in progress": func(h *harness, f fixtureFacts) error {
 		// Holding the workers keeps the job running, so the status request
 		// answers 202 once statusHold has passed.
@@ -619,7 +603,7 @@ var probes = map[string]probe{
 		return nil
 	},
 	"token expires_in": func(h *harness, f fixtureFacts) error {
-		tr, _, err := h.requestToken(TestClientID, "system/*.read", clientauth.AssertionOptions{})
+		tr, _, err := h.requestToken(TestClientID, "system/*.read", smart.AssertionOptions{})
 		if err != nil {
 			return err
 		}
@@ -633,11 +617,11 @@ var probes = map[string]probe{
 		// client the server does not know.
 		cr := h.credentials(TestClientID)
 		cr.ClientID = "no-such-client"
-		a, err := cr.Assertion(clientauth.AssertionOptions{Now: h.now()})
+		a, err := cr.Assertion(smart.AssertionOptions{Now: h.now()})
 		if err != nil {
 			return err
 		}
-		return formRefused(h, clientauth.Form(a, "system/*.read"), "invalid_client")
+		return formRefused(h, smart.Form(a, "system/*.read"), "invalid_client")
 	},
 	"grant_type checked": func(h *harness, f fixtureFacts) error {
 		form, err := correctForm(h)
@@ -656,16 +640,16 @@ var probes = map[string]probe{
 		return formRefused(h, form, "invalid_client")
 	},
 	"assertion alg not trusted": func(h *harness, f fixtureFacts) error {
-		pub, err := clientauth.PublicKeyPEM(h.credentials(TestClientID).Key.Public())
+		pub, err := keys.PublicPEM(h.credentials(TestClientID).Key.Public())
 		if err != nil {
 			return err
 		}
 		for _, c := range []struct {
 			name string
-			opts clientauth.AssertionOptions
+			opts smart.AssertionOptions
 		}{
-			{"alg none", clientauth.AssertionOptions{AlgNone: true}},
-			{"HS256 keyed with the public key", clientauth.AssertionOptions{HS256Secret: pub}},
+			{"alg none", smart.AssertionOptions{AlgNone: true}},
+			{"HS256 keyed with the public key", smart.AssertionOptions{HS256Secret: pub}},
 		} {
 			if err := tokenRefused(h, c.opts); err != nil {
 				return fmt.Errorf("%s: %w", c.name, err)
@@ -730,27 +714,6 @@ var probes = map[string]probe{
 		}
 		return nil
 	},
-	"429 past the job limit": func(h *harness, f fixtureFacts) error {
-		h.hold()
-		defer func() {
-			h.unhold()
-			waitIdle(h)
-		}()
-		for i := range h.srv.opts.MaxJobsPerClient {
-			r, err := h.kickoff(exportRequest{params: standard("snapshot", patientParam(f.member))})
-			if err != nil || r.status != http.StatusAccepted {
-				return fmt.Errorf("kick-off %d: %v HTTP %d", i, err, r.status)
-			}
-		}
-		r, err := h.kickoff(exportRequest{params: standard("snapshot", patientParam(f.member))})
-		if err != nil {
-			return err
-		}
-		if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
-			return fmt.Errorf("kick-off past the limit: HTTP %d, Retry-After %q", r.status, r.header.Get("Retry-After"))
-		}
-		return nil
-	},
 }
 
 // faultProbes names, for every fault, the probe of the behaviour it breaks.
@@ -791,12 +754,11 @@ var faultProbes = map[string]string{
 	FaultAllowReplay:           "replay refused",
 	FaultAcceptUnknownKid:      "unknown kid refused",
 	FaultShareJobs:             "jobs isolated",
-	FaultNoThrottle:            "429 past the job limit",
 	FaultNoExpires:             "Expires on the manifest",
 	FaultManifestContentType:   "manifest is JSON",
 	FaultInvalidR4:             "Observations valid R4",
 	FaultRefuseNDJSONAlias:     "ndjson aliases accepted",
-	FaultSlowExport:            "small export quick",
+	FaultRefuseOutputFormat:    "ndjson aliases accepted",
 	FaultNoRetryAfter:          "Retry-After while in progress",
 	FaultPlainTextErrors:       "kick-off errors are OperationOutcomes",
 	FaultRefusePDexType:        "exportType hl7.fhir.us.davinci-pdex accepted",
@@ -964,12 +926,12 @@ func window(h *harness, prm bulk.Param, in func(time.Time) bool) error {
 	return nil
 }
 
-func tokenRefused(h *harness, o clientauth.AssertionOptions) error {
+func tokenRefused(h *harness, o smart.AssertionOptions) error {
 	tr, resp, err := h.requestToken(TestClientID, "system/*.read", o)
 	if err == nil {
 		return fmt.Errorf("the token endpoint issued a token (scope %q)", tr.Scope)
 	}
-	var te *clientauth.TokenError
+	var te *smart.TokenError
 	if !errors.As(err, &te) || (resp.StatusCode != http.StatusBadRequest && resp.StatusCode != http.StatusUnauthorized) || te.Code != "invalid_client" {
 		return fmt.Errorf("refused, but not with 400/401 invalid_client: %v", err)
 	}
@@ -978,21 +940,21 @@ func tokenRefused(h *harness, o clientauth.AssertionOptions) error {
 
 // correctForm is a correct token request of the test client.
 func correctForm(h *harness) (url.Values, error) {
-	a, err := h.credentials(TestClientID).Assertion(clientauth.AssertionOptions{Now: h.now()})
+	a, err := h.credentials(TestClientID).Assertion(smart.AssertionOptions{Now: h.now()})
 	if err != nil {
 		return nil, err
 	}
-	return clientauth.Form(a, "system/*.read"), nil
+	return smart.Form(a, "system/*.read"), nil
 }
 
 // formRefused posts a token request and checks that it is refused with
 // the OAuth error code (RFC 6749 §5.2).
 func formRefused(h *harness, form url.Values, code string) error {
-	tr, resp, err := clientauth.RequestToken(context.Background(), h.hc, h.srv.TokenURL(), form)
+	tr, resp, err := smart.RequestToken(context.Background(), h.hc, h.srv.TokenURL(), form)
 	if err == nil {
 		return fmt.Errorf("the token endpoint issued a token (scope %q)", tr.Scope)
 	}
-	var te *clientauth.TokenError
+	var te *smart.TokenError
 	if !errors.As(err, &te) || (resp.StatusCode != http.StatusBadRequest && resp.StatusCode != http.StatusUnauthorized) || te.Code != code {
 		return fmt.Errorf("refused, but not with 400/401 %s: %v", code, err)
 	}

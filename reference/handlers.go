@@ -32,10 +32,7 @@ func (s *Server) handleSmartConfig(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
-	ops := []any{map[string]any{
-		"name":       "davinci-data-export",
-		"definition": "http://hl7.org/fhir/us/davinci-atr/OperationDefinition/davinci-data-export",
-	}}
+	ops := []any{s.operationDeclaration()}
 	if s.faults.has(FaultCapabilityNoExport) {
 		ops = nil
 	}
@@ -65,7 +62,7 @@ func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
 		"kind":           "instance",
 		"fhirVersion":    "4.0.1",
 		"format":         []string{"application/fhir+json"},
-		"instantiates":   []string{"http://hl7.org/fhir/us/davinci-pdex/CapabilityStatement/pdex-provider-access-server"},
+		"instantiates":   s.instantiates(),
 		"implementation": map[string]any{"description": "pdex-conform reference Provider Access server", "url": s.opts.BaseURL},
 		"software":       map[string]any{"name": "pdex-conform reference server", "version": "edition " + s.edition.Name},
 		"rest": []any{map[string]any{
@@ -265,8 +262,8 @@ func (s *Server) handleKickoff(w http.ResponseWriter, r *http.Request, c *caller
 	if s.faults.has(FaultPlainTextErrors) {
 		w = &plainErrors{ResponseWriter: w}
 	}
-	if op := r.PathValue("op"); op != "$davinci-data-export" {
-		writeOutcome(w, http.StatusNotFound, "not-supported", fmt.Sprintf("operation %q is not supported on Group (use $davinci-data-export)", op))
+	if op := r.PathValue("op"); op != s.operationPath() {
+		writeOutcome(w, http.StatusNotFound, "not-supported", fmt.Sprintf("operation %q is not supported on Group (use %s)", op, s.operationPath()))
 		return
 	}
 	if r.Method == http.MethodGet && s.faults.has(FaultRefuseGetKickoff) {
@@ -320,7 +317,7 @@ func (s *Server) handleKickoff(w http.ResponseWriter, r *http.Request, c *caller
 		writeOutcome(w, http.StatusBadRequest, "invalid", err.Error())
 		return
 	}
-	params, err := validate(raw, s.edition, lenient, s.faults)
+	params, err := s.parseKickoff(raw, lenient)
 	if err != nil {
 		var br *badRequest
 		if errors.As(err, &br) {

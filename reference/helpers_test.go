@@ -18,9 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pdex-conform/pdex-conform/client/bulk"
+	"github.com/pdex-conform/pdex-conform/client/smart"
 	"github.com/pdex-conform/pdex-conform/fixtures"
-	clientauth "github.com/pdex-conform/pdex-conform/runner/auth"
-	"github.com/pdex-conform/pdex-conform/runner/bulk"
+	"github.com/pdex-conform/pdex-conform/keys"
 )
 
 // The default data set is generated once per test binary: every server of
@@ -169,19 +170,19 @@ func (h *harness) testClient(id string) TestClient {
 	return TestClient{}
 }
 
-func (h *harness) credentials(id string) clientauth.Credentials {
+func (h *harness) credentials(id string) smart.Credentials {
 	h.t.Helper()
 	c := h.testClient(id)
-	key, err := clientauth.ParsePrivateKey([]byte(c.PrivateKey))
+	key, err := keys.ParsePrivate([]byte(c.PrivateKey))
 	if err != nil {
 		h.t.Fatalf("client %s key: %v", id, err)
 	}
-	return clientauth.Credentials{ClientID: c.ID, KeyID: c.KeyID, Alg: c.Alg, Key: key, TokenURL: h.srv.TokenURL()}
+	return smart.Credentials{ClientID: c.ID, KeyID: c.KeyID, Alg: c.Alg, Key: key, TokenURL: h.srv.TokenURL()}
 }
 
 // requestToken asks the token endpoint for a token with an assertion built
 // with opts (the zero value is a correct one).
-func (h *harness) requestToken(id, scope string, opts clientauth.AssertionOptions) (*clientauth.TokenResponse, *http.Response, error) {
+func (h *harness) requestToken(id, scope string, opts smart.AssertionOptions) (*smart.TokenResponse, *http.Response, error) {
 	h.t.Helper()
 	if opts.Now.IsZero() {
 		opts.Now = h.now()
@@ -190,7 +191,7 @@ func (h *harness) requestToken(id, scope string, opts clientauth.AssertionOption
 	if err != nil {
 		h.t.Fatalf("assertion: %v", err)
 	}
-	return clientauth.RequestToken(context.Background(), h.hc, h.srv.TokenURL(), clientauth.Form(a, scope))
+	return smart.RequestToken(context.Background(), h.hc, h.srv.TokenURL(), smart.Form(a, scope))
 }
 
 // token returns a cached system/*.read access token for a test client.
@@ -201,7 +202,7 @@ func (h *harness) token(id string) string {
 	if tok, ok := h.tokens[id]; ok {
 		return tok
 	}
-	tr, _, err := h.requestToken(id, "system/*.read", clientauth.AssertionOptions{})
+	tr, _, err := h.requestToken(id, "system/*.read", smart.AssertionOptions{})
 	if err != nil {
 		h.t.Fatalf("token for %s: %v", id, err)
 	}
@@ -449,16 +450,6 @@ func (ex *export) keys() []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// byID finds an exported resource.
-func (ex *export) byID(typ, id string) map[string]any {
-	for _, r := range ex.resources[typ] {
-		if r["id"] == id {
-			return r
-		}
-	}
-	return nil
 }
 
 // compartments returns the patients whose compartment resources appear in

@@ -1,7 +1,6 @@
 package reference
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -81,7 +80,7 @@ func (s *Server) admitJob(ctx context.Context, client, group, request string, p 
 	if err != nil {
 		return "", 0, err
 	}
-	if active >= s.opts.MaxJobsPerClient && !s.faults.has(FaultNoThrottle) {
+	if active >= s.opts.MaxJobsPerClient {
 		return "", active, errTooManyJobs
 	}
 	id, err := s.createJob(ctx, client, group, request, p)
@@ -273,7 +272,7 @@ func (s *Server) groupMembers(ctx context.Context, id string) ([]string, error) 
 		} `json:"member"`
 	}
 	if err := json.Unmarshal(raw, &g); err != nil {
-		return nil, fmt.Errorf("Group/%s: %w", id, err)
+		return nil, fmt.Errorf("stored Group/%s: %w", id, err)
 	}
 	var out []string
 	for _, m := range g.Member {
@@ -347,13 +346,4 @@ func (s *Server) nonMember(ctx context.Context, members []string) (string, error
 func outcomeLine(code, diagnostics string) []byte {
 	b, _ := json.Marshal(outcome("warning", code, diagnostics))
 	return b
-}
-
-func joinLines(lines [][]byte) []byte {
-	var buf bytes.Buffer
-	for _, l := range lines {
-		buf.Write(l)
-		buf.WriteByte('\n')
-	}
-	return buf.Bytes()
 }

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pdex-conform/pdex-conform/runner/bulk"
+	"github.com/pdex-conform/pdex-conform/client/bulk"
 )
 
 func p(name, typ, value string) bulk.Param { return bulk.Param{Name: name, Type: typ, Value: value} }

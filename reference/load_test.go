@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pdex-conform/pdex-conform/runner/bulk"
+	"github.com/pdex-conform/pdex-conform/client/bulk"
 )
 
 // TestLoad: 50 clients export at once over loopback. Every export must

@@ -265,6 +265,11 @@ func validate(raw []rawParam, ed *edition, lenient bool, f faults) (*exportParam
 			if err := once(rp.name); err != nil {
 				return nil, err
 			}
+			if f.has(FaultRefuseOutputFormat) {
+				// A server that never learnt the parameter: NDJSON is its
+				// only format, so it refuses the parameter naming it.
+				return nil, badf("parameter _outputFormat is not supported")
+			}
 			if !slices.Contains(outputFormats, rp.value) || (f.has(FaultRefuseNDJSONAlias) && rp.value != outputFormats[0]) {
 				return nil, badf("_outputFormat %q is not supported (use application/fhir+ndjson)", rp.value)
 			}

@@ -28,6 +28,11 @@ type Options struct {
 	Edition string
 	// Faults to switch on (see Faults).
 	Faults []string
+	// Variants to switch on (see Variants): conformant variations.
+	Variants []string
+	// Operation is the export operation served: "davinci-data-export"
+	// (PDex, the default) or "export" (plain Bulk Data, see operation.go).
+	Operation string
 	// Workers run export jobs; 0 means 2.
 	Workers int
 	// MaxJobsPerClient bounds concurrent jobs per client; past it a kick-off
@@ -60,14 +65,15 @@ type Options struct {
 
 // Server is the reference Provider Access server.
 type Server struct {
-	opts    Options
-	store   *store
-	edition *edition
-	faults  faults
-	log     *slog.Logger
-	now     func() time.Time
-	mux     *http.ServeMux
-	auth    *authority
+	opts     Options
+	store    *store
+	edition  *edition
+	faults   faults
+	variants variants
+	log      *slog.Logger
+	now      func() time.Time
+	mux      *http.ServeMux
+	auth     *authority
 
 	// kickoffMu makes counting a client's active jobs and creating a new one
 	// atomic, so concurrent kick-offs cannot exceed MaxJobsPerClient.
@@ -104,6 +110,11 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	op, err := checkOperation(opts.Operation)
+	if err != nil {
+		return nil, err
+	}
+	opts.Operation = op
 	ed, err := lookupEdition(opts.Edition)
 	if err != nil {
 		return nil, err
@@ -112,12 +123,16 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	v, err := parseVariants(opts.Variants)
+	if err != nil {
+		return nil, err
+	}
 	st, err := openStore(ctx, opts.DB)
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{
-		opts: opts, store: st, edition: ed, faults: f, log: opts.Logger, now: opts.Now,
+		opts: opts, store: st, edition: ed, faults: f, variants: v, log: opts.Logger, now: opts.Now,
 		queue: make(chan string, 1024),
 	}
 	if err := s.loadData(ctx); err != nil {

@@ -242,7 +242,7 @@ func (s *Server) export(ctx context.Context, j *job) error {
 	if err := fw.finish(); err != nil {
 		return err
 	}
-	if s.faults.has(FaultSlowExport) {
+	if s.variants.has(VariantSlowJobs) {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

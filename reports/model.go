@@ -15,8 +15,9 @@ import (
 
 	"github.com/onsi/ginkgo/v2/types"
 
-	"github.com/pdex-conform/pdex-conform/runner/evidence"
+	"github.com/pdex-conform/pdex-conform/evidence"
 	"github.com/pdex-conform/pdex-conform/suites/catalog"
+	"github.com/pdex-conform/pdex-conform/verdict"
 )
 
 // Meta describes the run.
@@ -39,26 +40,102 @@ type Meta struct {
 	Faults []string
 	// FailOnShould counts SHOULD failures as failures.
 	FailOnShould bool
+	// Ended is when the run ended.
+	Ended time.Time
+	// Operation is the export operation driven: "davinci-data-export", or
+	// "export" in a gap analysis.
+	Operation string
+	// Inputs are every run input and option, as the run used them (secrets
+	// left out), for the Run section.
+	Inputs []Input
+	// Packages are the FHIR packages validation read; MissingPackages those
+	// expected and not found; PackagesNote why none was read.
+	Packages        []Package
+	MissingPackages []string
+	PackagesNote    string
+	// Server is what the target's CapabilityStatement says of it; nil when
+	// it gave none.
+	Server *Server
+	// Attestations are the payer's statements, by attestation ID.
+	Attestations map[string]Attestation
 	// Secrets are values that must never appear in any output (private
 	// keys, a static bearer token). They are used to scrub the model and are
 	// never rendered.
 	Secrets []string `json:"-"`
 }
 
-// Verdicts.
+// Input is one run input or option.
+type Input struct {
+	Name, Value string
+}
+
+// Package is a FHIR package validation read.
+type Package struct {
+	Name, Version, Path string
+}
+
+// Server is what the target says it is.
+type Server struct {
+	Software            string   `json:"software,omitempty"`
+	Version             string   `json:"version,omitempty"`
+	ReleaseDate         string   `json:"releaseDate,omitempty"`
+	Description         string   `json:"description,omitempty"`
+	URL                 string   `json:"url,omitempty"`
+	FHIRVersion         string   `json:"fhirVersion,omitempty"`
+	Instantiates        []string `json:"instantiates,omitempty"`
+	ImplementationGuide []string `json:"implementationGuide,omitempty"`
+}
+
+// Attestation is a payer's statement about a requirement no test can check.
+type Attestation struct {
+	Attested           bool
+	By, Date, Evidence string
+}
+
+// AttestationRow is one attestation requirement with what the payer stated.
+type AttestationRow struct {
+	catalog.Requirement
+	Links []catalog.Link
+	Attestation
+	// Stated says the configuration has an entry for it.
+	Stated bool
+}
+
+// Coverage says how much validation covered.
+type Coverage struct {
+	// Resources validated (lines of the full export's files).
+	Resources int
+	// NotChecked lists the checks not made offline, per value set, most
+	// first; NotCheckedTotal sums them.
+	NotChecked      []NotChecked
+	NotCheckedTotal int
+}
+
+// NotChecked is one value set (or code system, or profile) that bindings
+// needed and no package here holds.
+type NotChecked struct {
+	What  string
+	Count int
+}
+
+// Verdicts, as package verdict decides them.
 const (
-	Conformant    = "conformant"
-	NotConformant = "not conformant"
-	Incomplete    = "incomplete"
+	Conformant    = verdict.Conformant
+	NotConformant = verdict.NotConformant
+	Incomplete    = verdict.Incomplete
+	GapAnalysis   = verdict.GapAnalysis
 )
 
 // Spec and requirement states as the reports name them.
 const (
-	Passed    = "passed"
-	Failed    = "failed"
-	Skipped   = "skipped"
-	Warning   = "warning" // a failed SHOULD (or MAY) that does not fail the run
-	NotTested = "not tested"
+	Passed        = verdict.Passed
+	Failed        = verdict.Failed
+	Skipped       = verdict.Skipped
+	Warning       = verdict.Warning // a failed SHOULD (or MAY) that does not fail the run
+	Blocked       = verdict.Blocked
+	NotTested     = verdict.NotTested
+	PartlyTested  = verdict.PartlyTested
+	NotApplicable = verdict.NotApplicable
 )
 
 // Run is the report model.
@@ -78,7 +155,19 @@ type Run struct {
 	Export *evidence.ExportSummary
 	// Validation totals the validation evidence of the run.
 	Validation ValidationTotals
-	Counts     Counts
+	// Coverage says how much of the export validation checked.
+	Coverage Coverage
+	Counts   Counts
+	// ExitCode is the process exit code the verdict gives.
+	ExitCode int
+	// Causes are the root causes, first first.
+	Causes []verdict.Cause
+	// Attestations are the requirements no test can check, as attested.
+	Attestations []AttestationRow
+	// ResultsHash is the SHA-256 of the JSON results (exactly the bytes
+	// WriteJSON writes), printed in the report and on the console so that a
+	// certifier can tie the three together.
+	ResultsHash string
 }
 
 // ValidationTotals sums the validation evidence of a run.
@@ -89,13 +178,7 @@ type ValidationTotals struct {
 }
 
 // Counts totals the specs by state.
-type Counts struct {
-	Passed   int `json:"passed"`
-	Failed   int `json:"failed"`
-	Warnings int `json:"warnings"`
-	Skipped  int `json:"skipped"`
-	Total    int `json:"total"`
-}
+type Counts = verdict.Counts
 
 // Spec is one spec's outcome and evidence.
 type Spec struct {
@@ -126,12 +209,16 @@ type Spec struct {
 	Manifests     []string
 	// Validations are per-file validation summaries.
 	Validations []evidence.Validation
-	Notes       []string
+	// Resources are exported resources the spec found at fault, whole.
+	Resources []evidence.Resource
+	Notes     []string
 	// Log is what the spec wrote to GinkgoWriter.
 	Log string
 	// Filtered marks a skipped spec the label filter left out: it says
 	// nothing about the target, so its requirements count as not tested.
 	Filtered bool
+	// BlockedBy names the failed prerequisite that blocked the spec.
+	BlockedBy string
 }
 
 // Step is one By step of a spec.
@@ -145,40 +232,52 @@ type Step struct {
 // Requirement is a catalog requirement with the specs that cover it.
 type Requirement struct {
 	catalog.Requirement
-	Status string // passed, failed, warning, skipped, not tested
+	Status string // see package verdict
 	Specs  []string
-	// Passed, Failed, Skipped count the covering specs by outcome
+	// Links are the published specification pages it comes from.
+	Links []catalog.Link
+	// Passed, Failed, Skipped, Blocked count the covering specs by outcome
 	// (warnings count as failed).
-	Passed, Failed, Skipped int
+	Passed, Failed, Skipped, Blocked int
 }
 
 // Area totals one scenario area.
 type Area struct {
-	Name                              string
-	Passed, Failed, Warnings, Skipped int
+	Name                                       string
+	Passed, Failed, Warnings, Skipped, Blocked int
 }
 
 // Total is the number of specs in the area.
-func (a Area) Total() int { return a.Passed + a.Failed + a.Warnings + a.Skipped }
+func (a Area) Total() int { return a.Passed + a.Failed + a.Warnings + a.Skipped + a.Blocked }
 
-// Build makes the model from a Ginkgo report.
-func Build(r types.Report, m Meta) *Run {
+// Build makes the model of a judged run: the outcome decides every state
+// and the verdict; the Ginkgo report gives each spec's evidence.
+func Build(r types.Report, out *verdict.Outcome, m Meta) *Run {
 	sc := NewScrubber(m.Secrets...)
-	run := &Run{Meta: m, Resources: map[string]int{}, Validation: ValidationTotals{ErrorsByType: map[string]int{}}}
+	run := &Run{Meta: m, Resources: map[string]int{}, Validation: ValidationTotals{ErrorsByType: map[string]int{}},
+		Counts: out.Counts, ExitCode: out.ExitCode, Verdict: out.Verdict, Reasons: sc.ScrubAll(slices.Clone(out.Reasons))}
+	for _, c := range out.Causes {
+		c.What, c.Fix = sc.Scrub(c.What), sc.Scrub(c.Fix)
+		run.Causes = append(run.Causes, c)
+	}
+	run.Meta.Inputs = slices.Clone(m.Inputs)
+	for i := range run.Meta.Inputs {
+		run.Meta.Inputs[i].Value = sc.Scrub(run.Meta.Inputs[i].Value)
+	}
 	run.Meta.Secrets = nil
 	run.Meta.Target = sc.Scrub(m.Target)
 
 	var specs []Spec
 	var order []types.CodeLocation
+	notChecked := map[string]int{}
+	coveredBy := ""
 	// Several specs attach the validation of the same export's files (the
 	// structure and the profile specs check one validation pass): each file
 	// counts once in the run's totals.
 	counted := map[string]bool{}
-	for _, sr := range r.SpecReports {
-		s, ok := buildSpec(sr, m, sc)
-		if !ok {
-			continue
-		}
+	for _, o := range out.Specs {
+		sr := r.SpecReports[o.Index]
+		s := buildSpec(o, sr, sc)
 		specs = append(specs, s)
 		order = append(order, sr.LeafNodeLocation)
 		for _, v := range s.Validations {
@@ -200,6 +299,16 @@ func Build(r types.Report, m Meta) *Run {
 				run.Export = &v
 				run.Resources = v.Resources
 			}
+			// Several specs validate the same full export: its coverage is
+			// counted once, from the first that attached it.
+			if c, ok := e.GetRawValue().(evidence.Coverage); ok && (coveredBy == "" || coveredBy == s.Name) && c.Resources >= run.Coverage.Resources {
+				coveredBy = s.Name
+				run.Coverage.Resources = c.Resources
+				clear(notChecked)
+				for vs, n := range c.NotChecked {
+					notChecked[vs] += n
+				}
+			}
 		}
 	}
 	// Ginkgo shuffles top-level containers; the report lists specs in
@@ -217,9 +326,11 @@ func Build(r types.Report, m Meta) *Run {
 			cmp.Compare(order[a].LineNumber, order[b].LineNumber),
 		)
 	})
+	anchor := make([]string, len(specs)) // by outcome index
 	for n, i := range idx {
 		s := specs[i]
 		s.ID = "spec-" + strconv.Itoa(n+1)
+		anchor[i] = s.ID
 		run.Specs = append(run.Specs, s)
 	}
 	linkSharedEvidence(run.Specs)
@@ -234,18 +345,15 @@ func Build(r types.Report, m Meta) *Run {
 		switch s.State {
 		case Passed:
 			a.Passed++
-			run.Counts.Passed++
 		case Failed:
 			a.Failed++
-			run.Counts.Failed++
 		case Warning:
 			a.Warnings++
-			run.Counts.Warnings++
+		case Blocked:
+			a.Blocked++
 		default:
 			a.Skipped++
-			run.Counts.Skipped++
 		}
-		run.Counts.Total++
 	}
 	// Every catalog area is listed, with no specs when none ran, so that a
 	// reader sees what the run did not cover.
@@ -266,110 +374,50 @@ func Build(r types.Report, m Meta) *Run {
 		run.Areas = append(run.Areas, *areas[name])
 	}
 
-	for _, req := range catalog.ForEdition(m.Edition) {
-		rq := Requirement{Requirement: req}
-		var states []string
-		for _, s := range run.Specs {
-			if slices.Contains(s.Requirements, req.ID) {
-				rq.Specs = append(rq.Specs, s.ID)
-				if s.Filtered {
-					continue
-				}
-				states = append(states, s.State)
-				switch s.State {
-				case Passed:
-					rq.Passed++
-				case Failed, Warning:
-					rq.Failed++
-				default:
-					rq.Skipped++
-				}
-			}
+	if run.Coverage.Resources == 0 {
+		run.Coverage.Resources = run.Validation.Lines
+	}
+	for vs, n := range notChecked {
+		run.Coverage.NotChecked = append(run.Coverage.NotChecked, NotChecked{What: vs, Count: n})
+		run.Coverage.NotCheckedTotal += n
+	}
+	slices.SortFunc(run.Coverage.NotChecked, func(a, b NotChecked) int {
+		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.What, b.What))
+	})
+	for _, a := range catalog.Attestations() {
+		st, ok := m.Attestations[a.ID]
+		st.By, st.Date, st.Evidence = sc.Scrub(st.By), sc.Scrub(st.Date), sc.Scrub(st.Evidence)
+		run.Attestations = append(run.Attestations, AttestationRow{Requirement: a, Links: catalog.Links(a, m.Edition), Attestation: st, Stated: ok})
+	}
+	for _, q := range out.Requirements {
+		rq := Requirement{Requirement: q.Requirement, Status: q.Status, Links: catalog.Links(q.Requirement, m.Edition),
+			Passed: q.Passed, Failed: q.Failed, Skipped: q.Skipped, Blocked: q.Blocked}
+		for _, i := range q.Specs {
+			rq.Specs = append(rq.Specs, anchor[i])
 		}
-		rq.Status = combine(states)
 		run.Requirements = append(run.Requirements, rq)
 	}
-	run.Verdict, run.Reasons = verdict(run, r)
+	run.ResultsHash = hashResults(run)
 	return run
 }
 
-// buildSpec makes one spec of the model; ok is false for nodes that are
-// not specs and did not fail.
-func buildSpec(sr types.SpecReport, m Meta, sc *Scrubber) (Spec, bool) {
-	if sr.LeafNodeType != types.NodeTypeIt {
-		if !sr.State.Is(types.SpecStateFailureStates) {
-			return Spec{}, false
-		}
-		// A failing suite-level node (BeforeSuite, a reporting hook) fails
-		// the run; it is shown as a spec so that the reader sees why.
-		msg := sc.Scrub(sr.Failure.Message)
-		return Spec{
-			Name: sr.LeafNodeType.String() + " failed", Area: "Suite", Level: string(catalog.SHALL), State: Failed,
-			Failure: msg, Summary: PlainFailure(msg), FailedAt: shortLocation(sr.Failure.Location),
-			Duration: sr.RunTime,
-		}, true
-	}
+// buildSpec makes one spec of the model from its outcome and its report.
+func buildSpec(o verdict.Spec, sr types.SpecReport, sc *Scrubber) Spec {
 	s := Spec{
-		Name:     sc.Scrub(sr.LeafNodeText),
-		Area:     "Other",
-		Duration: sr.RunTime,
-		Location: shortLocation(sr.LeafNodeLocation),
-		Log:      sc.Scrub(strings.TrimSpace(sr.CapturedGinkgoWriterOutput)),
+		Name:         sc.Scrub(o.Name),
+		Area:         o.Area,
+		Requirements: o.Requirements,
+		Level:        string(o.Level),
+		State:        o.State,
+		Failure:      sc.Scrub(o.Reason),
+		Filtered:     o.Filtered,
+		BlockedBy:    o.BlockedBy,
+		Duration:     sr.RunTime,
+		Location:     shortLocation(sr.LeafNodeLocation),
+		Log:          sc.Scrub(strings.TrimSpace(sr.CapturedGinkgoWriterOutput)),
 	}
-	if len(sr.ContainerHierarchyTexts) > 0 {
-		s.Area = sr.ContainerHierarchyTexts[0]
-		// Nested containers name the scenario within the area.
-		if len(sr.ContainerHierarchyTexts) > 1 {
-			s.Name = sc.Scrub(strings.Join(sr.ContainerHierarchyTexts[1:], " / ") + ": " + sr.LeafNodeText)
-		}
-	}
-	for _, l := range sr.Labels() {
-		switch {
-		case catalog.IsID(l):
-			if !slices.Contains(s.Requirements, l) {
-				s.Requirements = append(s.Requirements, l)
-			}
-		case l == string(catalog.SHALL) || l == string(catalog.SHOULD) || l == string(catalog.MAY):
-			s.Level = l
-		}
-	}
-	switch {
-	case sr.State == types.SpecStatePassed:
-		s.State = Passed
-	case sr.State == types.SpecStateInterrupted:
-		// The run was stopped (Ctrl-C, the suite timeout): the spec says
-		// nothing about the target.
-		s.State = Skipped
-		s.Failure = "Not finished: the run was interrupted."
-	case sr.State.Is(types.SpecStateFailureStates):
-		s.State = Failed
-		// Only a SHALL (or an unlabelled spec, which is treated as one)
-		// fails the run; SHOULD fails it with --fail-on should; MAY never.
-		if s.Level == string(catalog.MAY) || s.Level == string(catalog.SHOULD) && !m.FailOnShould {
-			s.State = Warning
-		}
-		s.Failure = sc.Scrub(sr.Failure.Message)
-		if sr.Failure.ForwardedPanic != "" {
-			s.Failure += "\nThe spec panicked: " + sc.Scrub(sr.Failure.ForwardedPanic)
-		}
-		if sr.State == types.SpecStateTimedout && s.Failure == "" {
-			s.Failure = "The spec timed out."
-		}
+	if o.State == Failed || o.State == Warning {
 		s.FailedAt = shortLocation(sr.Failure.Location)
-	default:
-		s.State = Skipped
-		s.Failure = sc.Scrub(strings.TrimSpace(sr.Failure.Message))
-		if s.Failure == "" {
-			switch {
-			case sr.State == types.SpecStatePending:
-				s.Failure = "Not run: the spec is pending (not written yet)."
-			case m.LabelFilter != "":
-				s.Failure = fmt.Sprintf("Not run: not selected by the label filter %q.", m.LabelFilter)
-				s.Filtered = true
-			default:
-				s.Failure = "Not run."
-			}
-		}
 	}
 	s.Summary = PlainFailure(s.Failure)
 	s.Steps = steps(sr, sc)
@@ -382,8 +430,12 @@ func buildSpec(sr types.SpecReport, m Meta, sc *Scrubber) (Spec, bool) {
 			v.File = sc.Scrub(v.File)
 			v.First = sc.ScrubAll(slices.Clone(v.First))
 			s.Validations = append(s.Validations, v)
-		case evidence.ExportSummary:
-			// Summed up for the run in Build.
+		case evidence.Resource:
+			v.JSON, v.File, v.Key = sc.Scrub(v.JSON), sc.Scrub(v.File), sc.Scrub(v.Key)
+			v.Why = sc.ScrubAll(slices.Clone(v.Why))
+			s.Resources = append(s.Resources, v)
+		case evidence.ExportSummary, evidence.Blocked, evidence.Coverage:
+			// Summed up for the run in Build; shown through BlockedBy.
 		default:
 			text := sc.Scrub(e.StringRepresentation())
 			if e.Name == evidence.EntryManifest {
@@ -393,7 +445,7 @@ func buildSpec(sr types.SpecReport, m Meta, sc *Scrubber) (Spec, bool) {
 			}
 		}
 	}
-	return s, true
+	return s
 }
 
 // steps lists the spec's By steps and marks the one it failed in.
@@ -519,78 +571,6 @@ func pickShared(exs []evidence.Exchange, failure string) ([]evidence.Exchange, i
 	return out, len(exs) - len(out)
 }
 
-// verdict applies the rules: any failure makes the target not conformant;
-// otherwise a run that was cut short, or that left a SHALL requirement
-// untested or only skipped, is incomplete; otherwise it is conformant (with
-// warnings for SHOULD requirements not met).
-func verdict(run *Run, r types.Report) (string, []string) {
-	var failedShall, failedShould, untested, skipped, warned []string
-	for _, q := range run.Requirements {
-		switch {
-		case q.Status == Failed && q.Level == catalog.SHALL:
-			failedShall = append(failedShall, q.ID)
-		case q.Status == Failed:
-			failedShould = append(failedShould, q.ID)
-		case q.Status == Warning:
-			warned = append(warned, q.ID)
-		case q.Level == catalog.SHALL && q.Status == NotTested:
-			untested = append(untested, q.ID)
-		case q.Level == catalog.SHALL && q.Status == Skipped:
-			skipped = append(skipped, q.ID)
-		}
-	}
-	var reasons []string
-	if run.Counts.Failed > 0 {
-		reasons = append(reasons, fmt.Sprintf("%s failed.", plural(run.Counts.Failed, "spec")))
-	}
-	if len(failedShall) > 0 {
-		reasons = append(reasons, fmt.Sprintf("SHALL %s not met: %s.", pluralWord(len(failedShall), "requirement"), list(failedShall)))
-	}
-	if len(failedShould) > 0 {
-		reasons = append(reasons, fmt.Sprintf("SHOULD or MAY %s not met: %s.", pluralWord(len(failedShould), "requirement"), list(failedShould)))
-	}
-	interrupted := !r.SuiteSucceeded && len(r.SpecialSuiteFailureReasons) > 0
-	if interrupted {
-		reasons = append(reasons, "The run was cut short: "+strings.Join(r.SpecialSuiteFailureReasons, "; ")+".")
-	}
-	if len(untested) > 0 {
-		reasons = append(reasons, fmt.Sprintf("%s not tested: %s.", plural(len(untested), "SHALL requirement"), list(untested)))
-	}
-	if len(skipped) > 0 {
-		reasons = append(reasons, fmt.Sprintf("%s only skipped (the specs say why): %s.", plural(len(skipped), "SHALL requirement"), list(skipped)))
-	}
-	if len(warned) > 0 {
-		reasons = append(reasons, fmt.Sprintf("Warning: %s not met (SHOULD or MAY; not failing the run): %s.", pluralWord(len(warned), "requirement"), list(warned)))
-	}
-	switch {
-	case run.Counts.Failed > 0:
-		return NotConformant, reasons
-	case interrupted || len(untested) > 0 || len(skipped) > 0:
-		return Incomplete, reasons
-	}
-	return Conformant, append([]string{fmt.Sprintf("Every SHALL requirement of edition %s was tested and met.", run.Meta.Edition)}, reasons...)
-}
-
-func plural(n int, noun string) string {
-	return strconv.Itoa(n) + " " + pluralWord(n, noun)
-}
-
-func pluralWord(n int, noun string) string {
-	if n == 1 {
-		return noun
-	}
-	return noun + "s"
-}
-
-// list names up to a dozen IDs, then says how many more.
-func list(ids []string) string {
-	const show = 12
-	if len(ids) <= show {
-		return strings.Join(ids, ", ")
-	}
-	return strings.Join(ids[:show], ", ") + fmt.Sprintf(" and %d more", len(ids)-show)
-}
-
 func areaRank(name string) int {
 	if i := slices.Index(catalog.Areas, name); i >= 0 {
 		return i
@@ -617,29 +597,6 @@ func shortLocation(cl types.CodeLocation) string {
 	return fmt.Sprintf("%s:%d", f, cl.LineNumber)
 }
 
-// combine folds the states of a requirement's specs: any failure fails it
-// (a warning when only SHOULD specs failed); it passes when a spec passed
-// and none failed; skipped when every spec was skipped.
-func combine(states []string) string {
-	if len(states) == 0 {
-		return NotTested
-	}
-	out := Skipped
-	for _, s := range states {
-		switch s {
-		case Failed:
-			return Failed
-		case Warning:
-			out = Warning
-		case Passed:
-			if out == Skipped {
-				out = Passed
-			}
-		}
-	}
-	return out
-}
-
 func total(m map[string]int) int {
 	n := 0
 	for _, v := range m {
@@ -649,4 +606,4 @@ func total(m map[string]int) int {
 }
 
 // Failed reports whether the run fails a CI gate.
-func (r *Run) Failed() bool { return r.Counts.Failed > 0 }
+func (r *Run) Failed() bool { return r.ExitCode == verdict.ExitFailures }

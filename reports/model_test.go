@@ -9,8 +9,9 @@ import (
 
 	"github.com/onsi/ginkgo/v2/types"
 
-	"github.com/pdex-conform/pdex-conform/runner/evidence"
+	"github.com/pdex-conform/pdex-conform/evidence"
 	"github.com/pdex-conform/pdex-conform/suites/catalog"
+	"github.com/pdex-conform/pdex-conform/verdict"
 )
 
 const edition = "2.0.0"
@@ -35,108 +36,9 @@ func spec(area, name string, state types.SpecState, level catalog.Level, ids ...
 	return sr
 }
 
-// passingRun covers every requirement of the edition with one passing spec.
-func passingRun() types.Report {
-	r := types.Report{SuiteSucceeded: true}
-	for _, q := range catalog.ForEdition(edition) {
-		r.SpecReports = append(r.SpecReports, spec(q.Area, "checks "+q.ID, types.SpecStatePassed, q.Level, q.ID))
-	}
-	return r
-}
-
-// with returns the report with the spec for id replaced by one in state.
-func with(r types.Report, id string, state types.SpecState) types.Report {
-	r.SpecReports = slices.Clone(r.SpecReports)
-	for i, sr := range r.SpecReports {
-		if slices.Contains(sr.LeafNodeLabels, id) {
-			q, _ := catalog.Lookup(id)
-			r.SpecReports[i] = spec(q.Area, sr.LeafNodeText, state, q.Level, id)
-		}
-	}
-	return r
-}
-
-func without(r types.Report, id string) types.Report {
-	r.SpecReports = slices.DeleteFunc(slices.Clone(r.SpecReports), func(sr types.SpecReport) bool {
-		return slices.Contains(sr.LeafNodeLabels, id)
-	})
-	return r
-}
-
-func firstWithLevel(l catalog.Level) string {
-	for _, q := range catalog.ForEdition(edition) {
-		if q.Level == l {
-			return q.ID
-		}
-	}
-	return ""
-}
-
-func TestVerdict(t *testing.T) {
-	shall, should, may := firstWithLevel(catalog.SHALL), firstWithLevel(catalog.SHOULD), firstWithLevel(catalog.MAY)
-	if shall == "" || should == "" || may == "" {
-		t.Fatalf("the catalog lacks a level: SHALL %q SHOULD %q MAY %q", shall, should, may)
-	}
-	suiteFailure := passingRun()
-	suiteFailure.SpecReports = append(suiteFailure.SpecReports, types.SpecReport{
-		LeafNodeType: types.NodeTypeBeforeSuite, State: types.SpecStateFailed,
-		Failure: types.Failure{Message: "could not reach the target"},
-	})
-	interrupted := passingRun()
-	interrupted.SuiteSucceeded = false
-	interrupted.SpecialSuiteFailureReasons = []string{"Interrupted by User"}
-	unlabelled := passingRun()
-	u := spec("Full export", "an unlabelled check", types.SpecStateFailed, "")
-	u.LeafNodeLabels = nil
-	unlabelled.SpecReports = append(unlabelled.SpecReports, u)
-
-	tests := []struct {
-		name         string
-		report       types.Report
-		failOnShould bool
-		verdict      string
-		failed       bool
-		reqStatus    map[string]string
-	}{
-		{"every SHALL tested and met", passingRun(), false, Conformant, false, map[string]string{shall: Passed}},
-		{"a SHALL failure", with(passingRun(), shall, types.SpecStateFailed), false, NotConformant, true, map[string]string{shall: Failed}},
-		{"a SHALL spec panicked", with(passingRun(), shall, types.SpecStatePanicked), false, NotConformant, true, map[string]string{shall: Failed}},
-		{"a SHALL spec timed out", with(passingRun(), shall, types.SpecStateTimedout), false, NotConformant, true, map[string]string{shall: Failed}},
-		{"a SHOULD failure is a warning", with(passingRun(), should, types.SpecStateFailed), false, Conformant, false, map[string]string{should: Warning}},
-		{"a SHOULD failure fails with --fail-on should", with(passingRun(), should, types.SpecStateFailed), true, NotConformant, true, map[string]string{should: Failed}},
-		{"a MAY failure is a warning even with --fail-on should", with(passingRun(), may, types.SpecStateFailed), true, Conformant, false, map[string]string{may: Warning}},
-		{"a SHALL requirement only skipped", with(passingRun(), shall, types.SpecStateSkipped), false, Incomplete, false, map[string]string{shall: Skipped}},
-		{"a SHALL requirement untested", without(passingRun(), shall), false, Incomplete, false, map[string]string{shall: NotTested}},
-		{"a SHOULD requirement untested", without(passingRun(), should), false, Conformant, false, map[string]string{should: NotTested}},
-		{"a failure beats incompleteness", with(without(passingRun(), should), shall, types.SpecStateFailed), false, NotConformant, true, nil},
-		{"a BeforeSuite failure", suiteFailure, false, NotConformant, true, nil},
-		{"an interrupted run", interrupted, false, Incomplete, false, nil},
-		{"an unlabelled spec failing fails the run", unlabelled, false, NotConformant, true, nil},
-		{"an interrupted spec is not a failure", with(passingRun(), shall, types.SpecStateInterrupted), false, Incomplete, false, map[string]string{shall: Skipped}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			run := Build(tt.report, Meta{Edition: edition, FailOnShould: tt.failOnShould})
-			if run.Verdict != tt.verdict {
-				t.Errorf("verdict = %q, want %q (reasons %q)", run.Verdict, tt.verdict, run.Reasons)
-			}
-			if run.Failed() != tt.failed {
-				t.Errorf("Failed() = %v, want %v", run.Failed(), tt.failed)
-			}
-			if len(run.Reasons) == 0 {
-				t.Error("no reasons given for the verdict")
-			}
-			for id, want := range tt.reqStatus {
-				i := slices.IndexFunc(run.Requirements, func(q Requirement) bool { return q.ID == id })
-				if i < 0 {
-					t.Fatalf("requirement %s is missing from the model", id)
-				}
-				if got := run.Requirements[i].Status; got != want {
-					t.Errorf("%s status = %q, want %q", id, got, want)
-				}
-			}
-		})
-	}
+// build judges a report as the runner does and builds the model from it.
+func build(r types.Report, m Meta) *Run {
+	return Build(r, verdict.FromReport(r, verdict.Options{Edition: m.Edition, FailOnShould: m.FailOnShould, LabelFilter: m.LabelFilter}), m)
 }
 
 func TestBuildCountsAreasAndOrder(t *testing.T) {
@@ -149,7 +51,7 @@ func TestBuildCountsAreasAndOrder(t *testing.T) {
 		{LeafNodeType: types.NodeTypeBeforeEach, State: types.SpecStatePassed}, // not a spec
 	}}
 	r.SpecReports[2].LeafNodeLocation.LineNumber = 5 // c is written before b
-	run := Build(r, Meta{Edition: edition})
+	run := build(r, Meta{Edition: edition})
 
 	if got, want := run.Counts, (Counts{Passed: 2, Failed: 1, Warnings: 1, Skipped: 1, Total: 5}); got != want {
 		t.Errorf("counts = %+v, want %+v", got, want)
@@ -197,7 +99,7 @@ func TestBuildCountsAreasAndOrder(t *testing.T) {
 func TestBuildLabelFilterSkips(t *testing.T) {
 	sr := spec("Discovery", "a", types.SpecStateSkipped, catalog.SHALL, "PA-CAP-01")
 	sr.Failure = types.Failure{}
-	run := Build(types.Report{SpecReports: []types.SpecReport{sr}}, Meta{Edition: edition, LabelFilter: "PA-EXP-01"})
+	run := build(types.Report{SpecReports: []types.SpecReport{sr}}, Meta{Edition: edition, LabelFilter: "PA-EXP-01"})
 	if got := run.Specs[0].Summary; !strings.Contains(got, "label filter") || !run.Specs[0].Filtered {
 		t.Errorf("a spec the filter left out says %q, want it to name the label filter", got)
 	}
@@ -236,7 +138,7 @@ func TestBuildEvidence(t *testing.T) {
 	profiles.ReportEntries = types.ReportEntries{
 		{Name: evidence.EntryValidation, Value: types.WrapEntryValue(evidence.Validation{File: "f1", Type: "Patient", Lines: 3, Errors: 2})},
 	}
-	run := Build(types.Report{SpecReports: []types.SpecReport{checker, owner, profiles}}, Meta{Edition: edition})
+	run := build(types.Report{SpecReports: []types.SpecReport{checker, owner, profiles}}, Meta{Edition: edition})
 
 	if got := run.Resources; got["Patient"] != 3 || got["Coverage"] != 3 || run.Export.Files != 2 {
 		t.Errorf("resources = %v, export = %+v; want the largest export", got, run.Export)
@@ -269,7 +171,7 @@ func TestBuildScrubsSecrets(t *testing.T) {
 		{Name: evidence.EntryExchange, Value: types.WrapEntryValue(evidence.Exchange{Method: "POST", URL: "http://t/token", RequestBody: "client_assertion=abc&x=" + token, ResponseBody: `{"access_token":"` + token + `"}`})},
 		{Name: "note", Value: types.WrapEntryValue("the key was " + key)},
 	}
-	run := Build(types.Report{SpecReports: []types.SpecReport{sr}}, Meta{Edition: edition, Secrets: []string{key}})
+	run := build(types.Report{SpecReports: []types.SpecReport{sr}}, Meta{Edition: edition, Secrets: []string{key}})
 	s := run.Specs[0]
 	all := strings.Join(append([]string{s.Failure, s.Summary, s.Log, s.Exchanges[0].RequestBody, s.Exchanges[0].ResponseBody}, s.Notes...), "\n")
 	for _, secret := range []string{token, "eyJjbGllbnQiOiJ0ZXN0In0", "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7", "VJTUt9Us8cKjMzEfYyjiWA4R4", "opaque-token-1234567"} {

@@ -5,11 +5,11 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/pdex-conform/pdex-conform/runner/evidence"
+	"github.com/pdex-conform/pdex-conform/evidence"
 )
 
 // Scrubber removes secrets from text that is about to reach a report or the
-// console. Evidence is redacted where it is recorded (runner/evidence); the
+// console. Evidence is redacted where it is recorded (package evidence); the
 // reports pass everything through a Scrubber once more, because failure
 // messages, notes and log output come from spec code that may print a token
 // or a key without going through evidence.
@@ -60,8 +60,11 @@ var (
 	bearer = regexp.MustCompile(`(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{8,}`)
 	// Any dot-separated token with a base64url JSON segment ("eyJ" is
 	// base64 for `{"`): JWTs, JWS and tokens that wrap a JSON payload, such
-	// as the reference server's "v1.<payload>.<mac>" access tokens.
-	jsonToken = regexp.MustCompile(`(?:[A-Za-z0-9_-]+\.)*eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*)*`)
+	// as the reference server's "v1.<payload>.<mac>" access tokens. A token
+	// has at least two segments: a lone base64 JSON segment is not one, and
+	// some servers put such a segment in their URL paths (the SMART
+	// bulk-data-server encodes its settings so), which must stay readable.
+	jsonToken = regexp.MustCompile(`(?:[A-Za-z0-9_-]+\.)+eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*)*|eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*)+`)
 )
 
 // Scrub returns s with every secret replaced by evidence.Redacted.

@@ -9,9 +9,9 @@ import (
 
 	"github.com/onsi/ginkgo/v2/types"
 
+	"github.com/pdex-conform/pdex-conform/config"
+	"github.com/pdex-conform/pdex-conform/evidence"
 	"github.com/pdex-conform/pdex-conform/runner"
-	"github.com/pdex-conform/pdex-conform/runner/config"
-	"github.com/pdex-conform/pdex-conform/runner/evidence"
 )
 
 // TestEvidenceHoldsNoSecrets runs the whole suite against the reference

@@ -9,11 +9,12 @@ import (
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
 
-	"github.com/pdex-conform/pdex-conform/runner/auth"
-	"github.com/pdex-conform/pdex-conform/runner/bulk"
-	"github.com/pdex-conform/pdex-conform/runner/evidence"
+	"github.com/pdex-conform/pdex-conform/client/bulk"
+	"github.com/pdex-conform/pdex-conform/client/smart"
+	"github.com/pdex-conform/pdex-conform/edition"
+	"github.com/pdex-conform/pdex-conform/evidence"
+	"github.com/pdex-conform/pdex-conform/keys"
 	"github.com/pdex-conform/pdex-conform/suites/framework"
 )
 
@@ -37,20 +38,19 @@ const lastPriority = SpecPriority(-1 << 20)
 // failure belongs to no spec and so to no requirement.
 func registerAPI(e *framework.Env) {
 	Describe("API description", func() {
-		It("answers a representative exchange of every operation as the OpenAPI description says", framework.Req("PA-API-01"), func() {
+		It("answers a representative exchange of every operation as the OpenAPI description says", e.Req("PA-API-01"), func(ctx SpecContext) {
 			if e.Check == nil {
 				Skip("no OpenAPI checker in this run")
 			}
-			ctx, cancel := e.Ctx()
-			defer cancel()
 			seen := representativeExchanges(ctx, e)
-			Expect(seen.checked).To(BeNumerically(">=", 5), "the representative exchanges did not take place")
-			Expect(seen.mismatches).To(BeEmpty(), "exchanges that do not conform to the OpenAPI description:\n%s", strings.Join(seen.mismatches, "\n"))
+			framework.Checkf(seen.checked >= 5, "Only %d of the representative exchanges got an answer to check against the OpenAPI description; at least 5 must", seen.checked)
+			framework.Checkf(len(seen.mismatches) == 0, "%s of %d representative exchanges do not conform to the OpenAPI description: %s",
+				pluralize(len(seen.mismatches), "answer"), seen.checked, strings.Join(first(seen.mismatches, 3), "; "))
 		})
 	})
 
 	Describe("API description", lastPriority, func() {
-		It("answered every exchange of the run as the OpenAPI description says", framework.Req("PA-API-01"), func() {
+		It("answered every exchange of the run as the OpenAPI description says", e.Req("PA-API-01"), func(ctx SpecContext) {
 			if e.Check == nil {
 				Skip("no OpenAPI checker in this run")
 			}
@@ -63,7 +63,8 @@ func registerAPI(e *framework.Env) {
 			if dropped > 0 {
 				lines = append(lines, fmt.Sprintf("and %d more", dropped))
 			}
-			Expect(lines).To(BeEmpty(), "exchanges of this run that do not conform to the OpenAPI description:\n%s", strings.Join(lines, "\n"))
+			framework.Checkf(len(lines) == 0, "%s of this run's %d exchanges do not conform to the OpenAPI description: %s",
+				pluralize(len(list)+dropped, "kind of answer"), exchanges, strings.Join(first(lines, 3), "; "))
 		})
 	})
 }
@@ -99,7 +100,7 @@ func representativeExchanges(ctx context.Context, e *framework.Env) *representat
 			r.Header = http.Header{"Accept": {accept}}
 		}
 		resp, err := c.Do(ctx, r)
-		Expect(err).NotTo(HaveOccurred())
+		framework.NoError(err, "GET "+path)
 		return resp
 	}
 
@@ -121,7 +122,7 @@ func representativeExchanges(ctx context.Context, e *framework.Env) *representat
 			_, err := anon.Do(ctx, bulk.Request{Method: http.MethodPost, URL: tokenURL, NoAuth: true,
 				Header: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Accept": {"application/json"}},
 				Body:   []byte(form.Encode())})
-			Expect(err).NotTo(HaveOccurred())
+			framework.NoError(err, "A token request to "+tokenURL)
 		}
 		// A refusal: no valid grant needed to see the error's shape.
 		token(url.Values{"grant_type": {"password"}, "scope": {e.Config.Auth.Scope}})
@@ -148,8 +149,8 @@ func representativeExchanges(ctx context.Context, e *framework.Env) *representat
 	}
 
 	By("a refused kick-off")
-	refused, err := c.StartExport(ctx, bulk.Kickoff{Group: "pdex-conform-no-such-group", Params: e.DefaultParams("snapshot")})
-	Expect(err).NotTo(HaveOccurred())
+	refused, err := c.StartExport(ctx, bulk.Kickoff{Group: "pdex-conform-no-such-group", Params: e.DefaultParams(edition.Snapshot)})
+	framework.NoError(err, "A kick-off on an unknown Group")
 	if loc := refused.Header.Get("Content-Location"); refused.StatusCode == http.StatusAccepted && loc != "" {
 		c.Delete(ctx, loc) // accepted after all: no stray job
 	}
@@ -161,15 +162,15 @@ func representativeExchanges(ctx context.Context, e *framework.Env) *representat
 	get(c, "Patient/"+url.PathEscape(members[0]), "")
 
 	By("a small export: kick-off, status, manifest, file, cancel")
-	kick, err := c.StartExport(ctx, bulk.Kickoff{Group: e.Config.Group, Params: params(e, "snapshot",
+	kick, err := c.StartExport(ctx, bulk.Kickoff{Group: e.Config.Group, Params: params(e, edition.Snapshot,
 		framework.PatientParams(members[0]), param("_type", "valueString", "Patient"))})
-	Expect(err).NotTo(HaveOccurred())
+	framework.NoError(err, "The kick-off of a small export")
 	loc := kick.Header.Get("Content-Location")
 	if kick.StatusCode != http.StatusAccepted || loc == "" {
 		return seen
 	}
 	final, _, err := c.Poll(ctx, loc, bulk.PollOptions{Deadline: time.Now().Add(e.Config.Timeouts.Export.Duration)})
-	Expect(err).NotTo(HaveOccurred())
+	framework.NoError(err, "Polling "+loc)
 	if final.StatusCode == http.StatusOK {
 		if m, err := bulk.ParseManifest(final.Body); err == nil && len(m.Output) > 0 {
 			// One small file read whole, so that Check sees its body (the
@@ -186,9 +187,8 @@ func representativeExchanges(ctx context.Context, e *framework.Env) *representat
 			}
 		}
 	}
-	if _, err := c.Delete(ctx, loc); err != nil {
-		Fail("DELETE " + loc + ": " + err.Error())
-	}
+	_, err = c.Delete(ctx, loc)
+	framework.NoError(err, "DELETE "+loc)
 	get(c, loc, "application/json") // 404 once cancelled
 	return seen
 }
@@ -203,15 +203,15 @@ func tokenForm(e *framework.Env, tokenURL string) (url.Values, bool) {
 	if err != nil {
 		return nil, false
 	}
-	key, err := auth.ParsePrivateKey(raw)
+	key, err := keys.ParsePrivate(raw)
 	if err != nil {
 		return nil, false
 	}
-	creds := auth.Credentials{ClientID: e.Config.Auth.ClientID, KeyID: e.Config.Auth.KeyID, Alg: e.Config.Auth.Alg,
+	creds := smart.Credentials{ClientID: e.Config.Auth.ClientID, KeyID: e.Config.Auth.KeyID, Alg: e.Config.Auth.Alg,
 		Key: key, TokenURL: tokenURL, Scope: e.Config.Auth.Scope}
-	a, err := creds.Assertion(auth.AssertionOptions{})
-	Expect(err).NotTo(HaveOccurred(), "signing a client assertion")
-	return auth.Form(a, creds.Scope), true
+	a, err := creds.Assertion(smart.AssertionOptions{})
+	framework.NoError(err, "Signing a client assertion")
+	return smart.Form(a, creds.Scope), true
 }
 
 // groupIdentifier is the Group's first identifier as a token search value.
@@ -229,4 +229,12 @@ func groupIdentifier(g map[string]any) string {
 		}
 	}
 	return ""
+}
+
+// pluralize says "1 answer" or "3 answers".
+func pluralize(n int, noun string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

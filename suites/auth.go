@@ -1,6 +1,7 @@
 package suites
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -10,19 +11,19 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/pdex-conform/pdex-conform/runner/auth"
-	"github.com/pdex-conform/pdex-conform/runner/bulk"
+	"github.com/pdex-conform/pdex-conform/client/bulk"
+	"github.com/pdex-conform/pdex-conform/client/smart"
+	"github.com/pdex-conform/pdex-conform/edition"
+	"github.com/pdex-conform/pdex-conform/keys"
 	"github.com/pdex-conform/pdex-conform/suites/framework"
 )
 
 // smartCredentials returns the run's SMART client credentials, skipping the
 // spec when the run does not use SMART Backend Services.
-func smartCredentials(e *framework.Env) auth.Credentials {
+func smartCredentials(ctx context.Context, e *framework.Env) smart.Credentials {
 	if ok, why := e.SMART(); !ok {
 		Skip(why)
 	}
-	ctx, cancel := e.Ctx()
-	defer cancel()
 	creds, err := e.Credentials(ctx)
 	Expect(err).NotTo(HaveOccurred(), "building the SMART client credentials")
 	return creds
@@ -30,15 +31,13 @@ func smartCredentials(e *framework.Env) auth.Credentials {
 
 // otherClient returns a client authorized as the second registered client,
 // skipping the spec when none is configured.
-func otherClient(e *framework.Env) *bulk.Client {
+func otherClient(ctx context.Context, e *framework.Env) *bulk.Client {
 	if ok, why := e.SMART(); !ok {
 		Skip(why)
 	}
 	if e.Config.Auth.Other == nil {
 		Skip("auth.other is not configured: client isolation needs a second registered client (clientId, keyId, alg, privateKey)")
 	}
-	ctx, cancel := e.Ctx()
-	defer cancel()
 	creds, err := e.OtherCredentials(ctx)
 	Expect(err).NotTo(HaveOccurred(), "building the credentials of auth.other")
 	return e.ClientAs(creds)
@@ -58,7 +57,7 @@ type tokenBody struct {
 type refusal struct {
 	// assertion returns the options that break the client assertion; nil
 	// means a correct assertion.
-	assertion func(e *framework.Env, c auth.Credentials) (auth.AssertionOptions, error)
+	assertion func(e *framework.Env, c smart.Credentials) (smart.AssertionOptions, error)
 	// form breaks the token request form; nil leaves it correct.
 	form func(url.Values)
 	// replay sends the request once first, which must succeed.
@@ -85,8 +84,8 @@ var (
 	wrongAssertionType = []string{"invalid_client", "invalid_request"}
 )
 
-func withAssertion(o auth.AssertionOptions) func(*framework.Env, auth.Credentials) (auth.AssertionOptions, error) {
-	return func(*framework.Env, auth.Credentials) (auth.AssertionOptions, error) { return o, nil }
+func withAssertion(o smart.AssertionOptions) func(*framework.Env, smart.Credentials) (smart.AssertionOptions, error) {
+	return func(*framework.Env, smart.Credentials) (smart.AssertionOptions, error) { return o, nil }
 }
 
 // expectRefused checks a token endpoint refusal: 400 or 401 (SMART allows
@@ -127,13 +126,11 @@ func tamper(tok string) string {
 
 func registerAuth(e *framework.Env) {
 	Describe("Authorization", func() {
-		It("issues a bearer access token for a correct client assertion", framework.Req("PA-AUTH-01"), func() {
-			creds := smartCredentials(e)
-			ctx, cancel := e.Ctx()
-			defer cancel()
-			a, err := creds.Assertion(auth.AssertionOptions{})
+		It("issues a bearer access token for a correct client assertion", e.Req("PA-AUTH-01"), func(ctx SpecContext) {
+			creds := smartCredentials(ctx, e)
+			a, err := creds.Assertion(smart.AssertionOptions{})
 			Expect(err).NotTo(HaveOccurred())
-			resp, err := e.TokenRequest(ctx, auth.Form(a, creds.Scope))
+			resp, err := e.TokenRequest(ctx, smart.Form(a, creds.Scope))
 			Expect(err).NotTo(HaveOccurred())
 			var b tokenBody
 			Expect(resp.StatusCode).To(Equal(http.StatusOK), "token request: %s", resp.Body)
@@ -153,11 +150,9 @@ func registerAuth(e *framework.Env) {
 		})
 
 		DescribeTable("refuses a token request",
-			func(r refusal) {
-				creds := smartCredentials(e)
-				ctx, cancel := e.Ctx()
-				defer cancel()
-				var o auth.AssertionOptions
+			func(ctx SpecContext, r refusal) {
+				creds := smartCredentials(ctx, e)
+				var o smart.AssertionOptions
 				if r.assertion != nil {
 					var err error
 					o, err = r.assertion(e, creds)
@@ -165,7 +160,7 @@ func registerAuth(e *framework.Env) {
 				}
 				a, err := creds.Assertion(o)
 				Expect(err).NotTo(HaveOccurred(), "building the client assertion")
-				form := auth.Form(a, creds.Scope)
+				form := smart.Form(a, creds.Scope)
 				if r.form != nil {
 					r.form(form)
 				}
@@ -178,84 +173,82 @@ func registerAuth(e *framework.Env) {
 				Expect(err).NotTo(HaveOccurred())
 				expectRefused(resp, r.codes)
 			},
-			Entry("with a corrupted signature", framework.Req("PA-AUTH-02"), refusal{
-				assertion: withAssertion(auth.AssertionOptions{CorruptSignature: true}), codes: invalidClient,
+			Entry("with a corrupted signature", e.Req("PA-AUTH-02"), refusal{
+				assertion: withAssertion(smart.AssertionOptions{CorruptSignature: true}), codes: invalidClient,
 			}),
-			Entry("signed with a key that is not registered", framework.Req("PA-AUTH-02"), refusal{
+			Entry("signed with a key that is not registered", e.Req("PA-AUTH-02"), refusal{
 				// Same kid and algorithm, another key: only the signature
 				// check can tell.
-				assertion: func(_ *framework.Env, c auth.Credentials) (auth.AssertionOptions, error) {
+				assertion: func(_ *framework.Env, c smart.Credentials) (smart.AssertionOptions, error) {
 					alg := c.Alg
 					if alg == "" {
 						var err error
-						if alg, err = auth.AlgForKey(c.Key); err != nil {
-							return auth.AssertionOptions{}, err
+						if alg, err = keys.AlgFor(c.Key); err != nil {
+							return smart.AssertionOptions{}, err
 						}
 					}
-					k, err := auth.GenerateKey(alg)
-					return auth.AssertionOptions{SignWith: k}, err
+					k, err := keys.Generate(alg)
+					return smart.AssertionOptions{SignWith: k}, err
 				},
 				codes: invalidClient,
 			}),
-			Entry("whose aud is not the token URL", framework.Req("PA-AUTH-03"), refusal{
+			Entry("whose aud is not the token URL", e.Req("PA-AUTH-03"), refusal{
 				// The FHIR base URL: the audience clients most often get
 				// wrong.
-				assertion: func(e *framework.Env, _ auth.Credentials) (auth.AssertionOptions, error) {
-					return auth.AssertionOptions{Audience: e.Config.Target}, nil
+				assertion: func(e *framework.Env, _ smart.Credentials) (smart.AssertionOptions, error) {
+					return smart.AssertionOptions{Audience: e.Config.Target}, nil
 				},
 				codes: invalidClient,
 			}),
-			Entry("without exp", framework.Req("PA-AUTH-04"), refusal{
-				assertion: withAssertion(auth.AssertionOptions{OmitExp: true}), codes: invalidClient,
+			Entry("without exp", e.Req("PA-AUTH-04"), refusal{
+				assertion: withAssertion(smart.AssertionOptions{OmitExp: true}), codes: invalidClient,
 			}),
-			Entry("with an exp in the past", framework.Req("PA-AUTH-04"), refusal{
+			Entry("with an exp in the past", e.Req("PA-AUTH-04"), refusal{
 				// Ten minutes: well past any clock skew a server allows.
-				assertion: withAssertion(auth.AssertionOptions{ExpiresIn: -10 * time.Minute}), codes: invalidClient,
+				assertion: withAssertion(smart.AssertionOptions{ExpiresIn: -10 * time.Minute}), codes: invalidClient,
 			}),
-			Entry("with an exp more than five minutes ahead", framework.Req("PA-AUTH-04"), refusal{
+			Entry("with an exp more than five minutes ahead", e.Req("PA-AUTH-04"), refusal{
 				// An hour: over the five-minute limit by far more than any
 				// clock skew.
-				assertion: withAssertion(auth.AssertionOptions{ExpiresIn: time.Hour}), codes: invalidClient,
+				assertion: withAssertion(smart.AssertionOptions{ExpiresIn: time.Hour}), codes: invalidClient,
 			}),
-			Entry("with a jti already used", framework.Req("PA-AUTH-05"), refusal{replay: true, codes: invalidClient}),
-			Entry("from a client that is not registered", framework.Req("PA-AUTH-06"), refusal{
-				assertion: withAssertion(auth.AssertionOptions{Issuer: "pdex-conform-unregistered-client", Subject: "pdex-conform-unregistered-client"}),
+			Entry("with a jti already used", e.Req("PA-AUTH-05"), refusal{replay: true, codes: invalidClient}),
+			Entry("from a client that is not registered", e.Req("PA-AUTH-06"), refusal{
+				assertion: withAssertion(smart.AssertionOptions{Issuer: "pdex-conform-unregistered-client", Subject: "pdex-conform-unregistered-client"}),
 				codes:     invalidClient,
 			}),
-			Entry("with a kid that is not registered", framework.Req("PA-AUTH-06"), refusal{
-				assertion: withAssertion(auth.AssertionOptions{KeyID: "pdex-conform-unregistered-kid"}), codes: invalidClient,
+			Entry("with a kid that is not registered", e.Req("PA-AUTH-06"), refusal{
+				assertion: withAssertion(smart.AssertionOptions{KeyID: "pdex-conform-unregistered-kid"}), codes: invalidClient,
 			}),
-			Entry("with a grant_type other than client_credentials", framework.Req("PA-AUTH-07"), refusal{
+			Entry("with a grant_type other than client_credentials", e.Req("PA-AUTH-07"), refusal{
 				form: func(v url.Values) { v.Set("grant_type", "password") }, codes: wrongGrant,
 			}),
-			Entry("with a client_assertion_type other than jwt-bearer", framework.Req("PA-AUTH-07"), refusal{
+			Entry("with a client_assertion_type other than jwt-bearer", e.Req("PA-AUTH-07"), refusal{
 				form: func(v url.Values) {
 					v.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:saml2-bearer")
 				},
 				codes: wrongAssertionType,
 			}),
-			Entry("with alg none", framework.Req("PA-AUTH-11"), refusal{
-				assertion: withAssertion(auth.AssertionOptions{AlgNone: true}), codes: invalidClient,
+			Entry("with alg none", e.Req("PA-AUTH-11"), refusal{
+				assertion: withAssertion(smart.AssertionOptions{AlgNone: true}), codes: invalidClient,
 			}),
-			Entry("signed HS256 with the client's public key", framework.Req("PA-AUTH-11"), refusal{
+			Entry("signed HS256 with the client's public key", e.Req("PA-AUTH-11"), refusal{
 				// The algorithm-confusion attack: a verifier that takes the
 				// algorithm from the header checks an HMAC keyed with the
 				// public key (PEM, as the classic attack does).
-				assertion: func(_ *framework.Env, c auth.Credentials) (auth.AssertionOptions, error) {
-					pem, err := auth.PublicKeyPEM(c.Key.Public())
-					return auth.AssertionOptions{HS256Secret: pem}, err
+				assertion: func(_ *framework.Env, c smart.Credentials) (smart.AssertionOptions, error) {
+					pem, err := keys.PublicPEM(c.Key.Public())
+					return smart.AssertionOptions{HS256Secret: pem}, err
 				},
 				codes: invalidClient,
 			}),
 		)
 
 		DescribeTable("answers 401 to a FHIR request",
-			func(invalid bool) {
+			func(ctx SpecContext, invalid bool) {
 				if e.Config.Auth.Mode == "none" {
 					Skip("auth.mode is none: the run has no token to withhold (configure auth.mode smart or bearer)")
 				}
-				ctx, cancel := e.Ctx()
-				defer cancel()
 				req := bulk.Request{Method: http.MethodGet, URL: "Group/" + url.PathEscape(e.Config.Group), NoAuth: true}
 				if invalid {
 					good, err := e.Authorizer.Token(ctx)
@@ -266,21 +259,19 @@ func registerAuth(e *framework.Env) {
 				Expect(err).NotTo(HaveOccurred())
 				Expect(resp.StatusCode).To(Equal(http.StatusUnauthorized), "GET Group/%s %s answered HTTP %d", e.Config.Group, CurrentSpecReport().LeafNodeText, resp.StatusCode)
 			},
-			Entry("without a token", framework.Req("PA-AUTH-08"), false),
-			Entry("with an invalid token", framework.Req("PA-AUTH-08"), true),
+			Entry("without a token", e.Req("PA-AUTH-08"), false),
+			Entry("with an invalid token", e.Req("PA-AUTH-08"), true),
 		)
 
-		It("refuses an output file without the token when the manifest says requiresAccessToken", framework.Req("PA-AUTH-09"), func() {
+		It("refuses an output file without the token when the manifest says requiresAccessToken", e.Req("PA-AUTH-09"), func(ctx SpecContext) {
 			if e.Config.Auth.Mode == "none" {
 				Skip("auth.mode is none: the run has no token to withhold (configure auth.mode smart or bearer)")
 			}
-			x := fullExport(e)
+			x := fullExport(ctx, e)
 			if r := x.Manifest.RequiresAccessToken; r == nil || !*r {
 				Skip("the manifest does not say requiresAccessToken: true (PA-EXP-03 covers that)")
 			}
 			Expect(x.Files).NotTo(BeEmpty(), "the full export has no output file to ask for")
-			ctx, cancel := e.Ctx()
-			defer cancel()
 			f := x.Files[0].Ref
 			resp, err := e.Client().Do(ctx, bulk.Request{
 				Method: http.MethodGet, URL: f.URL, NoAuth: true,
@@ -304,50 +295,40 @@ func registerAuth(e *framework.Env) {
 				return e.Config.OtherGroup
 			}
 
-			It("does not let a client read a Group it is not entitled to", framework.Req("PA-AUTH-10"), func() {
-				c := otherClient(e)
+			It("does not let a client read a Group it is not entitled to", e.Req("PA-AUTH-10"), func(ctx SpecContext) {
+				c := otherClient(ctx, e)
 				g := otherGroup()
-				ctx, cancel := e.Ctx()
-				defer cancel()
 				resp, err := c.Do(ctx, framework.Get("Group/"+url.PathEscape(g)))
 				Expect(err).NotTo(HaveOccurred())
 				Expect(resp.StatusCode).To(refused, "auth.other: GET Group/%s answered HTTP %d", g, resp.StatusCode)
 			})
 
-			It("does not let a client export a Group it is not entitled to", framework.Req("PA-AUTH-10"), func() {
-				c := otherClient(e)
+			It("does not let a client export a Group it is not entitled to", e.Req("PA-AUTH-10"), func(ctx SpecContext) {
+				c := otherClient(ctx, e)
 				g := otherGroup()
-				ctx, cancel := e.Ctx()
-				defer cancel()
-				resp, err := c.StartExport(ctx, bulk.Kickoff{Group: g, Params: e.DefaultParams("snapshot")})
-				Expect(err).NotTo(HaveOccurred())
+				resp, err := c.StartExport(ctx, bulk.Kickoff{Group: g, Params: e.DefaultParams(edition.Snapshot)})
+				framework.NoError(err, "auth.other's kick-off of Group/"+g)
+				// A 404 proves nothing when the operation does not exist.
+				e.KickoffGate(ctx, resp)
 				if loc := resp.Header.Get("Content-Location"); resp.StatusCode == http.StatusAccepted && loc != "" {
 					// Do not leave the wrongly accepted job running.
-					DeferCleanup(func() {
-						ctx, cancel := e.Ctx()
-						defer cancel()
-						c.Delete(ctx, loc)
-					})
+					DeferCleanup(func(ctx SpecContext) { c.Delete(ctx, loc) })
 				}
 				Expect(resp.StatusCode).To(refused, "auth.other: kick-off of Group/%s answered HTTP %d: %s", g, resp.StatusCode, framework.OutcomeText(resp.Body))
 			})
 
-			It("does not let a client poll another client's export", framework.Req("PA-AUTH-10"), func() {
-				c := otherClient(e)
-				x := fullExport(e)
-				ctx, cancel := e.Ctx()
-				defer cancel()
+			It("does not let a client poll another client's export", e.Req("PA-AUTH-10"), func(ctx SpecContext) {
+				c := otherClient(ctx, e)
+				x := fullExport(ctx, e)
 				resp, err := c.Do(ctx, bulk.Request{Method: http.MethodGet, URL: x.StatusURL, Header: http.Header{"Accept": {"application/json"}}})
 				Expect(err).NotTo(HaveOccurred())
 				Expect(resp.StatusCode).To(refused, "auth.other: GET %s (the run client's export) answered HTTP %d", x.StatusURL, resp.StatusCode)
 			})
 
-			It("does not let a client download another client's files", framework.Req("PA-AUTH-10"), func() {
-				c := otherClient(e)
-				x := fullExport(e)
+			It("does not let a client download another client's files", e.Req("PA-AUTH-10"), func(ctx SpecContext) {
+				c := otherClient(ctx, e)
+				x := fullExport(ctx, e)
 				Expect(x.Files).NotTo(BeEmpty(), "the full export has no output file to ask for")
-				ctx, cancel := e.Ctx()
-				defer cancel()
 				f := x.Files[0].Ref
 				resp, err := c.Do(ctx, bulk.Request{Method: http.MethodGet, URL: f.URL, Header: http.Header{"Accept": {"application/fhir+ndjson"}}})
 				Expect(err).NotTo(HaveOccurred())

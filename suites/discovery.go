@@ -1,15 +1,14 @@
 package suites
 
 import (
+	"context"
 	"net/http"
-	"net/url"
 	"slices"
-	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/pdex-conform/pdex-conform/runner/bulk"
+	"github.com/pdex-conform/pdex-conform/client/bulk"
 	"github.com/pdex-conform/pdex-conform/suites/framework"
 )
 
@@ -45,9 +44,7 @@ type capabilityOperation struct {
 
 // readCapability GETs /metadata and returns the server-mode Group entry;
 // it fails the spec when there is none.
-func readCapability(e *framework.Env) capabilityResource {
-	ctx, cancel := e.Ctx()
-	defer cancel()
+func readCapability(ctx context.Context, e *framework.Env) capabilityResource {
 	// /metadata is public in FHIR; a server that protects it still answers
 	// the authorized client.
 	resp, err := e.Client().Do(ctx, framework.Get("metadata"))
@@ -73,8 +70,8 @@ func readCapability(e *framework.Env) capabilityResource {
 
 func registerDiscovery(e *framework.Env) {
 	Describe("Discovery", func() {
-		It("declares Group read and search-type with the identifier and characteristic parameters", framework.Req("PA-CAP-01"), func() {
-			g := readCapability(e)
+		It("declares Group read and search-type with the identifier and characteristic parameters", e.Req("PA-CAP-01"), func(ctx SpecContext) {
+			g := readCapability(ctx, e)
 			var codes []string
 			for _, i := range g.Interaction {
 				codes = append(codes, i.Code)
@@ -89,8 +86,8 @@ func registerDiscovery(e *framework.Env) {
 			}
 		})
 
-		It("declares the davinci-data-export operation on Group", framework.Req("PA-CAP-02"), func() {
-			g := readCapability(e)
+		It("declares the davinci-data-export operation on Group", e.Req("PA-CAP-02"), func(ctx SpecContext) {
+			g := readCapability(ctx, e)
 			found := slices.ContainsFunc(g.Operation, func(o capabilityOperation) bool {
 				// The definition may carry a version (canonical|version).
 				return o.Name == "davinci-data-export" && canonicalBase(o.Definition) == exportOperation
@@ -98,9 +95,7 @@ func registerDiscovery(e *framework.Env) {
 			Expect(found).To(BeTrue(), "Group.operation must hold davinci-data-export with definition %s; have %v", exportOperation, g.Operation)
 		})
 
-		It("publishes a SMART configuration for Backend Services", framework.Req("PA-SMART-01"), func() {
-			ctx, cancel := e.Ctx()
-			defer cancel()
+		It("publishes a SMART configuration for Backend Services", e.Req("PA-SMART-01"), func(ctx SpecContext) {
 			resp, err := e.AnonymousClient().Do(ctx, bulk.Request{
 				Method: http.MethodGet, URL: ".well-known/smart-configuration",
 				Header: http.Header{"Accept": {"application/json"}},
@@ -123,15 +118,4 @@ func registerDiscovery(e *framework.Env) {
 			Expect(sc.Capabilities).To(ContainElement("client-confidential-asymmetric"), "capabilities must include client-confidential-asymmetric")
 		})
 	})
-}
-
-// canonicalBase drops the |version of a canonical reference.
-func canonicalBase(c string) string {
-	base, _, _ := strings.Cut(c, "|")
-	return base
-}
-
-func isAbsoluteURL(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && u.IsAbs() && u.Host != ""
 }

@@ -1,6 +1,7 @@
 package suites
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -9,57 +10,46 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/pdex-conform/pdex-conform/runner/evidence"
+	"github.com/pdex-conform/pdex-conform/evidence"
 	"github.com/pdex-conform/pdex-conform/suites/framework"
 	"github.com/pdex-conform/pdex-conform/validators"
 	"github.com/pdex-conform/pdex-conform/validators/pdex"
 )
 
-// fullExport runs (once) the full Group export and fails the spec if it did
-// not complete; the manifest is attached as evidence.
-func fullExport(e *framework.Env) *framework.Export {
-	ctx, cancel := e.Ctx()
-	defer cancel()
-	x, err := e.FullExport(ctx)
-	if x != nil && x.Manifest != nil {
-		AddReportEntry(evidence.EntryManifest, string(x.Manifest.Raw), ReportEntryVisibilityNever)
-	}
-	if x != nil && len(x.Files) > 0 {
-		// What the full export produced, for the reports' "resources
-		// exported per type": lines downloaded per type, as the files hold
-		// them.
-		sum := evidence.ExportSummary{Resources: map[string]int{}, Files: len(x.Files)}
-		for _, f := range x.Files {
-			sum.Resources[f.Ref.Type] += f.Lines
-			sum.Bytes += f.Bytes
-		}
-		AddReportEntry(evidence.EntryExport, sum, ReportEntryVisibilityNever)
-	}
-	Expect(err).NotTo(HaveOccurred(), "the full Group export must complete")
-	return x
-}
-
 func registerFullExport(e *framework.Env) {
 	Describe("Full export", func() {
-		It("answers a POST kick-off with 202 and an absolute Content-Location", framework.Req("PA-EXP-01"), func() {
-			x := fullExport(e)
-			Expect(x.Kickoff.StatusCode).To(Equal(http.StatusAccepted))
+		It("answers a POST kick-off with 202 and an absolute Content-Location", e.Req("PA-EXP-01"), func(ctx SpecContext) {
+			x, err := fullExportAt(ctx, e, atKickoff)
+			if x == nil || x.Kickoff == nil {
+				Fail(fmt.Sprintf("the kick-off of the full Group export got no answer: %v", err))
+			}
+			if x.Kickoff.StatusCode != http.StatusAccepted {
+				Fail(fmt.Sprintf("the kick-off of the full Group export answered HTTP %d, not 202 Accepted: %s", x.Kickoff.StatusCode, framework.OutcomeText(x.Kickoff.Body)))
+			}
 			u, err := url.Parse(x.Kickoff.Header.Get("Content-Location"))
 			Expect(err).NotTo(HaveOccurred())
 			Expect(u.IsAbs()).To(BeTrue(), "Content-Location %q must be an absolute URL", u)
 		})
 
-		It("answers status requests with 202 while in progress and 200 with a JSON manifest when complete", framework.Req("PA-EXP-02"), func() {
-			x := fullExport(e)
+		It("answers status requests with 202 while in progress and 200 with a JSON manifest when complete", e.Req("PA-EXP-02"), func(ctx SpecContext) {
+			x, err := fullExportAt(ctx, e, atStatus)
 			for _, p := range x.Pending {
-				Expect(p.StatusCode).To(Equal(http.StatusAccepted))
+				Expect(p.StatusCode).To(Equal(http.StatusAccepted), "a status request while the export was in progress")
 			}
-			Expect(x.Final.StatusCode).To(Equal(http.StatusOK))
+			if x.Final == nil {
+				Fail(fmt.Sprintf("polling the status URL did not end with the export complete: %v", err))
+			}
+			if x.Final.StatusCode != http.StatusOK {
+				Fail(fmt.Sprintf("the last status request answered HTTP %d, not 200 with the manifest: %s", x.Final.StatusCode, framework.OutcomeText(x.Final.Body)))
+			}
 			Expect(x.Final.Header.Get("Content-Type")).To(HavePrefix("application/json"), "the complete status response is JSON")
 		})
 
-		It("returns a manifest with every required field, absolute URLs and one type per file", framework.Req("PA-EXP-03"), func() {
-			x := fullExport(e)
+		It("returns a manifest with every required field, absolute URLs and one type per file", e.Req("PA-EXP-03"), func(ctx SpecContext) {
+			x, err := fullExportAt(ctx, e, atManifest)
+			if x.Manifest == nil {
+				Fail(fmt.Sprintf("the complete status response holds no readable manifest: %v", err))
+			}
 			m := x.Manifest
 			var raw map[string]any
 			Expect(jsonUnmarshal(m.Raw, &raw)).To(Succeed())
@@ -80,8 +70,11 @@ func registerFullExport(e *framework.Env) {
 			}
 		})
 
-		It("serves every file as application/fhir+ndjson with as many lines as its count", framework.Req("PA-EXP-04"), func() {
-			x := fullExport(e)
+		It("serves every file as application/fhir+ndjson with as many lines as its count", e.Req("PA-EXP-04"), func(ctx SpecContext) {
+			x, _ := fullExportAt(ctx, e, atFiles)
+			for _, f := range append(slices.Clone(x.Files), x.ErrFiles...) {
+				Expect(f.Err).NotTo(HaveOccurred(), "downloading the %s file %s", f.Ref.Type, f.Ref.URL)
+			}
 			for _, f := range x.Files {
 				Expect(f.Status).To(Equal(http.StatusOK))
 				ct, _, _ := strings.Cut(f.ContentType, ";")
@@ -92,8 +85,8 @@ func registerFullExport(e *framework.Env) {
 			}
 		})
 
-		It("exports only valid FHIR R4 resources", framework.Req("PA-EXP-05"), func() {
-			x := fullExport(e)
+		It("exports only valid FHIR R4 resources", e.Req("PA-EXP-05"), func(ctx SpecContext) {
+			x := fullExport(ctx, e)
 			Expect(x.LineErrors).To(BeEmpty())
 			v := e.Validate(x)
 			for _, f := range v.Files {
@@ -102,13 +95,9 @@ func registerFullExport(e *framework.Env) {
 			Expect(v.Structural).To(BeZero(), "%d structural errors in %d lines; see the validation evidence", v.Structural, v.Lines)
 		})
 
-		It("exports only members of the Group", framework.Req("PA-EXP-06"), func() {
-			x := fullExport(e)
-			ctx, cancel := e.Ctx()
-			defer cancel()
-			members, err := e.Members(ctx)
-			Expect(err).NotTo(HaveOccurred())
-			allowed := set(members)
+		It("exports only members of the Group", e.Req("PA-EXP-06"), func(ctx SpecContext) {
+			x := fullExport(ctx, e)
+			allowed := set(members(ctx, e))
 			var issues []validators.Issue
 			for _, k := range x.Select(func(framework.Resource) bool { return true }) {
 				r := x.Resources[k]
@@ -119,19 +108,11 @@ func registerFullExport(e *framework.Env) {
 			Expect(issues).To(BeEmpty(), "resources of patients who are not members of Group/%s", e.Config.Group)
 		})
 
-		It("sets Expires on the completed status response", framework.Req("PA-EXP-07"), func() {
-			x := fullExport(e)
+		It("sets Expires on the completed status response", e.Req("PA-EXP-07"), func(ctx SpecContext) {
+			x := fullExport(ctx, e)
 			Expect(x.Final.Header.Get("Expires")).NotTo(BeEmpty())
 			_, err := http.ParseTime(x.Final.Header.Get("Expires"))
 			Expect(err).NotTo(HaveOccurred(), "Expires must be an HTTP date")
 		})
 	})
-}
-
-func set(xs []string) map[string]bool {
-	m := make(map[string]bool, len(xs))
-	for _, x := range xs {
-		m[x] = true
-	}
-	return m
 }

@@ -1,13 +1,15 @@
 package suites
 
 import (
+	"context"
 	"encoding/json"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/pdex-conform/pdex-conform/runner/bulk"
+	"github.com/pdex-conform/pdex-conform/client/bulk"
+	"github.com/pdex-conform/pdex-conform/edition"
 	"github.com/pdex-conform/pdex-conform/suites/framework"
 )
 
@@ -41,8 +43,8 @@ func lastDownloads(e *framework.Env, x *framework.Export) map[string][]string {
 }
 
 // patientsOnly exports just the Patients of some members, as a snapshot.
-func patientsOnly(e *framework.Env, members ...string) *framework.Export {
-	return export(e, framework.ExportRequest{Params: params(e, "snapshot",
+func patientsOnly(ctx context.Context, e *framework.Env, members ...string) *framework.Export {
+	return export(ctx, e, framework.ExportRequest{Params: params(e, edition.Snapshot,
 		framework.PatientParams(members...), param("_type", "valueString", "Patient"))})
 }
 
@@ -51,35 +53,38 @@ func patientsOnly(e *framework.Env, members ...string) *framework.Export {
 const clockSkew = 2 * time.Minute
 
 func registerExportMode(e *framework.Env) {
+	if !e.Applies("PA-MODE-01", "PA-MODE-02", "PA-MODE-03") {
+		return // the edition does not have these requirements
+	}
 	Describe("exportMode", func() {
 		DescribeTable("refuses a kick-off without a valid exportMode",
-			func(ps func() []bulk.Param, why string) { refused(e, ps(), why) },
-			Entry("without exportMode", framework.Req("PA-MODE-01"),
-				func() []bulk.Param { return without(e.DefaultParams("snapshot"), "exportMode") }, "a kick-off without exportMode"),
-			Entry("with exportMode stream", framework.Req("PA-MODE-01"),
-				func() []bulk.Param { return with(e.DefaultParams("snapshot"), "exportMode", "stream") }, "exportMode stream"),
+			func(ctx SpecContext, ps func() []bulk.Param, why string) { refused(ctx, e, ps(), why) },
+			Entry("without exportMode", e.Req("PA-MODE-01"),
+				func() []bulk.Param { return without(e.DefaultParams(edition.Snapshot), "exportMode") }, "a kick-off without exportMode"),
+			Entry("with exportMode stream", e.Req("PA-MODE-01"),
+				func() []bulk.Param { return with(e.DefaultParams(edition.Snapshot), "exportMode", "stream") }, "exportMode stream"),
 		)
 
-		It("leaves the last-download extension alone on a snapshot", framework.Req("PA-MODE-02"), func() {
-			m := subset(e)[0]
-			first := lastDownloads(e, patientsOnly(e, m))
-			second := lastDownloads(e, patientsOnly(e, m))
+		It("leaves the last-download extension alone on a snapshot", e.Req("PA-MODE-02"), func(ctx SpecContext) {
+			m := subset(ctx, e)[0]
+			first := lastDownloads(e, patientsOnly(ctx, e, m))
+			second := lastDownloads(e, patientsOnly(ctx, e, m))
 			Expect(first).To(HaveKey(m), "the snapshot exported Patient/%s", m)
 			Expect(second[m]).To(Equal(first[m]), "a snapshot export changed the last-download extension of Patient/%s", m)
 		})
 
-		It("records the download on each exported member's Patient, replacing the earlier value, and on no other", framework.Req("PA-MODE-03"), func() {
-			members := subset(e)
+		It("records the download on each exported member's Patient, replacing the earlier value, and on no other", e.Req("PA-MODE-03"), func(ctx SpecContext) {
+			members := subset(ctx, e)
 			if len(members) < 2 {
 				Skip("two members are needed (one downloaded, one not): set members in the configuration")
 			}
 			downloaded, other := members[0], members[1]
-			before := lastDownloads(e, patientsOnly(e, downloaded, other))
+			before := lastDownloads(e, patientsOnly(ctx, e, downloaded, other))
 			// Two downloads: the second must replace what the first recorded
 			// (and any value the Patient carried before), not add to it.
-			export(e, framework.ExportRequest{Params: params(e, "download", framework.PatientParams(downloaded))})
-			x := export(e, framework.ExportRequest{Params: params(e, "download", framework.PatientParams(downloaded))})
-			after := lastDownloads(e, patientsOnly(e, downloaded, other))
+			export(ctx, e, framework.ExportRequest{Params: params(e, edition.Download, framework.PatientParams(downloaded))})
+			x := export(ctx, e, framework.ExportRequest{Params: params(e, edition.Download, framework.PatientParams(downloaded))})
+			after := lastDownloads(e, patientsOnly(ctx, e, downloaded, other))
 			Expect(after[downloaded]).To(HaveLen(1), "Patient/%s must carry exactly one last-download value (%s), replacing any earlier one", downloaded, e.Config.LastDownloadExtension)
 			at, err := time.Parse(time.RFC3339Nano, after[downloaded][0])
 			Expect(err).NotTo(HaveOccurred(), "the last-download value must be a dateTime with a time")

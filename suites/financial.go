@@ -9,6 +9,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/pdex-conform/pdex-conform/suites/framework"
+	"github.com/pdex-conform/pdex-conform/validators"
 	"github.com/pdex-conform/pdex-conform/validators/pdex"
 )
 
@@ -23,11 +24,11 @@ var nonFinancialProfiles = []string{
 
 func registerFinancial(e *framework.Env) {
 	Describe("Remittance and cost-sharing", func() {
-		It("exports claim EOBs without remittance or cost-sharing", framework.Req("PA-FIN-01"), func() {
+		It("exports claim EOBs without remittance or cost-sharing", e.Req("PA-FIN-01"), func(ctx SpecContext) {
 			if e.Config.AllowFinancial {
 				Skip("financial data is allowed by the configuration (allowFinancial: value-based contracts, §pdex-323)")
 			}
-			x := fullExport(e)
+			x := fullExport(ctx, e)
 			var found []string
 			claims, offending := 0, 0
 			Expect(x.EachResource("ExplanationOfBenefit", func(raw []byte) error {
@@ -42,6 +43,9 @@ func registerFinancial(e *framework.Env) {
 				}
 				if len(issues) > 0 {
 					offending++
+					if offending <= 3 {
+						showFinancial(raw, eob, issues)
+					}
 				}
 				for _, is := range issues {
 					if len(found) < 20 {
@@ -54,8 +58,8 @@ func registerFinancial(e *framework.Env) {
 			Expect(found).To(BeEmpty(), "%d of %d claim EOBs carry remittance or cost-sharing, e.g. %s", offending, claims, strings.Join(first(found, 3), "; "))
 		})
 
-		It("exports claim EOBs that claim their CARIN NonFinancial profile", framework.Req("PA-FIN-02"), func() {
-			x := fullExport(e)
+		It("exports claim EOBs that claim their CARIN NonFinancial profile", e.Req("PA-FIN-02"), func(ctx SpecContext) {
+			x := fullExport(ctx, e)
 			var wrong []string
 			Expect(x.EachResource("ExplanationOfBenefit", func(raw []byte) error {
 				var eob struct {
@@ -87,9 +91,13 @@ func registerFinancial(e *framework.Env) {
 	})
 }
 
-func first(xs []string, n int) []string {
-	if len(xs) > n {
-		return xs[:n]
+// showFinancial shows an offending claim EOB in the report, its financial
+// elements highlighted.
+func showFinancial(raw []byte, eob map[string]any, issues []validators.Issue) {
+	var paths, why []string
+	for _, is := range issues {
+		paths = append(paths, is.Path)
+		why = append(why, is.Path+": "+is.Message)
 	}
-	return xs
+	framework.ShowResource(raw, fmt.Sprintf("ExplanationOfBenefit/%v", eob["id"]), paths, why)
 }

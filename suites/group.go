@@ -1,6 +1,7 @@
 package suites
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -57,9 +58,7 @@ type atrGroup struct {
 }
 
 // readATRGroup reads the configured Group, failing the spec when it cannot.
-func readATRGroup(e *framework.Env) atrGroup {
-	ctx, cancel := e.Ctx()
-	defer cancel()
+func readATRGroup(ctx context.Context, e *framework.Env) atrGroup {
 	g, err := e.ReadGroup(ctx)
 	Expect(err).NotTo(HaveOccurred(), "reading Group/%s", e.Config.Group)
 	var a atrGroup
@@ -69,9 +68,7 @@ func readATRGroup(e *framework.Env) atrGroup {
 
 // searchGroups runs GET Group?name=value and returns the ids of the Groups
 // in the searchset Bundle, failing the spec on anything else.
-func searchGroups(e *framework.Env, name, value string) []string {
-	ctx, cancel := e.Ctx()
-	defer cancel()
+func searchGroups(ctx context.Context, e *framework.Env, name, value string) []string {
 	resp, err := e.Client().Do(ctx, framework.Get("Group?"+url.Values{name: {value}}.Encode()))
 	Expect(err).NotTo(HaveOccurred())
 	Expect(resp.StatusCode).To(Equal(http.StatusOK), "GET Group?%s=%s: %s", name, value, framework.OutcomeText(resp.Body))
@@ -106,9 +103,7 @@ var npiPattern = regexp.MustCompile(`^\d{10}$`)
 
 func registerGroup(e *framework.Env) {
 	Describe("Group", func() {
-		It("reads the attribution Group", framework.Req("PA-GROUP-01"), func() {
-			ctx, cancel := e.Ctx()
-			defer cancel()
+		It("reads the attribution Group", e.Req("PA-GROUP-01"), func(ctx SpecContext) {
 			resp, err := e.Client().Do(ctx, framework.Get("Group/"+url.PathEscape(e.Config.Group)))
 			Expect(err).NotTo(HaveOccurred())
 			Expect(resp.StatusCode).To(Equal(http.StatusOK), "GET Group/%s: %s", e.Config.Group, framework.OutcomeText(resp.Body))
@@ -118,8 +113,8 @@ func registerGroup(e *framework.Env) {
 			Expect(g.ID).To(Equal(e.Config.Group), "a read returns the resource with the id asked for")
 		})
 
-		It("finds the Group by identifier", framework.Req("PA-GROUP-02"), func() {
-			g := readATRGroup(e)
+		It("finds the Group by identifier", e.Req("PA-GROUP-02"), func(ctx SpecContext) {
+			g := readATRGroup(ctx, e)
 			// Prefer the NPI or TIN: they are what a provider knows its
 			// attribution list by.
 			var token string
@@ -137,23 +132,23 @@ func registerGroup(e *framework.Env) {
 			if token == "" {
 				Fail(fmt.Sprintf("Group/%s has no identifier with system and value to search by (the ATR group carries npi or tin identifiers)", e.Config.Group))
 			}
-			Expect(searchGroups(e, "identifier", token)).To(ContainElement(e.Config.Group), "GET Group?identifier=%s must find Group/%s", token, e.Config.Group)
+			Expect(searchGroups(ctx, e, "identifier", token)).To(ContainElement(e.Config.Group), "GET Group?identifier=%s must find Group/%s", token, e.Config.Group)
 		})
 
-		It("searches Groups by characteristic", framework.Req("PA-GROUP-02"), func() {
-			g := readATRGroup(e)
+		It("searches Groups by characteristic", e.Req("PA-GROUP-02"), func(ctx SpecContext) {
+			g := readATRGroup(ctx, e)
 			token := characteristicToken(g)
 			if token == "" {
 				// ATR does not require a characteristic. The parameter must
 				// still be supported: a searchset answer, whatever it holds.
-				searchGroups(e, "characteristic", "urn:pdex-conform:no-such-system|no-such-code")
+				searchGroups(ctx, e, "characteristic", "urn:pdex-conform:no-such-system|no-such-code")
 				return
 			}
-			Expect(searchGroups(e, "characteristic", token)).To(ContainElement(e.Config.Group), "GET Group?characteristic=%s must find Group/%s", token, e.Config.Group)
+			Expect(searchGroups(ctx, e, "characteristic", token)).To(ContainElement(e.Config.Group), "GET Group?characteristic=%s must find Group/%s", token, e.Config.Group)
 		})
 
-		It("meets the ATR group shape and lists Patients as members", framework.Req("PA-GROUP-03"), func() {
-			g := readATRGroup(e)
+		It("meets the ATR group shape and lists Patients as members", e.Req("PA-GROUP-03"), func(ctx SpecContext) {
+			g := readATRGroup(ctx, e)
 			p := atrProblems(g)
 			Expect(p).To(BeEmpty(), "Group/%s does not meet the ATR group profile: %s", e.Config.Group, strings.Join(p, "; "))
 		})

@@ -7,6 +7,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/pdex-conform/pdex-conform/edition"
 	"github.com/pdex-conform/pdex-conform/fixtures"
 	"github.com/pdex-conform/pdex-conform/suites/framework"
 	"github.com/pdex-conform/pdex-conform/validators/pdex"
@@ -44,11 +45,11 @@ func windowIssues(x *framework.Export, w pdex.Window) []string {
 
 func registerSince(e *framework.Env) {
 	Describe("Since and until", func() {
-		It("exports with _since only what changed since, and everything that did", framework.Req("PA-SINCE-01"), func() {
-			full := fullExport(e)
+		It("exports with _since only what changed since, and everything that did", e.Req("PA-SINCE-01"), func(ctx SpecContext) {
+			full := fullExport(ctx, e)
 			since := medianUpdate(full)
 			w := pdex.Window{Since: &since}
-			x := export(e, framework.ExportRequest{Params: params(e, "snapshot",
+			x := export(ctx, e, framework.ExportRequest{Params: params(e, edition.Snapshot,
 				param("_since", "valueInstant", since.Format(time.RFC3339Nano)))})
 			Expect(windowIssues(x, w)).To(BeEmpty(), "resources outside _since=%s", since.Format(time.RFC3339))
 			// Resources of members added to the Group after _since may come
@@ -59,11 +60,11 @@ func registerSince(e *framework.Env) {
 			Expect(len(x.Resources)).To(BeNumerically("<", len(full.Resources)), "_since at the median must select a strict subset")
 		})
 
-		It("exports with _until only what changed until then", framework.Req("PA-SINCE-02"), func() {
-			full := fullExport(e)
+		It("exports with _until only what changed until then", e.Req("PA-SINCE-02"), func(ctx SpecContext) {
+			full := fullExport(ctx, e)
 			until := medianUpdate(full)
 			w := pdex.Window{Until: &until}
-			x := export(e, framework.ExportRequest{Params: params(e, "snapshot",
+			x := export(ctx, e, framework.ExportRequest{Params: params(e, edition.Snapshot,
 				param("_until", "valueInstant", until.Format(time.RFC3339Nano)))})
 			Expect(windowIssues(x, w)).To(BeEmpty(), "resources outside _until=%s", until.Format(time.RFC3339))
 			Expect(x.Resources).NotTo(BeEmpty(), "resources changed before the median must be exported")

@@ -7,29 +7,30 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/pdex-conform/pdex-conform/edition"
 	"github.com/pdex-conform/pdex-conform/suites/framework"
 )
 
 func registerTypes(e *framework.Env) {
 	Describe("Type-limited export", func() {
-		It("exports only the types named in _type, and all of them", framework.Req("PA-TYPE-01"), func() {
-			members := subset(e)
+		It("exports only the types named in _type, and all of them", e.Req("PA-TYPE-01"), func(ctx SpecContext) {
+			members := subset(ctx, e)
 			want := []string{"Condition", "Observation"}
-			x := export(e, framework.ExportRequest{Params: params(e, "snapshot",
+			x := export(ctx, e, framework.ExportRequest{Params: params(e, edition.Snapshot,
 				framework.PatientParams(members...), param("_type", "valueString", "Condition,Observation"))})
 			for _, t := range x.Types() {
 				Expect(want).To(ContainElement(t), "_type asked for Condition and Observation only")
 			}
-			full := fullExport(e)
+			full := fullExport(ctx, e)
 			in := set(members)
 			expected := full.Select(func(r framework.Resource) bool { return in[r.Patient] && slices.Contains(want, r.Type) })
 			got := x.Select(func(framework.Resource) bool { return true })
 			Expect(got).To(ContainElements(expected), "every Condition and Observation of those members in the full export")
 		})
 
-		It("exports only the resources that match _typeFilter, and all of them", framework.Req("PA-TYPE-02"), func() {
-			members := subset(e)
-			x := export(e, framework.ExportRequest{Params: params(e, "snapshot",
+		It("exports only the resources that match _typeFilter, and all of them", e.Req("PA-TYPE-02"), func(ctx SpecContext) {
+			members := subset(ctx, e)
+			x := export(ctx, e, framework.ExportRequest{Params: params(e, edition.Snapshot,
 				framework.PatientParams(members...),
 				param("_type", "valueString", "Observation"),
 				param("_typeFilter", "valueString", "Observation?category=laboratory"))})
@@ -42,7 +43,7 @@ func registerTypes(e *framework.Env) {
 				got = append(got, o.ID)
 				return nil
 			})).To(Succeed())
-			full := fullExport(e)
+			full := fullExport(ctx, e)
 			in := set(members)
 			var expected []string
 			Expect(full.EachResource("Observation", func(raw []byte) error {

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/pdex-conform/pdex-conform/runner/bench"
+	"github.com/pdex-conform/pdex-conform/bench"
 )
 
 const benchUsage = `Usage: pdex-conform bench [flags]

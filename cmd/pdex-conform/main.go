@@ -3,7 +3,8 @@
 // profiles, and runs the reference Provider Access server.
 //
 // Exit codes: 0 conformant / valid, 1 conformance or validation failures,
-// 2 bad usage or configuration.
+// 2 bad usage or configuration, 3 incomplete (nothing failed, but not
+// everything required could be checked).
 package main
 
 import (
@@ -18,17 +19,19 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/pdex-conform/pdex-conform/runner/bench"
+	"github.com/pdex-conform/pdex-conform/bench"
+	"github.com/pdex-conform/pdex-conform/verdict"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
 
-// Exit codes.
+// Exit codes (package verdict decides which a run earns).
 const (
-	exitOK       = 0
-	exitFailures = 1
-	exitUsage    = 2
+	exitOK         = verdict.ExitConformant
+	exitFailures   = verdict.ExitFailures
+	exitUsage      = verdict.ExitUsage
+	exitIncomplete = verdict.ExitIncomplete
 )
 
 // usageError is bad usage or configuration: exit 2 with one plain line.
@@ -42,6 +45,12 @@ func usagef(format string, a ...any) error { return &usageError{fmt.Sprintf(form
 type failuresError struct{ msg string }
 
 func (e *failuresError) Error() string { return e.msg }
+
+// incompleteError means the command ran, found no failure, but could not
+// check everything it must: exit 3.
+type incompleteError struct{ msg string }
+
+func (e *incompleteError) Error() string { return e.msg }
 
 const topUsage = `pdex-conform: conformance tests for the Da Vinci PDex Provider Access API
 
@@ -97,7 +106,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		err = cmdBenchChild(ctx, args[1:], stdout)
 	case "version", "--version":
-		fmt.Fprintln(stdout, "pdex-conform", version)
+		fmt.Fprintln(stdout, "pdex-conform", toolVersion())
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, topUsage)
 	default:
@@ -151,6 +160,13 @@ func exitCode(err error, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "pdex-conform: "+oneLine(fe.msg))
 		}
 		return exitFailures
+	}
+	var ie *incompleteError
+	if errors.As(err, &ie) {
+		if ie.msg != "" {
+			fmt.Fprintln(stderr, "pdex-conform: "+oneLine(ie.msg))
+		}
+		return exitIncomplete
 	}
 	// Anything else stopped the command from doing its job: a configuration
 	// or environment problem the user must fix.

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,9 +13,10 @@ import (
 
 	"github.com/mattn/go-isatty"
 
+	"github.com/pdex-conform/pdex-conform/config"
 	"github.com/pdex-conform/pdex-conform/reports"
 	"github.com/pdex-conform/pdex-conform/runner"
-	"github.com/pdex-conform/pdex-conform/runner/config"
+	"github.com/pdex-conform/pdex-conform/verdict"
 )
 
 const runUsage = `Usage: pdex-conform run --target URL|reference [flags]
@@ -22,7 +26,10 @@ reports, requirement by requirement, whether it conforms. --target reference
 starts the in-repo reference server in process. Flags override --config.
 Secrets may come from PDEX_CONFORM_PRIVATE_KEY and PDEX_CONFORM_BEARER_TOKEN.
 
-Exit codes: 0 conformant, 1 failures, 2 bad usage or configuration.
+Exit codes: 0 conformant (every SHALL requirement of the edition tested and
+met), 1 failures, 2 bad usage or configuration, 3 incomplete (nothing failed,
+but SHALL requirements were untested, skipped or blocked; the verdict lists
+them).
 
 Flags:
 `
@@ -37,21 +44,24 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		members   listFlag
 		optedOut  listFlag
 		faults    listFlag
+		variants  listFlag
 		packages  listFlag
 		htmlOut   = fs.String("report", "", "write the HTML report to this file")
 		junitOut  = fs.String("junit", "", "write a JUnit XML report to this file")
 		jsonOut   = fs.String("json", "", "write the JSON results to this file")
 		labels    = fs.String("label-filter", "", `run only specs matching this Ginkgo label filter, e.g. "PA-EXP-01 || SHALL"`)
 		failOn    = fs.String("fail-on", "", `"shall" (default) or "should": whether failed SHOULD specs fail the run`)
-		strict    = fs.Bool("strict", false, "strict gate: SHOULD failures fail the run, and so does an incomplete verdict (a SHALL requirement untested or skipped)")
+		strict    = fs.Bool("strict", false, "strict gate: SHOULD failures fail the run (as --fail-on should)")
 		quiet     = fs.Bool("quiet", false, "print only the verdict line")
 		verbose   = fs.Bool("verbose", false, "print every spec as it runs")
 		exportTO  = fs.Duration("export-timeout", 0, "bound on one export, kick-off to last file (default 5m)")
 		requestTO = fs.Duration("request-timeout", 0, "bound on one HTTP exchange (default 30s)")
+		operation = fs.String("operation", "", `export operation to drive: "davinci-data-export" (PDex, default) or "export" (plain Bulk Data $export: a gap analysis, never a PDex verdict)`)
 	)
 	fs.Var(&members, "members", "member patient ids for subset scenarios (repeatable or comma-separated)")
 	fs.Var(&optedOut, "opted-out", "patient ids of members known to have opted out")
 	fs.Var(&faults, "fault", "switch on a reference-server fault (with --target reference; see serve --list-faults)")
+	fs.Var(&variants, "variant", "switch on a conformant variation of the reference server (with --target reference; see serve --list-variants)")
 	fs.Var(&packages, "packages", "FHIR package .tgz or folder for profile validation (repeatable; also FHIR_PACKAGES)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -72,6 +82,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	setIf(&cfg.Group, *group)
 	setIf(&cfg.LabelFilter, *labels)
 	setIf(&cfg.FailOn, *failOn)
+	setIf(&cfg.Operation, *operation)
 	if *strict {
 		cfg.Strict = true
 	}
@@ -82,6 +93,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		cfg.OptedOut = optedOut
 	}
 	cfg.Faults = append(cfg.Faults, faults...)
+	cfg.Variants = append(cfg.Variants, variants...)
 	cfg.Packages = append(cfg.Packages, packages...)
 	if *exportTO > 0 {
 		cfg.Timeouts.Export.Duration = *exportTO
@@ -111,6 +123,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	con.progress("running the suites against %s", targetName(cfg.Target))
 	res, err := runner.Run(ctx, cfg, opts)
+	var unreachable *runner.UnreachableError
+	if errors.As(err, &unreachable) {
+		// Nothing to judge: one line, and the exit code of a failure.
+		return &failuresError{msg: con.scrub(err.Error())}
+	}
 	if err != nil {
 		return usagef("%s", con.scrub(err.Error()))
 	}
@@ -118,13 +135,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if reference {
 		faultsOn = res.Config.Faults // the switches only exist on the reference server
 	}
-	model := reports.Build(res.Report, reports.Meta{
-		Target: res.Config.Target, Reference: reference, Edition: res.Config.Edition, ToolVersion: toolVersion(),
-		Started: res.Started, Duration: res.Duration,
-		Group: res.Config.Group, AuthMode: res.Config.Auth.Mode, LabelFilter: res.Config.LabelFilter,
-		Faults: faultsOn, FailOnShould: res.Config.FailOn == "should",
-		Secrets: secretsOf(res.Config),
-	})
+	meta := res.Meta(toolVersion(), reference)
+	meta.Faults, meta.Secrets = faultsOn, secretsOf(res.Config)
+	model := reports.Build(res.Report, res.Outcome, meta)
 	var written []string
 	for _, w := range []struct {
 		path  string
@@ -142,11 +155,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		con.summary(model, written)
 	}
 	con.verdictLine(model)
-	if model.Failed() {
+	switch res.Outcome.ExitCode {
+	case verdict.ExitFailures:
 		return &failuresError{}
-	}
-	if res.Config.Strict && model.Verdict == reports.Incomplete {
-		return &failuresError{msg: "strict: the run is incomplete: not every SHALL requirement was tested"}
+	case verdict.ExitIncomplete:
+		return &incompleteError{}
 	}
 	return nil
 }
@@ -168,37 +181,64 @@ func secretsOf(cfg *config.Config) []string {
 	return s
 }
 
-// toolVersion is the version set at build time, or else what the Go
-// toolchain stamped into the binary (module version or VCS revision).
+// toolVersion names the build that ran, for the reports: the version set
+// at build time (-ldflags "-X main.version=…"), or else what the Go
+// toolchain stamped into the binary (the module version, or the VCS
+// revision and whether the tree was modified), or, for a build with neither
+// (go run), a hash of the executable itself, so that a report always says
+// exactly which program produced it.
 func toolVersion() string {
 	if version != "dev" {
 		return version
 	}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
-		return version
+		return "devel (no build information)"
 	}
 	if v := bi.Main.Version; v != "" && v != "(devel)" {
-		return v
+		return v + " (" + bi.GoVersion + ")"
 	}
-	var rev, dirty string
+	var rev, when, dirty string
 	for _, s := range bi.Settings {
 		switch s.Key {
 		case "vcs.revision":
 			rev = s.Value
+		case "vcs.time":
+			when = s.Value
 		case "vcs.modified":
 			if s.Value == "true" {
-				dirty = "+dirty"
+				dirty = ", modified"
 			}
 		}
 	}
 	if len(rev) > 12 {
 		rev = rev[:12]
 	}
-	if rev == "" {
-		return version
+	if rev != "" {
+		return fmt.Sprintf("devel %s (%s%s, %s)", rev, when, dirty, bi.GoVersion)
 	}
-	return version + " (" + rev + dirty + ")"
+	if sum := executableHash(); sum != "" {
+		return fmt.Sprintf("devel build %s (%s)", sum, bi.GoVersion)
+	}
+	return "devel (" + bi.GoVersion + ")"
+}
+
+// executableHash is the SHA-256 of the running executable, shortened.
+func executableHash() string {
+	path, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return ""
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))[:16]
 }
 
 func setIf(dst *string, v string) {

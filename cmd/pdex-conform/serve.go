@@ -6,10 +6,12 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/pdex-conform/pdex-conform/fixtures"
 	"github.com/pdex-conform/pdex-conform/reference"
+	"github.com/pdex-conform/pdex-conform/runner"
 )
 
 const serveUsage = `Usage: pdex-conform serve [flags]
@@ -29,20 +31,31 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		writeConfig = fs.String("write-config", "", "write a run configuration for this server to this file")
 		baseURL     = fs.String("base-url", "", "public base URL (default http://ADDR)")
 		edition     = fs.String("edition", "2.0.0", "PDex edition")
+		operation   = fs.String("operation", "davinci-data-export", `export operation to serve: "davinci-data-export" (PDex) or "export" (plain Bulk Data Group/[id]/$export, as a payer that starts from Bulk Data)`)
 		listFaults  = fs.Bool("list-faults", false, "list the fault switches and exit")
+		listVars    = fs.Bool("list-variants", false, "list the conformant variations and exit")
 		tlsCert     = fs.String("tls-cert", "", "serve HTTPS with this certificate (PEM)")
 		tlsKey      = fs.String("tls-key", "", "the certificate's private key (PEM)")
 		clientCA    = fs.String("client-ca", "", "require client certificates signed by this CA (PEM): mutual TLS")
 		faults      listFlag
+		variants    listFlag
 	)
 	fs.Var(&faults, "fault", "switch on a fault (repeatable; see --list-faults)")
+	fs.Var(&variants, "variant", "switch on a conformant variation (repeatable; see --list-variants)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *listFaults {
 		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 		for _, f := range reference.Faults() {
-			fmt.Fprintf(tw, "%s\t%s\n", f.Name, f.Description)
+			fmt.Fprintf(tw, "%s\t%s\t(breaks %s)\n", f.Name, f.Description, strings.Join(f.Breaks, "; "))
+		}
+		return tw.Flush()
+	}
+	if *listVars {
+		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+		for _, v := range reference.Variants() {
+			fmt.Fprintf(tw, "%s\t%s\t(%s)\n", v.Name, v.Description, v.Reading)
 		}
 		return tw.Flush()
 	}
@@ -50,7 +63,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usagef("serve takes no arguments, got %q", fs.Arg(0))
 	}
 	opts := reference.Options{
-		DB: *db, BaseURL: *baseURL, Edition: *edition, Faults: faults,
+		DB: *db, BaseURL: *baseURL, Edition: *edition, Faults: faults, Variants: variants, Operation: *operation,
 		Logger: slog.New(slog.NewTextHandler(stderr, nil)),
 	}
 	if *tlsCert != "" || *tlsKey != "" || *clientCA != "" {
@@ -76,10 +89,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer srv.Close()
 	if *writeConfig != "" {
-		cfg, err := srv.RunConfig(ctx)
+		facts, err := srv.Facts(ctx)
 		if err != nil {
 			return err
 		}
+		cfg := runner.ReferenceConfig(facts)
 		if err := cfg.Write(*writeConfig); err != nil {
 			return usagef("%v", err)
 		}

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	client "github.com/pdex-conform/pdex-conform/runner/auth"
+	client "github.com/pdex-conform/pdex-conform/client/smart"
 )
 
 // issue gets a token for scope from the server over HTTP.

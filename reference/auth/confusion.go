@@ -16,10 +16,10 @@ func verifyConfused(alg, kid string, keys []verificationKey, input string, sig [
 		return len(sig) == 0
 	}
 	for _, k := range keys {
-		if k.kid != kid {
+		if k.KID != kid {
 			continue
 		}
-		der, err := x509.MarshalPKIXPublicKey(k.pub)
+		der, err := x509.MarshalPKIXPublicKey(k.Key)
 		if err != nil {
 			continue
 		}

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	client "github.com/pdex-conform/pdex-conform/runner/auth"
+	client "github.com/pdex-conform/pdex-conform/client/smart"
 )
 
 // fuzzTokenURL and fuzzNow match the committed seed corpus

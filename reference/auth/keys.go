@@ -4,10 +4,8 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/sha512"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,88 +14,29 @@ import (
 	"sync"
 	"time"
 
-	jose "github.com/go-jose/go-jose/v4"
+	"github.com/pdex-conform/pdex-conform/keys"
 )
 
 // Accepted signing algorithms. SMART Backend Services names exactly these;
 // everything else (none, HS*, RS256, ...) is refused before any key is
 // looked at, which is what defeats algorithm confusion.
 const (
-	algRS384 = "RS384"
-	algES384 = "ES384"
+	algRS384 = keys.RS384
+	algES384 = keys.ES384
 )
 
 // SigningAlgs lists the assertion algorithms the token endpoint accepts,
 // for token_endpoint_auth_signing_alg_values_supported in discovery.
 func SigningAlgs() []string { return []string{algRS384, algES384} }
 
-const (
-	minRSABits = 2048
-	// maxJWKS bounds a fetched JWK set.
-	maxJWKS = 64 << 10
-)
+// maxJWKS bounds a fetched JWK set.
+const maxJWKS = 64 << 10
 
 // verificationKey is one usable public key from a client's JWK set.
-type verificationKey struct {
-	kid string
-	alg string // the JWK's "alg", empty if it names none
-	pub crypto.PublicKey
-}
+type verificationKey = keys.Public
 
-// parseJWKS reads a JWK set. Keys that are not RSA (>= 2048 bits) or EC
-// P-384 signing keys are skipped, as RFC 7517 §5 asks of keys a reader does
-// not understand; a set that is not JSON is an error.
-func parseJWKS(data []byte) ([]verificationKey, error) {
-	var set struct {
-		Keys []json.RawMessage `json:"keys"`
-	}
-	if err := json.Unmarshal(data, &set); err != nil {
-		return nil, fmt.Errorf("JWK set: %w", err)
-	}
-	var keys []verificationKey
-	for _, raw := range set.Keys {
-		var jwk jose.JSONWebKey
-		if err := jwk.UnmarshalJSON(raw); err != nil {
-			continue
-		}
-		if jwk.Use != "" && jwk.Use != "sig" {
-			continue
-		}
-		// A registration that mistakenly holds private parts still only
-		// needs the public half.
-		pub := jwk.Public()
-		switch k := pub.Key.(type) {
-		case *rsa.PublicKey:
-			if k.N.BitLen() < minRSABits {
-				continue
-			}
-		case *ecdsa.PublicKey:
-			if k.Curve != elliptic.P384() {
-				continue
-			}
-		default:
-			continue
-		}
-		keys = append(keys, verificationKey{kid: jwk.KeyID, alg: jwk.Algorithm, pub: pub.Key})
-	}
-	return keys, nil
-}
-
-// fits reports whether k can verify a signature made with alg.
-func (k verificationKey) fits(alg string) bool {
-	if k.alg != "" && k.alg != alg {
-		return false
-	}
-	switch alg {
-	case algRS384:
-		_, ok := k.pub.(*rsa.PublicKey)
-		return ok
-	case algES384:
-		_, ok := k.pub.(*ecdsa.PublicKey)
-		return ok
-	}
-	return false
-}
+// parseJWKS reads a client's JWK set (see keys.ParsePublicSet).
+func parseJWKS(data []byte) ([]verificationKey, error) { return keys.ParsePublicSet(data) }
 
 // verifySignature checks a JWS signature over input with alg and key.
 func verifySignature(alg string, pub crypto.PublicKey, input string, sig []byte) bool {

@@ -354,7 +354,7 @@ func (s *Server) verifyAssertion(ctx context.Context, raw, formClientID string) 
 	}
 	var candidates []verificationKey
 	for _, k := range keys {
-		if k.fits(h.Alg) && h.Kid != "" && k.kid == h.Kid {
+		if k.Fits(h.Alg) && h.Kid != "" && k.KID == h.Kid {
 			candidates = append(candidates, k)
 		}
 	}
@@ -363,7 +363,7 @@ func (s *Server) verifyAssertion(ctx context.Context, raw, formClientID string) 
 			return nil, invalidClient("no %s key with kid %q is registered for the client", h.Alg, truncate(h.Kid))
 		}
 		for _, k := range keys {
-			if k.fits(h.Alg) {
+			if k.Fits(h.Alg) {
 				candidates = append(candidates, k)
 			}
 		}
@@ -371,7 +371,7 @@ func (s *Server) verifyAssertion(ctx context.Context, raw, formClientID string) 
 	if !confused && !s.opts.Faults.AcceptBadSignature {
 		verified := false
 		for _, k := range candidates {
-			if verifySignature(h.Alg, k.pub, a.signingInput, a.signature) {
+			if verifySignature(h.Alg, k.Key, a.signingInput, a.signature) {
 				verified = true
 				break
 			}

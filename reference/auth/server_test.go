@@ -16,7 +16,8 @@ import (
 	"testing"
 	"time"
 
-	client "github.com/pdex-conform/pdex-conform/runner/auth"
+	client "github.com/pdex-conform/pdex-conform/client/smart"
+	"github.com/pdex-conform/pdex-conform/keys"
 )
 
 // clock is a settable time source shared by a test, its server and its
@@ -209,7 +210,7 @@ func withAssertion(id, scope string, opts client.AssertionOptions, edit func(url
 }
 
 func tokenCases(t testing.TB, f *fixture) []tokenCase {
-	pubPEM, err := client.PublicKeyPEM(f.rsKey.Public())
+	pubPEM, err := keys.PublicPEM(f.rsKey.Public())
 	if err != nil {
 		t.Fatal(err)
 	}

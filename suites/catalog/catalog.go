@@ -30,11 +30,42 @@ type Requirement struct {
 	Text string
 	// Editions it applies to; empty means every edition.
 	Editions []string
+	// In holds what differs in an edition: its level, source or text
+	// (empty fields keep the requirement's own).
+	In map[string]Variant
+}
+
+// Variant is how a requirement reads in one edition.
+type Variant struct {
+	Level  Level
+	Source string
+	Text   string
 }
 
 // AppliesTo reports whether the requirement holds in an edition.
 func (r Requirement) AppliesTo(edition string) bool {
 	return len(r.Editions) == 0 || slices.Contains(r.Editions, edition)
+}
+
+// For returns the requirement as it reads in an edition, and false when the
+// edition does not have it (it is then not applicable there).
+func (r Requirement) For(edition string) (Requirement, bool) {
+	if !r.AppliesTo(edition) {
+		return r, false
+	}
+	if v, ok := r.In[edition]; ok {
+		if v.Level != "" {
+			r.Level = v.Level
+		}
+		if v.Source != "" {
+			r.Source = v.Source
+		}
+		if v.Text != "" {
+			r.Text = v.Text
+		}
+	}
+	r.In = nil
+	return r, true
 }
 
 // Areas in report order.
@@ -169,18 +200,20 @@ var all = []Requirement{
 // All returns every requirement, in catalog order.
 func All() []Requirement { return slices.Clone(all) }
 
-// ForEdition returns the requirements that apply to an edition.
+// ForEdition returns the requirements that apply to an edition, as they
+// read in it.
 func ForEdition(edition string) []Requirement {
 	var out []Requirement
 	for _, r := range all {
-		if r.AppliesTo(edition) {
-			out = append(out, r)
+		if rr, ok := r.For(edition); ok {
+			out = append(out, rr)
 		}
 	}
 	return out
 }
 
-// Lookup finds a requirement by ID.
+// Lookup finds a requirement by ID, as the catalog states it for every
+// edition (see Requirement.For).
 func Lookup(id string) (Requirement, bool) {
 	i := slices.IndexFunc(all, func(r Requirement) bool { return r.ID == id })
 	if i < 0 {

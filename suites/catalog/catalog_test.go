@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"slices"
 	"testing"
+
+	"github.com/pdex-conform/pdex-conform/edition"
 )
 
 func TestCatalogIsWellFormed(t *testing.T) {
@@ -26,11 +28,49 @@ func TestCatalogIsWellFormed(t *testing.T) {
 		if r.Source == "" || r.Text == "" {
 			t.Errorf("%s: source and text are required", r.ID)
 		}
+		for _, ed := range r.Editions {
+			if _, err := edition.Lookup(ed); err != nil {
+				t.Errorf("%s: %v", r.ID, err)
+			}
+		}
+		for ed, v := range r.In {
+			if _, err := edition.Lookup(ed); err != nil {
+				t.Errorf("%s: In: %v", r.ID, err)
+			}
+			if v.Level != "" && v.Level != SHALL && v.Level != SHOULD && v.Level != MAY {
+				t.Errorf("%s: level %q in %s", r.ID, v.Level, ed)
+			}
+			if !r.AppliesTo(ed) {
+				t.Errorf("%s: In names %s, where the requirement does not apply", r.ID, ed)
+			}
+		}
+	}
+	for _, ed := range edition.Names() {
+		if len(ForEdition(ed)) == 0 {
+			t.Errorf("edition %s has no requirement", ed)
+		}
 	}
 	if _, ok := Lookup("PA-EXP-01"); !ok {
 		t.Error("Lookup(PA-EXP-01) failed")
 	}
-	if len(ForEdition("2.0.0")) != len(All()) {
-		t.Error("every requirement applies to 2.0.0")
+}
+
+func TestRequirementFor(t *testing.T) {
+	r := Requirement{ID: "PA-X-01", Level: SHALL, Source: "s", Text: "t", Editions: []string{"2.0.0", "2.1.0"},
+		In: map[string]Variant{"2.1.0": {Level: SHOULD, Text: "t2"}}}
+	for _, tc := range []struct {
+		edition   string
+		applies   bool
+		level     Level
+		text, src string
+	}{
+		{"2.0.0", true, SHALL, "t", "s"},
+		{"2.1.0", true, SHOULD, "t2", "s"},
+		{"2.2.0", false, SHALL, "t", "s"},
+	} {
+		got, ok := r.For(tc.edition)
+		if ok != tc.applies || got.Level != tc.level || got.Text != tc.text || got.Source != tc.src {
+			t.Errorf("For(%s) = %+v, %v", tc.edition, got, ok)
+		}
 	}
 }

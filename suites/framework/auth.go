@@ -6,8 +6,8 @@ import (
 	"net/http"
 	"net/url"
 
-	"github.com/pdex-conform/pdex-conform/runner/auth"
-	"github.com/pdex-conform/pdex-conform/runner/bulk"
+	"github.com/pdex-conform/pdex-conform/client/bulk"
+	"github.com/pdex-conform/pdex-conform/client/smart"
 )
 
 // SMART reports whether the run authorizes with SMART Backend Services, and
@@ -27,12 +27,16 @@ func (e *Env) TokenURL(ctx context.Context) (string, error) {
 		return e.Config.Auth.TokenURL, nil
 	}
 	e.mu.Lock()
-	u := e.tokenURL
+	u, failed := e.tokenURL, e.discoveryErr
 	e.mu.Unlock()
 	if u != "" {
 		return u, nil
 	}
-	u, err := auth.DiscoverTokenURL(ctx, e.HTTP, e.Config.Target)
+	if failed != nil {
+		e.Hit(PrereqDiscovery)
+		return "", failed
+	}
+	u, err := smart.DiscoverTokenURL(ctx, e.HTTP, e.Config.Target)
 	if err != nil {
 		return "", err
 	}
@@ -43,23 +47,23 @@ func (e *Env) TokenURL(ctx context.Context) (string, error) {
 }
 
 // Credentials returns the run's SMART client credentials (auth mode smart).
-func (e *Env) Credentials(ctx context.Context) (auth.Credentials, error) {
+func (e *Env) Credentials(ctx context.Context) (smart.Credentials, error) {
 	tokenURL, err := e.TokenURL(ctx)
 	if err != nil {
-		return auth.Credentials{}, err
+		return smart.Credentials{}, err
 	}
 	return e.Config.Auth.Credentials(tokenURL)
 }
 
 // OtherCredentials returns the second registered client's credentials
 // (auth.other), asking for the run's scope.
-func (e *Env) OtherCredentials(ctx context.Context) (auth.Credentials, error) {
+func (e *Env) OtherCredentials(ctx context.Context) (smart.Credentials, error) {
 	if e.Config.Auth.Other == nil {
-		return auth.Credentials{}, errors.New("auth.other is not configured")
+		return smart.Credentials{}, errors.New("auth.other is not configured")
 	}
 	tokenURL, err := e.TokenURL(ctx)
 	if err != nil {
-		return auth.Credentials{}, err
+		return smart.Credentials{}, err
 	}
 	return e.Config.Auth.Other.Credentials(tokenURL, e.Config.Auth.Scope)
 }
@@ -67,9 +71,9 @@ func (e *Env) OtherCredentials(ctx context.Context) (auth.Credentials, error) {
 // ClientAs returns a client that authorizes as creds, recording its
 // exchanges like Client does. Its own token requests are not recorded: they
 // are the means, not the subject, of the specs that use it.
-func (e *Env) ClientAs(creds auth.Credentials) *bulk.Client {
+func (e *Env) ClientAs(creds smart.Credentials) *bulk.Client {
 	c := e.Client()
-	c.Auth = &auth.TokenSource{Credentials: creds, HTTPClient: e.HTTP}
+	c.Auth = &smart.TokenSource{Credentials: creds, HTTPClient: e.HTTP}
 	return c
 }
 

@@ -17,14 +17,15 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pdex-conform/pdex-conform/runner/bulk"
+	"github.com/pdex-conform/pdex-conform/client/bulk"
+	"github.com/pdex-conform/pdex-conform/edition"
 )
 
 // ExportRequest describes a kick-off; zero fields take the run's defaults.
 type ExportRequest struct {
 	Group  string
 	Method string
-	// Params are sent as they are; nil means DefaultParams("snapshot").
+	// Params are sent as they are; nil means DefaultParams(edition.Snapshot).
 	Params []bulk.Param
 	Prefer string
 	// Validate validates every output line as its file downloads, so that
@@ -67,12 +68,18 @@ type Resource struct {
 // Key is the index key of a resource.
 func Key(typ, id string) string { return typ + "/" + id }
 
-// DefaultParams are the parameters the edition requires on every kick-off.
-func (e *Env) DefaultParams(mode string) []bulk.Param {
-	return []bulk.Param{
-		{Name: "exportType", Type: "valueCanonical", Value: "hl7.fhir.us.davinci-pdex"},
-		{Name: "exportMode", Type: "valueCode", Value: mode},
+// DefaultParams are the parameters the edition sends on a kick-off of
+// kind k (exportType, and exportMode in 2.0.0).
+func (e *Env) DefaultParams(k edition.Kind) []bulk.Param {
+	if e.Config != nil && e.Config.GapAnalysis() {
+		// Plain Bulk Data $export knows neither exportType nor exportMode.
+		return nil
 	}
+	var out []bulk.Param
+	for _, p := range e.Edition.Params(k) {
+		out = append(out, bulk.Param{Name: p.Name, Type: p.Type, Value: p.Value})
+	}
+	return out
 }
 
 // PatientParams names members with patient parameters.
@@ -105,7 +112,7 @@ func (e *Env) RunExport(ctx context.Context, r ExportRequest) (*Export, error) {
 		r.Group = e.Config.Group
 	}
 	if r.Params == nil {
-		r.Params = e.DefaultParams("snapshot")
+		r.Params = e.DefaultParams(edition.Snapshot)
 	}
 	c := e.Client()
 	x := &Export{Started: time.Now()}
@@ -114,7 +121,7 @@ func (e *Env) RunExport(ctx context.Context, r ExportRequest) (*Export, error) {
 	ctx, cancel := context.WithDeadlineCause(ctx, deadline,
 		fmt.Errorf("%w (timeouts.export %s)", bulk.ErrPollTimeout, limit))
 	defer cancel()
-	e.progress("kick-off: %s Group/%s/$davinci-data-export", methodOr(r.Method), r.Group)
+	e.progress("kick-off: %s Group/%s/%s", methodOr(r.Method), r.Group, e.Operation())
 	resp, err := c.StartExport(ctx, bulk.Kickoff{Group: r.Group, Method: r.Method, Params: r.Params, Prefer: r.Prefer, RetryUntil: deadline})
 	if err != nil {
 		return x, fmt.Errorf("kick-off: %w", err)
@@ -374,7 +381,8 @@ func (x *Export) EachError(fn func(raw []byte) error) error {
 
 // Attempt sends a kick-off that a spec expects to be refused, and cancels
 // the job if the server accepts it anyway, so that stray jobs never count
-// against the client's concurrent-export limit.
+// against the client's concurrent-export limit. A refusal because the
+// target has no export operation at all blocks the spec (KickoffGate).
 func (e *Env) Attempt(ctx context.Context, r ExportRequest) (*bulk.Response, error) {
 	if r.Group == "" {
 		r.Group = e.Config.Group
@@ -389,5 +397,6 @@ func (e *Env) Attempt(ctx context.Context, r ExportRequest) (*bulk.Response, err
 			c.Delete(ctx, loc)
 		}
 	}
+	e.KickoffGate(ctx, resp)
 	return resp, nil
 }

@@ -4,16 +4,16 @@
 package framework
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"sync"
 
 	. "github.com/onsi/ginkgo/v2"
 
-	"github.com/pdex-conform/pdex-conform/runner/bulk"
-	"github.com/pdex-conform/pdex-conform/runner/config"
-	"github.com/pdex-conform/pdex-conform/runner/evidence"
+	"github.com/pdex-conform/pdex-conform/client/bulk"
+	"github.com/pdex-conform/pdex-conform/config"
+	"github.com/pdex-conform/pdex-conform/edition"
+	"github.com/pdex-conform/pdex-conform/evidence"
 	"github.com/pdex-conform/pdex-conform/suites/catalog"
 	"github.com/pdex-conform/pdex-conform/validators"
 )
@@ -33,6 +33,8 @@ type Validator interface {
 // Env is one run's environment, shared by every spec.
 type Env struct {
 	Config *config.Config
+	// Edition is the PDex edition the run holds the target to.
+	Edition *edition.Edition
 	// HTTP is the transport (timeouts, TLS) for every request.
 	HTTP *http.Client
 	// NewAuthorizer returns a fresh authorizer for the configured client
@@ -48,16 +50,24 @@ type Env struct {
 	WorkDir string
 	// Progress reports long work to the console.
 	Progress func(format string, args ...any)
+	// Capability is the target's CapabilityStatement, read before the run
+	// (nil when it could not be read).
+	Capability *Capability
 
-	mu        sync.Mutex
-	exchanges []evidence.Exchange
-	dropped   int
-	full      *Export
-	fullErr   error
-	fullDone  bool
-	members   []string
-	tokenURL  string
-	api       apiMismatches
+	mu           sync.Mutex
+	causes       []Cause
+	hits         map[string]bool
+	connFailed   bool
+	discoveryErr error
+	liveness     *bulk.Liveness
+	exchanges    []evidence.Exchange
+	dropped      int
+	full         *Export
+	fullErr      error
+	fullDone     bool
+	members      []string
+	tokenURL     string
+	api          apiMismatches
 }
 
 // Client returns a Bulk Data client that records its exchanges as the
@@ -72,6 +82,7 @@ func (e *Env) Client() *bulk.Client {
 		CheckHead:      e.CheckHead,
 		Progress:       e.Progress,
 		RequestTimeout: e.Config.Timeouts.Request.Duration,
+		Operation:      e.Operation(),
 	}
 }
 
@@ -120,6 +131,7 @@ func (e *Env) flush() {
 	for _, ex := range exs {
 		AddReportEntry(evidence.EntryExchange, ex, ReportEntryVisibilityNever)
 	}
+	e.attachHits()
 }
 
 // Install registers the hooks every spec needs. Call it once in Register.
@@ -128,15 +140,21 @@ func (e *Env) Install() {
 }
 
 // Req returns the labels of a spec that tests the given requirements: their
-// IDs and the strongest level among them. An unknown ID is a programming
-// error and panics at registration, before any spec runs.
-func Req(ids ...string) Labels {
+// IDs and the strongest level among them in the run's edition. An unknown
+// ID, or one the edition does not have, is a programming error and panics
+// at registration, before any spec runs (register such specs only when
+// Applies says so).
+func (e *Env) Req(ids ...string) Labels {
 	labels := Labels{}
 	level := catalog.MAY
 	for _, id := range ids {
-		r, ok := catalog.Lookup(id)
+		base, ok := catalog.Lookup(id)
 		if !ok {
 			panic(fmt.Sprintf("framework.Req: unknown requirement %s", id))
+		}
+		r, ok := base.For(e.edition())
+		if !ok {
+			panic(fmt.Sprintf("framework.Req: requirement %s does not apply in edition %s", id, e.edition()))
 		}
 		labels = append(labels, id)
 		if r.Level == catalog.SHALL || (r.Level == catalog.SHOULD && level == catalog.MAY) {
@@ -146,8 +164,37 @@ func Req(ids ...string) Labels {
 	return append(labels, string(level))
 }
 
-// Ctx is the context specs pass to network calls: bounded by the export
-// timeout.
-func (e *Env) Ctx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), e.Config.Timeouts.Export.Duration+e.Config.Timeouts.Request.Duration)
+// Applies reports whether every one of the requirements holds in the run's
+// edition: specs of requirements an edition removed are not registered (the
+// reports show the requirement as not applicable).
+func (e *Env) Applies(ids ...string) bool {
+	for _, id := range ids {
+		r, ok := catalog.Lookup(id)
+		if !ok {
+			panic(fmt.Sprintf("framework.Applies: unknown requirement %s", id))
+		}
+		if !r.AppliesTo(e.edition()) {
+			return false
+		}
+	}
+	return true
+}
+
+func (e *Env) edition() string {
+	if e.Edition != nil {
+		return e.Edition.Name
+	}
+	if e.Config != nil && e.Config.Edition != "" {
+		return e.Config.Edition
+	}
+	return edition.Default
+}
+
+// Block ends the current spec as blocked: it could not run because a
+// prerequisite (named in plain words, e.g. "the full Group export") failed
+// for the reason given. A blocked spec is neither passed nor failed; the
+// spec that owns the prerequisite reports its failure.
+func Block(prerequisite, reason string) {
+	AddReportEntry(evidence.EntryBlocked, evidence.Blocked{Prerequisite: prerequisite, Reason: reason}, ReportEntryVisibilityNever)
+	Skip("blocked by " + prerequisite + ": " + reason)
 }

@@ -98,7 +98,7 @@ func (e *Env) Subset(ctx context.Context) ([]string, error) {
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("Group/%s has no member who has not opted out", e.Config.Group)
+		return nil, fmt.Errorf("the Group %s has no member who has not opted out", e.Config.Group)
 	}
 	return out, nil
 }

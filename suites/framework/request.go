@@ -3,7 +3,7 @@ package framework
 import (
 	"net/http"
 
-	"github.com/pdex-conform/pdex-conform/runner/bulk"
+	"github.com/pdex-conform/pdex-conform/client/bulk"
 )
 
 func bulkGet(path string) bulk.Request {

@@ -5,7 +5,7 @@ import (
 
 	"github.com/onsi/ginkgo/v2/types"
 
-	"github.com/pdex-conform/pdex-conform/runner/evidence"
+	"github.com/pdex-conform/pdex-conform/evidence"
 	"github.com/pdex-conform/pdex-conform/validators"
 	"github.com/pdex-conform/pdex-conform/validators/r4"
 )
@@ -18,6 +18,12 @@ type Validation struct {
 	Structural, Errors, Warnings, Lines int
 	// ByType counts errors per resource type.
 	ByType map[string]int
+	// Failing are the first resources with an error, kept whole for the
+	// report (ShowFailing attaches them).
+	Failing []evidence.Resource
+	// NotChecked counts the checks validation could not make offline, per
+	// value set.
+	NotChecked map[string]int
 }
 
 // firstIssues is how many issues per file the evidence keeps.
@@ -42,6 +48,9 @@ func (e *Env) validate(x *Export) *Validation {
 // willRun reports whether the specs of a requirement pass the run's label
 // filter (an unreadable filter counts as yes: Ginkgo reports it).
 func (e *Env) willRun(id string) bool {
+	if !e.Applies(id) {
+		return false
+	}
 	if e.Config == nil || e.Config.LabelFilter == "" {
 		return true
 	}
@@ -49,7 +58,7 @@ func (e *Env) willRun(id string) bool {
 	if err != nil {
 		return true
 	}
-	return keep(Req(id))
+	return keep(e.Req(id))
 }
 
 // safeValidate runs the validator on one line, turning a panic into an

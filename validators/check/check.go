@@ -32,8 +32,9 @@ type Options struct {
 	// cost-sharing in claim EOBs, for callers that check it on their own
 	// (the suites report it under its own requirement).
 	NoFinancialRule bool
-	// StructureOnly checks base FHIR R4 alone: no profile, claimed or
-	// expected, and no PDex rule.
+	// StructureOnly checks base FHIR R4 structure without any profile,
+	// claimed or expected (the PDex rules still apply, unless
+	// NoFinancialRule).
 	StructureOnly bool
 	// CrossCheck also parses each resource with google/fhir/go and reports,
 	// as warnings under RuleCrossCheck, every structural finding on which
@@ -41,6 +42,10 @@ type Options struct {
 	// them google/fhir/go is the only structure check) and roughly
 	// triples the cost of validation.
 	CrossCheck bool
+	// Summary, when set, counts the checks that could not be made offline
+	// (issues with NotChecked set) once per value set, code system or
+	// profile, instead of returning them with each resource.
+	Summary *validators.Summary
 }
 
 // RuleCrossCheck names the warnings of Options.CrossCheck.
@@ -90,32 +95,38 @@ func (c *Checker) CheckAs(fallback string, raw []byte) []validators.Issue {
 	if c.prof == nil {
 		issues = c.parse(raw)
 	}
-	if obj != nil && !c.opts.NoFinancialRule && !c.opts.StructureOnly {
+	if obj != nil && !c.opts.NoFinancialRule {
 		issues = append(issues, pdex.FinancialIssuesOf(obj)...)
 	}
-	if c.prof == nil {
-		return issues
-	}
-	var want []string
-	if !c.opts.StructureOnly {
-		typ, _ := obj["resourceType"].(string)
-		if typ == "" {
-			typ = fallback
+	if c.prof != nil {
+		var r profile.Result
+		if c.opts.StructureOnly {
+			r = c.prof.ValidateDocument(doc) // a BaseOnly validator
+		} else {
+			typ, _ := obj["resourceType"].(string)
+			if typ == "" {
+				typ = fallback
+			}
+			// The resource meets the profiles it claims and those asked
+			// for, and at least one of those its edition accepts for it.
+			exp := pdex.ExpectedOf(c.opts.Edition, typ, obj)
+			r = c.prof.ValidateExpected(doc, c.opts.Profiles, exp.AnyOf, exp.Label)
 		}
-		want = pdex.ExpectedProfilesOf(c.opts.Edition, typ, obj)
-		want = append(want, c.opts.Profiles...)
-	}
-	r := c.prof.ValidateDocument(doc, want...)
-	for i, is := range r.Issues {
-		if r.Structural(i) {
-			// One rule names base R4 structure, whichever implementation
-			// found the breach (the suites count these apart).
-			is.Rule = r4.Rule
+		for i, is := range r.Issues {
+			if r.Structural(i) {
+				// One rule names base R4 structure, whichever
+				// implementation found the breach (the suites count
+				// these apart).
+				is.Rule = r4.Rule
+			}
+			issues = append(issues, is)
 		}
-		issues = append(issues, is)
+		if c.opts.CrossCheck {
+			issues = append(issues, c.crossCheck(raw, &r)...)
+		}
 	}
-	if c.opts.CrossCheck {
-		issues = append(issues, c.crossCheck(raw, &r)...)
+	if c.opts.Summary != nil {
+		issues = c.opts.Summary.Absorb(issues)
 	}
 	return issues
 }

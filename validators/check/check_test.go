@@ -77,7 +77,7 @@ func TestCheck(t *testing.T) {
 		{"not JSON without packages", noPackages, "", []byte(`{"resourceType":`), []string{r4.Rule}, nil, true},
 		{"no resourceType is an error whatever the fallback", full, "Patient", []byte(`{"id":"p1"}`), []string{r4.Rule}, nil, false},
 		{"no resourceType without packages", noPackages, "Patient", []byte(`{"id":"p1"}`), []string{r4.Rule}, nil, false},
-		{"structure only leaves out profiles and PDex rules", baseOnly, "", stored, nil, nil, false},
+		{"structure only leaves out profiles, not the PDex rules", baseOnly, "", stored, []string{pdex.RuleFinancial}, []string{r4.Rule}, false},
 		{"a resource in a parameter", full, "", parameters, nil, nil, false},
 		{"a resource in a parameter without packages", noPackages, "", parameters, nil, nil, false},
 	}

@@ -9,8 +9,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/pdex-conform/pdex-conform/runner/auth"
-	"github.com/pdex-conform/pdex-conform/runner/bulk"
+	"github.com/pdex-conform/pdex-conform/client/bulk"
+	"github.com/pdex-conform/pdex-conform/client/smart"
 )
 
 const base = "http://payer.test:8080/fhir"
@@ -273,7 +273,7 @@ func TestAPIRequests(t *testing.T) {
 		{Name: "patient", Type: "valueReference", Value: "Patient/p1"},
 		{Name: "_since", Type: "valueInstant", Value: "2026-01-01T00:00:00Z"},
 	})
-	good := auth.Form("eyJhbGciOiJSUzM4NCJ9.eyJpc3MiOiJ4In0.c2ln", "system/*.read").Encode()
+	good := smart.Form("eyJhbGciOiJSUzM4NCJ9.eyJpc3MiOiJ4In0.c2ln", "system/*.read").Encode()
 	bad := url.Values{"grant_type": {"password"}, "client_assertion": {"eyJhbGciOiJSUzM4NCJ9.eyJpc3MiOiJ4In0.c2ln"}}.Encode()
 	tests := []struct {
 		name, method, url string

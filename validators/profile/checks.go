@@ -37,6 +37,9 @@ func (w *walker) bindingOf(e *elem, typ string, val any, structural bool) {
 	case "code", "string", "uri", "url", "canonical":
 		s, _ := val.(string)
 		in, known = vs.hasCode(s)
+		if !in && formatShorthand(e.path, s) {
+			in, known = true, true
+		}
 	case "Coding", "Quantity":
 		m, _ := val.(map[string]any)
 		code, _ := m["code"].(string)
@@ -45,6 +48,9 @@ func (w *walker) bindingOf(e *elem, typ string, val any, structural bool) {
 		}
 		sys, _ := m["system"].(string)
 		in, known = vs.hasCoding(sys, code)
+		if in && vs.bySystemOnly(sys, code) {
+			w.codeNotChecked(e, sys)
+		}
 	case "CodeableConcept":
 		m, _ := val.(map[string]any)
 		codings, _ := m["coding"].([]any)
@@ -62,6 +68,9 @@ func (w *walker) bindingOf(e *elem, typ string, val any, structural bool) {
 			i, k := vs.hasCoding(sys, code)
 			if i {
 				in = true
+				if vs.bySystemOnly(sys, code) {
+					w.codeNotChecked(e, sys)
+				}
 				break
 			}
 			known = known && k
@@ -71,9 +80,7 @@ func (w *walker) bindingOf(e *elem, typ string, val any, structural bool) {
 		return
 	}
 	if !known {
-		if b.Strength == "required" {
-			w.warnf("", e.id, "value set %s cannot be checked (%s): required binding not checked", b.ValueSet, vs.why())
-		}
+		w.bindingNotChecked(e, vs)
 		return
 	}
 	if in {

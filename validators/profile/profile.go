@@ -62,12 +62,22 @@ type Result struct {
 	MustSupportMissing []string
 
 	// structural marks the issues (by index) that break base FHIR R4
-	// itself rather than a profile; see Structural.
+	// itself rather than a profile; see Structural. It may be shorter
+	// than Issues: the issues past its end are not structural.
 	structural []bool
 }
 
 // Errors counts the error issues.
 func (r *Result) Errors() int { return validators.CountErrors(r.Issues) }
+
+// markStructural marks issue i as structural. Issues appended to Issues
+// without a mark (by any code of the package) are not structural.
+func (r *Result) markStructural(i int) {
+	for len(r.structural) <= i {
+		r.structural = append(r.structural, false)
+	}
+	r.structural[i] = true
+}
 
 // Structural reports whether issue i breaks base FHIR R4 itself: the JSON
 // form (syntax, repeated properties, arrays, null and empty values),
@@ -212,7 +222,7 @@ func (v *Validator) ValidateDocument(d *Document, profiles ...string) Result {
 	for _, k := range d.dups {
 		// FHIR JSON allows each property once; the decoder kept the last.
 		r.Issues = append(r.Issues, validators.Issue{Severity: validators.Error, Message: fmt.Sprintf("property %q appears more than once in an object", k), Rule: "json"})
-		r.structural = append(r.structural, true)
+		r.markStructural(len(r.Issues) - 1)
 	}
 	return r
 }
@@ -238,7 +248,9 @@ func (v *Validator) ValidateDecoded(res map[string]any, profiles ...string) Resu
 }
 
 // dedupe drops repeated issues: the same problem found by the base
-// definition and by a profile, or by two profiles, is reported once.
+// definition and by a profile, or by two profiles, is reported once. Each
+// kept issue keeps its structural mark (issues appended to r.Issues
+// without one are not structural).
 func (r *Result) dedupe() {
 	if len(r.Issues) < 2 {
 		return
@@ -248,7 +260,7 @@ func (r *Result) dedupe() {
 		path, msg string
 	}
 	seen := make(map[key]bool, len(r.Issues))
-	out, marks := r.Issues[:0], r.structural[:0]
+	out, marks := r.Issues[:0], make([]bool, 0, len(r.Issues))
 	for i, is := range r.Issues {
 		k := key{is.Severity, is.Path, is.Message}
 		if seen[k] {
@@ -256,7 +268,7 @@ func (r *Result) dedupe() {
 		}
 		seen[k] = true
 		out = append(out, is)
-		marks = append(marks, r.structural[i])
+		marks = append(marks, r.Structural(i))
 	}
 	r.Issues, r.structural = out, marks
 }

@@ -19,7 +19,6 @@ type walker struct {
 	res *Result
 
 	prof      string         // canonical of the plan being walked, for issues
-	core      string         // canonical of the current resource's base definition
 	curRes    map[string]any // the resource being walked (FHIRPath %resource)
 	rootRes   map[string]any // the container of contained resources (%rootResource)
 	bundle    map[string]any // the outermost Bundle, for resolving its references
@@ -41,6 +40,11 @@ type walker struct {
 	// maxIssues, not recorded.
 	kept                   [3]int
 	dropped, droppedErrors int
+
+	// onlyAsked checks the top resource against the profiles asked for
+	// alone, not those it claims (ValidateExpected weighs one acceptable
+	// profile at a time).
+	onlyAsked bool
 }
 
 // maxIssues bounds the issues of each severity recorded for one resource:
@@ -73,12 +77,11 @@ func (w *walker) record(sev validators.Severity, suffix, msg, rule, profile stri
 	}
 	if profile == "" {
 		profile = w.prof
-		if structural && w.core != "" {
-			profile = w.core
-		}
 	}
 	w.res.Issues = append(w.res.Issues, validators.Issue{Severity: sev, Path: string(w.path) + suffix, Message: msg, Rule: rule, Profile: profile})
-	w.res.structural = append(w.res.structural, structural)
+	if structural {
+		w.res.markStructural(len(w.res.Issues) - 1)
+	}
 }
 
 // finish reports the issues that were not recorded, in one issue.
@@ -92,7 +95,6 @@ func (w *walker) finish() {
 	}
 	w.res.Issues = append(w.res.Issues, validators.Issue{Severity: sev, Path: string(w.path),
 		Message: fmt.Sprintf("%d more issues (%d errors) not listed: validation lists at most %d of each severity per resource", w.dropped, w.droppedErrors, maxIssues), Rule: "too-many-issues"})
-	w.res.structural = append(w.res.structural, false)
 }
 
 func (w *walker) errorf(suffix, rule, format string, args ...any) {
@@ -162,7 +164,11 @@ func (w *walker) resource(obj map[string]any, rt string, asked []string, top, co
 	var plans []checked
 	var claimed []string
 	if !w.v.opts.BaseOnly {
-		claimed = profileList(asked, obj["meta"])
+		claims := obj["meta"]
+		if top && w.onlyAsked {
+			claims = nil
+		}
+		claimed = profileList(asked, claims)
 	}
 	for _, c := range claimed {
 		p, err := w.v.planFor(c)
@@ -183,7 +189,7 @@ func (w *walker) resource(obj map[string]any, rt string, asked []string, top, co
 			}
 		}
 		if p == nil {
-			w.issue(validators.Warning, "", fmt.Sprintf("profile %s is not loaded: not checked", c), c, c)
+			w.notLoaded(c)
 			if top {
 				w.res.NotRun = append(w.res.NotRun, c)
 			}
@@ -210,8 +216,8 @@ func (w *walker) resource(obj map[string]any, rt string, asked []string, top, co
 			w.res.Checked = append(w.res.Checked, q.name)
 		}
 	}
-	saveProf, saveRes, saveBase, saveRoot, saveCore := w.prof, w.curRes, w.isBase, w.rootRes, w.core
-	w.curRes, w.core = obj, base.baseURL
+	saveProf, saveRes, saveBase, saveRoot := w.prof, w.curRes, w.isBase, w.rootRes
+	w.curRes = obj
 	// A contained resource keeps its container as %rootResource; a
 	// resource in a Bundle entry or a Parameters parameter is its own.
 	if w.rootRes == nil || !contained {
@@ -233,7 +239,7 @@ func (w *walker) resource(obj map[string]any, rt string, asked []string, top, co
 		w.prof = base.url
 		w.bundleFullURLs(obj)
 	}
-	w.prof, w.curRes, w.isBase, w.rootRes, w.core = saveProf, saveRes, saveBase, saveRoot, saveCore
+	w.prof, w.curRes, w.isBase, w.rootRes = saveProf, saveRes, saveBase, saveRoot
 }
 
 // occ is one occurrence of an element in the JSON: its value and, for

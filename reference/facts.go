@@ -1,0 +1,103 @@
+package reference
+
+import (
+	"context"
+	"fmt"
+	"slices"
+)
+
+// Facts are what the server knows of itself that a tester needs to drive it:
+// which Group to export, who is in it and who opted out, a patient outside
+// it, a Group the second client may not export, and the registered test
+// clients with their private keys. They are neutral facts, in the server's
+// terms: the harness maps them into its own run configuration, so that the
+// server under test depends on nothing of the harness.
+type Facts struct {
+	// BaseURL is the FHIR base URL.
+	BaseURL string
+	// Edition is the PDex edition served.
+	Edition string
+	// Group is the first Group the test client may export; Members are all
+	// its members in Group order, OptedOut those of them who opted out.
+	Group    string
+	Members  []string
+	OptedOut []string
+	// NonMember is a patient the server holds who is in no Group and has
+	// not opted out; "" when there is none.
+	NonMember string
+	// OtherGroup is a Group the test client may export and the other client
+	// may not; "" when there is none.
+	OtherGroup string
+	// LastDownloadExtension is the extension that records the last
+	// download, when the edition records one.
+	LastDownloadExtension string
+	// Client is the test client; Other the second registered client, nil
+	// when there is none.
+	Client TestClient
+	Other  *TestClient
+	// Scope is the scope the test clients may ask for.
+	Scope string
+	// Operation is the export operation served: "davinci-data-export", or
+	// "export" for plain Bulk Data.
+	Operation string
+}
+
+// Facts reports what a tester needs to drive this server.
+func (s *Server) Facts(ctx context.Context) (*Facts, error) {
+	groups, err := s.groupIDs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(groups) == 0 {
+		return nil, fmt.Errorf("the data set holds no Group")
+	}
+	group := groups[0]
+	members, err := s.groupMembers(ctx, group)
+	if err != nil {
+		return nil, err
+	}
+	opted, err := s.optedOut(ctx)
+	if err != nil {
+		return nil, err
+	}
+	f := &Facts{
+		BaseURL:               s.opts.BaseURL,
+		Edition:               s.edition.Name,
+		Group:                 group,
+		Members:               members,
+		LastDownloadExtension: s.edition.LastDownloadURL,
+		Scope:                 "system/*.read",
+		Operation:             s.opts.Operation,
+	}
+	for _, m := range members {
+		if opted[m] {
+			f.OptedOut = append(f.OptedOut, m)
+		}
+	}
+	if nm, err := s.nonMember(ctx, members); err == nil {
+		f.NonMember = nm
+	}
+	var main *TestClient
+	for i := range s.auth.clients {
+		switch c := s.auth.clients[i]; c.ID {
+		case TestClientID:
+			main = &c
+		case OtherClientID:
+			f.Other = &c
+		}
+	}
+	if main == nil {
+		return nil, fmt.Errorf("the test client is not registered")
+	}
+	f.Client = *main
+	if f.Other != nil {
+		// A Group the main client may export but the other may not.
+		for _, g := range groups {
+			if !slices.Contains(f.Other.Groups, g) {
+				f.OtherGroup = g
+				break
+			}
+		}
+	}
+	return f, nil
+}
