@@ -28,7 +28,8 @@ type Measurement struct {
 	// Validate is all checks (structure, profiles, PDex rules) from
 	// nothing: the Checker made (packages loaded, by newChecker) and its
 	// definitions compiled as the lines need them, then every line
-	// checked. Startup is the part before the first line.
+	// checked. Startup is the making of the Checker (the compiling of
+	// definitions happens with the first lines, and is in Validate).
 	Validate, Startup time.Duration
 	// Errors and Warnings count the validation issues.
 	Errors, Warnings int
@@ -46,43 +47,31 @@ func (m Measurement) Rate(d time.Duration) float64 {
 // core): a bare encoding/json decode, a google/fhir/go parse, and full
 // validation by a Checker that newChecker makes inside the timing (so that
 // start-up is counted, as a user of `validate` pays it). The three run on
-// the same lines in the same process, one after the other, so that their
-// ratios hold on a loaded machine too.
+// the same lines in the same process, interleaved: the lines are taken in
+// eight slices, each read the three ways in turn, so that a machine whose
+// load changes during the measurement weighs on the three alike.
 func Measure(ctx context.Context, lines [][]byte, newChecker func() (*Checker, error), workers int) (Measurement, error) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	m := Measurement{Lines: len(lines), Workers: workers}
-	var err error
-	m.Decode, err = timeParallel(ctx, lines, workers, func() func([]byte) {
+	decode := func() func([]byte) {
 		return func(line []byte) {
 			var v map[string]any
 			_ = json.Unmarshal(line, &v)
 		}
-	})
-	if err != nil {
-		return m, err
 	}
-	m.Parse, err = timeParallel(ctx, lines, workers, func() func([]byte) {
-		p, perr := r4.New()
-		if perr != nil {
-			panic(perr) // only for an unknown FHIR version
+	parse := func() func([]byte) {
+		p, err := r4.New()
+		if err != nil {
+			panic(err) // only for an unknown FHIR version
 		}
 		return func(line []byte) { p.Check(line) }
-	})
-	if err != nil {
-		return m, err
 	}
-	start := time.Now()
-	c, err := newChecker()
-	if err != nil {
-		return m, fmt.Errorf("measure: %w", err)
-	}
+	var c *Checker
 	var errs, warns atomic.Int64
-	var first sync.Once
-	_, err = timeParallel(ctx, lines, workers, func() func([]byte) {
+	validate := func() func([]byte) {
 		return func(line []byte) {
-			first.Do(func() { m.Startup = time.Since(start) })
 			var e, w int64
 			for _, is := range c.Check(line) {
 				switch is.Severity {
@@ -95,10 +84,34 @@ func Measure(ctx context.Context, lines [][]byte, newChecker func() (*Checker, e
 			errs.Add(e)
 			warns.Add(w)
 		}
-	})
-	m.Validate = time.Since(start)
+	}
+	const slices = 8
+	for i := range slices {
+		part := lines[i*len(lines)/slices : (i+1)*len(lines)/slices]
+		d, err := timeParallel(ctx, part, workers, decode)
+		if err != nil {
+			return m, err
+		}
+		m.Decode += d
+		if d, err = timeParallel(ctx, part, workers, parse); err != nil {
+			return m, err
+		}
+		m.Parse += d
+		start := time.Now()
+		if c == nil {
+			if c, err = newChecker(); err != nil {
+				return m, fmt.Errorf("measure: %w", err)
+			}
+			m.Startup = time.Since(start)
+		}
+		_, err = timeParallel(ctx, part, workers, validate)
+		m.Validate += time.Since(start)
+		if err != nil {
+			return m, err
+		}
+	}
 	m.Errors, m.Warnings = int(errs.Load()), int(warns.Load())
-	return m, err
+	return m, nil
 }
 
 // timeParallel runs fn over every line on workers goroutines (each with
