@@ -13,7 +13,6 @@ import (
 	"github.com/pdex-conform/pdex-conform/runner"
 	"github.com/pdex-conform/pdex-conform/validators"
 	"github.com/pdex-conform/pdex-conform/validators/check"
-	"github.com/pdex-conform/pdex-conform/validators/packages"
 	"github.com/pdex-conform/pdex-conform/validators/stream"
 )
 
@@ -51,6 +50,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	all := fs.Bool("all", false, "also print resources without issues (text format)")
 	ed := fs.String("edition", "2.0.0", "PDex edition whose acceptable profiles apply: "+strings.Join(edition.Names(), ", "))
 	structureOnly := fs.Bool("structure-only", false, "check base R4 structure and the Provider Access rules only, no profiles (no FHIR packages needed)")
+	crossCheck := fs.Bool("cross-check", false, "also parse each resource with google/fhir/go and warn where its structural verdict differs from the FHIR packages' definitions (slower)")
 	var profiles, pkgs listFlag
 	fs.Var(&profiles, "profile", "also validate against this profile canonical (repeatable)")
 	fs.Var(&pkgs, "packages", "FHIR package .tgz or folder (repeatable; also FHIR_PACKAGES and ~/.fhir/packages)")
@@ -69,19 +69,23 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *structureOnly && len(profiles) > 0 {
 		return usagef("--structure-only checks no profile: leave out --profile")
 	}
-	var reg *packages.Registry
-	why := "--structure-only"
-	if !*structureOnly {
-		var err error
-		if reg, why, err = runner.LoadPackages(pkgs); err != nil {
-			return usagef("%v", err)
-		}
-		if reg == nil && len(profiles) > 0 {
-			return usagef("--profile needs FHIR packages: %s", why)
-		}
+	// With --structure-only the packages, when found, are the R4
+	// definitions structure is checked against; without them,
+	// google/fhir/go checks it.
+	reg, why, err := runner.LoadPackages(pkgs)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	if *structureOnly {
+		why = "--structure-only"
+	} else if reg == nil && len(profiles) > 0 {
+		return usagef("--profile needs FHIR packages: %s", why)
+	}
+	if *crossCheck && reg == nil {
+		return usagef("--cross-check compares google/fhir/go with the FHIR packages' definitions: %s", why)
 	}
 	var sum validators.Summary
-	chk := check.New(reg, check.Options{Edition: *ed, Profiles: profiles, Summary: &sum})
+	chk := check.New(reg, check.Options{Edition: *ed, Profiles: profiles, Summary: &sum, StructureOnly: *structureOnly, CrossCheck: *crossCheck})
 
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()

@@ -2,6 +2,7 @@ package check_test
 
 import (
 	"bytes"
+	"context"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/pdex-conform/pdex-conform/reference"
 	"github.com/pdex-conform/pdex-conform/validators"
 	"github.com/pdex-conform/pdex-conform/validators/check"
+	"github.com/pdex-conform/pdex-conform/validators/packages"
 	"github.com/pdex-conform/pdex-conform/validators/packages/packagestest"
 )
 
@@ -127,5 +129,80 @@ func reportRates(b *testing.B, n int, cpu time.Duration) {
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "resources/s")
 	if cpu > 0 && n > 0 {
 		b.ReportMetric(float64(cpu.Microseconds())/float64(n), "cpu-µs/resource")
+	}
+}
+
+// exportLines returns the member resources of a generated data set of the
+// given size in their exported form, all of them and the claim EOBs alone.
+func exportLines(b *testing.B, members int) (mix, claims [][]byte) {
+	d, err := fixtures.Generate(fixtures.Options{Members: members})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, r := range d.Resources {
+		if r.PatientID == "" && r.Type != "Organization" && r.Type != "Practitioner" {
+			continue
+		}
+		raw, err := reference.ExportForm(r.Type, r.JSON)
+		if err != nil {
+			b.Fatal(err)
+		}
+		mix = append(mix, raw)
+		if r.Type == "ExplanationOfBenefit" && !bytes.Contains(raw, []byte(`"use":"preauthorization"`)) {
+			claims = append(claims, raw)
+		}
+	}
+	return mix, claims
+}
+
+// BenchmarkRatios measures, on the same lines in the same run and on every
+// core, a bare encoding/json decode into maps, google/fhir/go's R4 parse,
+// and full validation with its start-up (packages loaded, definitions
+// compiled): the exported mix of a 1,000-member data set, and its claim
+// EOBs alone. It reports each as lines/s and validation's and the parse's
+// rates as fractions of the bare decode's (the targets: validation at
+// least 1/5 of it on the mix, 1/6 on claim EOBs).
+//
+//	go test ./validators/check -run '^$' -bench Ratios -benchtime 3x
+func BenchmarkRatios(b *testing.B) {
+	dir := packagestest.Dir(b)
+	mix, claims := exportLines(b, 1000)
+	newChecker := func() (*check.Checker, error) {
+		reg, err := packages.Load(dir)
+		if err != nil {
+			return nil, err
+		}
+		return check.New(reg, check.Options{}), nil
+	}
+	for _, in := range []struct {
+		name  string
+		lines [][]byte
+	}{{"mix", mix}, {"claims", claims}} {
+		b.Run(in.name, func(b *testing.B) {
+			var sum check.Measurement
+			runs := 0
+			for b.Loop() {
+				m, err := check.Measure(context.Background(), in.lines, newChecker, 0)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if m.Errors > 0 {
+					b.Fatalf("%d errors validating the export", m.Errors)
+				}
+				sum.Lines += m.Lines
+				sum.Decode += m.Decode
+				sum.Parse += m.Parse
+				sum.Validate += m.Validate
+				sum.Startup += m.Startup
+				runs++
+			}
+			b.ReportMetric(float64(len(in.lines)), "lines")
+			b.ReportMetric(sum.Rate(sum.Decode), "decode-lines/s")
+			b.ReportMetric(sum.Rate(sum.Parse), "r4parse-lines/s")
+			b.ReportMetric(sum.Rate(sum.Validate), "validate-lines/s")
+			b.ReportMetric(sum.Decode.Seconds()/sum.Validate.Seconds(), "validate/decode")
+			b.ReportMetric(sum.Decode.Seconds()/sum.Parse.Seconds(), "r4parse/decode")
+			b.ReportMetric(sum.Startup.Seconds()/float64(runs), "startup-s")
+		})
 	}
 }

@@ -49,10 +49,12 @@ func TestCheck(t *testing.T) {
 	stored, exported := claimEOB(t)
 	full := check.New(reg, check.Options{})
 	noFin := check.New(reg, check.Options{NoFinancialRule: true})
-	structure := check.New(nil, check.Options{})
-	if !full.Profiles() || structure.Profiles() {
-		t.Fatal("Profiles() does not say whether a registry was given")
+	noPackages := check.New(nil, check.Options{})
+	baseOnly := check.New(reg, check.Options{StructureOnly: true})
+	if !full.Profiles() || noPackages.Profiles() || baseOnly.Profiles() {
+		t.Fatal("Profiles() does not say whether profiles are checked")
 	}
+	parameters := []byte(`{"resourceType":"Parameters","parameter":[{"name":"MemberPatient","part":[{"name":"p","resource":{"resourceType":"Patient","id":"x","gender":"female"}}]}]}`)
 	tests := []struct {
 		name string
 		c    *check.Checker
@@ -61,18 +63,31 @@ func TestCheck(t *testing.T) {
 		// want lists rules that must be among the errors (nil: no error);
 		// not lists rules that must not.
 		want, not []string
+		// once: the input has one error, which must be reported once
+		once bool
 	}{
-		{"exported claim is clean", full, "", exported, nil, nil},
-		{"stored claim breaks the rule and the NonFinancial profile", full, "", stored, []string{pdex.RuleFinancial}, nil},
-		{"the rule can be left to the caller", noFin, "", stored, nil, []string{pdex.RuleFinancial}},
-		{"structure only still applies the rule", structure, "", stored, []string{pdex.RuleFinancial}, nil},
-		{"structure error", full, "", []byte(`{"resourceType":"Patient","id":"p1","gender":"robot"}`), []string{r4.Rule}, nil},
-		{"not JSON", full, "", []byte(`{"resourceType":`), []string{r4.Rule, "json"}, nil},
-		{"no resourceType is an error whatever the fallback", full, "Patient", []byte(`{"id":"p1"}`), []string{r4.Rule}, nil},
+		{"exported claim is clean", full, "", exported, nil, nil, false},
+		{"stored claim breaks the rule and the NonFinancial profile", full, "", stored, []string{pdex.RuleFinancial}, nil, false},
+		{"the rule can be left to the caller", noFin, "", stored, nil, []string{pdex.RuleFinancial}, false},
+		{"without packages the rule still applies", noPackages, "", stored, []string{pdex.RuleFinancial}, nil, false},
+		{"structure error", full, "", []byte(`{"resourceType":"Patient","id":"p1","gender":"robot"}`), []string{r4.Rule}, nil, false},
+		{"structure error without packages", noPackages, "", []byte(`{"resourceType":"Patient","id":"p1","gender":"robot"}`), []string{r4.Rule}, nil, false},
+		{"structure error, structure only", baseOnly, "", []byte(`{"resourceType":"Patient","id":"p1","gender":"robot"}`), []string{r4.Rule}, nil, true},
+		{"not JSON", full, "", []byte(`{"resourceType":`), []string{r4.Rule}, nil, true},
+		{"not JSON without packages", noPackages, "", []byte(`{"resourceType":`), []string{r4.Rule}, nil, true},
+		{"no resourceType is an error whatever the fallback", full, "Patient", []byte(`{"id":"p1"}`), []string{r4.Rule}, nil, false},
+		{"no resourceType without packages", noPackages, "Patient", []byte(`{"id":"p1"}`), []string{r4.Rule}, nil, false},
+		{"structure only leaves out profiles, not the PDex rules", baseOnly, "", stored, []string{pdex.RuleFinancial}, []string{r4.Rule}, false},
+		{"a resource in a parameter", full, "", parameters, nil, nil, false},
+		{"a resource in a parameter without packages", noPackages, "", parameters, nil, nil, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := errorRules(tt.c.CheckAs(tt.as, tt.raw))
+			issues := tt.c.CheckAs(tt.as, tt.raw)
+			got := errorRules(issues)
+			if n := validators.CountErrors(issues); tt.once && n != 1 {
+				t.Errorf("%d errors, want one: %v", n, issues)
+			}
 			if tt.want == nil && tt.not == nil && len(got) > 0 {
 				t.Fatalf("errors from %v, want none", got)
 			}

@@ -7,8 +7,28 @@ import (
 
 // checkBinding checks a coded value against the required or extensible
 // binding of its element. A value set that cannot be expanded here makes a
-// required binding a warning ("not checked"), never a pass.
+// required binding a warning ("not checked"), never a pass. A breach of a
+// required binding of base R4 is structural; when a profile binds the
+// element to another value set, the base binding is checked as well.
 func (w *walker) checkBinding(e *elem, typ string, val any) {
+	base := w.v.baseOf(e)
+	baseReq := base != nil && base.binding != nil && base.binding.Strength == "required"
+	if baseReq && base != e && canonicalURL(base.binding.ValueSet) != canonicalURL(e.binding.ValueSet) {
+		w.bindingOf(base, typ, val, true)
+		baseReq = false
+	}
+	w.bindingOf(e, typ, val, baseReq)
+}
+
+// canonicalURL drops the version of a canonical.
+func canonicalURL(c string) string {
+	u, _, _ := strings.Cut(c, "|")
+	return u
+}
+
+// bindingOf checks a coded value against e's binding; structural marks a
+// breach as one of base R4.
+func (w *walker) bindingOf(e *elem, typ string, val any, structural bool) {
 	b := e.binding
 	var in, known bool
 	e.vsOnce.Do(func() { e.vs = w.v.terms.valueSet(b.ValueSet) })
@@ -36,7 +56,7 @@ func (w *walker) checkBinding(e *elem, typ string, val any) {
 		codings, _ := m["coding"].([]any)
 		if len(codings) == 0 {
 			if b.Strength == "required" {
-				w.errorf("", e.id, "no code from the required value set %s (the CodeableConcept has no coding)", b.ValueSet)
+				w.errorIf(structural, "", e.id, "no code from the required value set %s (the CodeableConcept has no coding)", b.ValueSet)
 			}
 			return
 		}
@@ -67,7 +87,7 @@ func (w *walker) checkBinding(e *elem, typ string, val any) {
 		return
 	}
 	if b.Strength == "required" {
-		w.errorf("", e.id, "%s is not in the value set %s (required binding)", shownCode(typ, val), b.ValueSet)
+		w.errorIf(structural, "", e.id, "%s is not in the value set %s (required binding)", shownCode(typ, val), b.ValueSet)
 	} else {
 		w.warnf("", e.id, "%s is not in the value set %s (extensible binding)", shownCode(typ, val), b.ValueSet)
 	}
@@ -112,7 +132,14 @@ func (w *walker) reference(e *elem, obj map[string]any) {
 		return
 	}
 	if !ts.types[typ] {
-		w.errorf(".reference", e.id, "reference to a %s is not allowed here (allowed: %s)", typ, ts.names)
+		// A target base R4 allows but the profile does not is the
+		// profile's error.
+		structural := true
+		if b := w.v.baseOf(e); b != nil && b != e {
+			bts := w.v.refTargets(b)
+			structural = !bts.any && !bts.types[typ]
+		}
+		w.errorIf(structural, ".reference", e.id, "reference to a %s is not allowed here (allowed: %s)", typ, ts.names)
 	}
 }
 

@@ -38,8 +38,8 @@ type decoder struct {
 	keys [256]string
 }
 
-// maxDepth bounds nesting against hostile input: real resources nest a few
-// dozen levels at most.
+// maxDepth bounds nesting, whatever the caller checked before (Decode
+// applies jsonscan's limits first): the decoder recurses once per level.
 const maxDepth = 512
 
 func (d *decoder) errorf(format string, args ...any) error {

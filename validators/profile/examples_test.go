@@ -96,7 +96,6 @@ var baseInvalid = map[string]struct {
 	reason string
 }{
 	"hl7.fhir.r4.examples#4.0.1/Questionnaire-qs1.json":                            {[]string{"Questionnaire.item.linkId"}, "nested items have no linkId"},
-	"hl7.fhir.r4.examples#4.0.1/Bundle-v2-valuesets.json":                          {[]string{"ext-1"}, "extensions carrying both a value and nested extensions"},
 	"hl7.fhir.r4.examples#4.0.1/Basic-referral.json":                               {[]string{"Basic.modifierExtension"}, "modifier extensions from example.org, which no package defines"},
 	"hl7.fhir.r4.examples#4.0.1/Bundle-10bb101f-a121-4264-a920-67be9cb82c74.json":  {[]string{"Bundle.entry.fullUrl"}, "an entry's fullUrl names Patient/pat12, its resource is Patient/pat2"},
 	"hl7.fhir.r4.examples#4.0.1/Bundle-3a0707d3-549e-4467-b8b8-5a2ab3800efe.json":  {[]string{"Bundle.entry.fullUrl"}, "an entry's fullUrl names Patient/pat12, its resource is Patient/pat2"},

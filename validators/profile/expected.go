@@ -72,7 +72,8 @@ func (v *Validator) ValidateExpected(d *Document, required, anyOf []string, labe
 		alone := v.validateOnly(d.obj, a)
 		if alone.Errors() == 0 {
 			r.Checked = append(r.Checked, a)
-			r.Issues = dedupe(append(r.Issues, warningsOf(alone.Issues)...))
+			r.Issues = append(r.Issues, warningsOf(alone.Issues)...)
+			r.dedupe()
 			return r
 		}
 		failed = append(failed, weighed{a, errorsOf(alone.Issues)})
@@ -111,7 +112,8 @@ func (v *Validator) ValidateExpected(d *Document, required, anyOf []string, labe
 	})
 	// The nearest profile's errors, unless the main validation (which
 	// checked it as claimed) already lists them.
-	r.Issues = dedupe(append(r.Issues, nearest.errors...))
+	r.Issues = append(r.Issues, nearest.errors...)
+	r.dedupe()
 	return r
 }
 
@@ -123,7 +125,8 @@ func (v *Validator) validateOnly(res map[string]any, canonical string) Result {
 	rt, _ := res["resourceType"].(string)
 	w.path = append(w.path, rt...)
 	w.resource(res, rt, []string{canonical}, true, false)
-	r.Issues = dedupe(r.Issues)
+	w.finish()
+	r.dedupe()
 	return r
 }
 

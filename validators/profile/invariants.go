@@ -226,7 +226,9 @@ func hasValueOrChildren(val any, ext map[string]any) bool {
 }
 
 // extensionOrValue is ext-1: an extension has nested extensions or a
-// value, not both.
+// value, not both. A primitive value[x] present only by its "_valueX"
+// object (extensions without a value) exists as far as FHIRPath's
+// value.exists() goes.
 func extensionOrValue(val any) bool {
 	m, ok := val.(map[string]any)
 	if !ok {
@@ -236,6 +238,7 @@ func extensionOrValue(val any) bool {
 	hasExt := len(exts) > 0
 	hasValue := false
 	for k := range m {
+		k = strings.TrimPrefix(k, "_")
 		if len(k) > 5 && strings.HasPrefix(k, "value") && k[5] >= 'A' && k[5] <= 'Z' {
 			hasValue = true
 			break

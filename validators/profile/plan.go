@@ -19,6 +19,15 @@ type plan struct {
 	sd      *packages.StructureDefinition
 	root    *elem
 	byID    map[string]*elem
+	// core marks a base definition of FHIR R4 (a resource, data type or
+	// primitive), as opposed to a profile: its elements are their own
+	// base.
+	core bool
+	// valueMaxLen is, for a primitive type, the maxLength of its value
+	// element, inherited along baseDefinition (string's 1 MiB applies to
+	// code, id and markdown); 0 when none. Set by Validator.primitiveMax.
+	valueMaxLen  int
+	valueMaxOnce sync.Once
 }
 
 // typeRef is one allowed type of an element.
@@ -38,10 +47,16 @@ type elem struct {
 	sliceName string
 	min       int
 	max       int // -1: unbounded
-	array     bool
-	choice    bool
-	types     []typeRef
-	typ       string // the only type, for elements that are not choices
+	// basePath, baseMin and baseMax are the element's original definition
+	// in base FHIR (ElementDefinition.base): the bounds that base R4
+	// itself sets, which a profile may only narrow.
+	basePath string
+	baseMin  int
+	baseMax  int
+	array    bool
+	choice   bool
+	types    []typeRef
+	typ      string // the only type, for elements that are not choices
 	// JSON property names, computed once: "_name" for a primitive, and
 	// "valueQuantity"/"_valueString" for each type of a choice.
 	extKey        string
@@ -83,6 +98,8 @@ type elem struct {
 	invByType map[string][]*invariant
 	vsOnce    sync.Once
 	vs        *vsIndex
+	baseOnce  sync.Once
+	baseEl    *elem // the element of the base definition e derives from
 }
 
 // childRef is what a JSON property name stands for.
@@ -145,7 +162,8 @@ func compile(sd *packages.StructureDefinition, cache *exprCache) (*plan, error) 
 	if len(sd.Snapshot.Element) == 0 {
 		return nil, fmt.Errorf("StructureDefinition %s has no snapshot", sd.URL)
 	}
-	p := &plan{url: sd.URL, baseURL: sd.URL, sd: sd, byID: make(map[string]*elem, len(sd.Snapshot.Element))}
+	p := &plan{url: sd.URL, baseURL: sd.URL, sd: sd, byID: make(map[string]*elem, len(sd.Snapshot.Element)),
+		core: strings.HasPrefix(sd.URL, coreSD) && sd.Derivation != "constraint"}
 	if sd.Version != "" {
 		p.url = sd.URL + "|" + sd.Version
 	}
@@ -221,8 +239,20 @@ func newElem(p *plan, ed *packages.ElementDefinition, cache *exprCache) *elem {
 		baseMax = ed.Max
 	}
 	e.array = baseMax != "1" && baseMax != "0"
+	e.basePath, e.baseMin, e.baseMax = ed.Base.Path, ed.Base.Min, parseMax(baseMax)
+	if e.basePath == "" {
+		e.basePath, e.baseMin = ed.Path, ed.Min
+	}
 	for _, t := range ed.Type {
-		e.types = append(e.types, typeRef{code: typeCode(t), profiles: t.Profile, targets: t.TargetProfile})
+		code := typeCode(t)
+		if ed.Base.Path == "Resource.id" && code == "string" {
+			// R4's snapshots type a resource's logical id as a string (a
+			// System.String with fhir-type "string"); resource.html and
+			// the id data type page make it an id ([A-Za-z0-9\-\.]{1,64}),
+			// as later releases' definitions do. The id rule applies.
+			code = "id"
+		}
+		e.types = append(e.types, typeRef{code: code, profiles: t.Profile, targets: t.TargetProfile})
 	}
 	if e.choice {
 		for _, t := range e.types {
@@ -305,12 +335,4 @@ func (e *elem) typeOf(code string) (typeRef, bool) {
 		}
 	}
 	return typeRef{}, false
-}
-
-// maxString renders a max for messages.
-func maxString(n int) string {
-	if n < 0 {
-		return "*"
-	}
-	return strconv.Itoa(n)
 }

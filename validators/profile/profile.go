@@ -13,11 +13,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 
 	"github.com/pdex-conform/pdex-conform/validators"
+	"github.com/pdex-conform/pdex-conform/validators/jsonscan"
 	"github.com/pdex-conform/pdex-conform/validators/packages"
 )
 
@@ -33,6 +33,10 @@ type Options struct {
 	// BestPractice evaluates best-practice invariants (such as dom-6, "a
 	// resource should have narrative") and reports failures as warnings.
 	BestPractice bool
+	// BaseOnly validates against the base definitions of FHIR R4 alone:
+	// profiles asked for or claimed in meta.profile are not checked (nor
+	// listed in Result.NotRun).
+	BaseOnly bool
 }
 
 // Result is the outcome of validating one resource.
@@ -56,10 +60,46 @@ type Result struct {
 	// MustSupportMissing lists the ids of must-support elements the
 	// resource does not carry.
 	MustSupportMissing []string
+
+	// structural marks the issues (by index) that break base FHIR R4
+	// itself rather than a profile; see Structural. It may be shorter
+	// than Issues: the issues past its end are not structural.
+	structural []bool
 }
 
 // Errors counts the error issues.
 func (r *Result) Errors() int { return validators.CountErrors(r.Issues) }
+
+// markStructural marks issue i as structural. Issues appended to Issues
+// without a mark (by any code of the package) are not structural.
+func (r *Result) markStructural(i int) {
+	for len(r.structural) <= i {
+		r.structural = append(r.structural, false)
+	}
+	r.structural[i] = true
+}
+
+// Structural reports whether issue i breaks base FHIR R4 itself: the JSON
+// form (syntax, repeated properties, arrays, null and empty values),
+// unknown elements and resource types, types and choice types, primitive
+// formats, and the cardinality, required bindings and reference targets
+// of the base definitions. Profile constraints, invariants (FHIRPath, base
+// ones included) and the Bundle fullUrl rule are not structural. A
+// profile's snapshot repeats its base, so one walk over a profile finds
+// both kinds; each is told apart by the element's base definition
+// (ElementDefinition.base).
+func (r *Result) Structural(i int) bool { return i < len(r.structural) && r.structural[i] }
+
+// StructuralErrors counts the structural error issues.
+func (r *Result) StructuralErrors() int {
+	n := 0
+	for i, is := range r.Issues {
+		if is.Severity == validators.Error && r.Structural(i) {
+			n++
+		}
+	}
+	return n
+}
 
 // Validator validates resources against the definitions of a registry. It
 // is safe for concurrent use.
@@ -101,6 +141,10 @@ func New(reg *packages.Registry, opts Options) *Validator {
 	}
 	return v
 }
+
+// IsResourceType reports whether name is a resource type of base FHIR R4
+// (as the loaded base definitions define them).
+func (v *Validator) IsResourceType(name string) bool { return v.resourceTypes[name] }
 
 // planFor returns the compiled plan of a canonical (possibly versioned),
 // compiling it on first use. It returns (nil, nil) when no such definition
@@ -148,6 +192,9 @@ type Document struct {
 // as map[string]any, numbers as json.Number, as encoding/json with
 // UseNumber gives them).
 func Decode(raw []byte) *Document {
+	if err := jsonscan.Default.Check(raw); err != nil {
+		return &Document{err: fmt.Errorf("invalid JSON: %w", err)}
+	}
 	res, dups, err := decodeJSON(raw)
 	if err != nil {
 		return &Document{err: fmt.Errorf("invalid JSON: %w", err)}
@@ -169,12 +216,13 @@ func (d *Document) Err() error { return d.err }
 // ValidateDocument is Validate for a decoded document.
 func (v *Validator) ValidateDocument(d *Document, profiles ...string) Result {
 	if d.err != nil {
-		return Result{Issues: []validators.Issue{{Severity: validators.Error, Message: d.err.Error(), Rule: "json"}}}
+		return Result{Issues: []validators.Issue{{Severity: validators.Error, Message: d.err.Error(), Rule: "json"}}, structural: []bool{true}}
 	}
 	r := v.ValidateDecoded(d.obj, profiles...)
 	for _, k := range d.dups {
 		// FHIR JSON allows each property once; the decoder kept the last.
 		r.Issues = append(r.Issues, validators.Issue{Severity: validators.Error, Message: fmt.Sprintf("property %q appears more than once in an object", k), Rule: "json"})
+		r.markStructural(len(r.Issues) - 1)
 	}
 	return r
 }
@@ -186,36 +234,43 @@ func (v *Validator) ValidateDecoded(res map[string]any, profiles ...string) Resu
 	w := &walker{v: v, res: &r, path: make([]byte, 0, 128)}
 	rt, _ := res["resourceType"].(string)
 	if rt == "" {
-		w.issue(validators.Error, "", "resource has no resourceType", "Resource.resourceType", "")
+		w.structf("", "Resource.resourceType", "resource has no resourceType")
 		return r
 	}
 	w.path = append(w.path, rt...)
+	if v.opts.BaseOnly {
+		profiles = nil
+	}
 	w.resource(res, rt, profiles, true, false)
-	r.Issues = dedupe(r.Issues)
+	w.finish()
+	r.dedupe()
 	return r
 }
 
 // dedupe drops repeated issues: the same problem found by the base
-// definition and by a profile, or by two profiles, is reported once.
-func dedupe(issues []validators.Issue) []validators.Issue {
-	if len(issues) < 2 {
-		return issues
+// definition and by a profile, or by two profiles, is reported once. Each
+// kept issue keeps its structural mark (issues appended to r.Issues
+// without one are not structural).
+func (r *Result) dedupe() {
+	if len(r.Issues) < 2 {
+		return
 	}
 	type key struct {
 		sev       validators.Severity
 		path, msg string
 	}
-	seen := make(map[key]bool, len(issues))
-	out := issues[:0]
-	for _, is := range issues {
+	seen := make(map[key]bool, len(r.Issues))
+	out, marks := r.Issues[:0], make([]bool, 0, len(r.Issues))
+	for i, is := range r.Issues {
 		k := key{is.Severity, is.Path, is.Message}
 		if seen[k] {
 			continue
 		}
 		seen[k] = true
 		out = append(out, is)
+		marks = append(marks, r.Structural(i))
 	}
-	return out
+	r.Issues, r.structural = out, marks
 }
 
 // profileList merges the profiles asked for and those claimed, dropping
@@ -248,15 +303,6 @@ func profileList(asked []string, meta any) []string {
 		}
 	}
 	return out
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func compactJSON(v any) string {

@@ -194,3 +194,56 @@ func (e *elem) extProfiled() bool {
 	}
 	return false
 }
+
+// baseOf returns the element of base FHIR R4 that e derives from (found by
+// ElementDefinition.base.path in the base definition of its first
+// segment): e itself in a base definition. It is what tells a profile's
+// narrowing (an error against the profile) from a breach of R4 itself (a
+// structural error). nil when the base element cannot be found.
+func (v *Validator) baseOf(e *elem) *elem {
+	e.baseOnce.Do(func() {
+		if e.plan.core {
+			e.baseEl = e
+			return
+		}
+		typ, _, _ := strings.Cut(e.basePath, ".")
+		if p, _ := v.basePlan(typ); p != nil {
+			e.baseEl = p.byID[e.basePath]
+		}
+	})
+	return e.baseEl
+}
+
+// primitiveMax returns the maximum length, in characters, that the
+// definition p of a primitive type sets on its values (string: 1 MiB,
+// "FHIR strings SHALL NOT exceed 1MB"), inherited by the types derived
+// from it; 0 when none.
+func (v *Validator) primitiveMax(p *plan) int {
+	if p == nil || p.sd.Kind != "primitive-type" {
+		return 0
+	}
+	p.valueMaxOnce.Do(func() {
+		for q, depth := p, 0; q != nil && depth < 8; depth++ {
+			if e := q.byID[q.sd.Type+".value"]; e != nil && e.maxLength > 0 {
+				p.valueMaxLen = e.maxLength
+				return
+			}
+			parent, ok := strings.CutPrefix(q.sd.BaseDefinition, coreSD)
+			if !ok || parent == "Element" {
+				return
+			}
+			q, _ = v.basePlan(parent)
+		}
+	})
+	return p.valueMaxLen
+}
+
+// allowsType reports whether an element allows a type code.
+func (e *elem) allowsType(code string) bool {
+	for _, t := range e.types {
+		if t.code == code || t.code == "Resource" || t.code == "DomainResource" {
+			return true
+		}
+	}
+	return false
+}

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/pdex-conform/pdex-conform/validators"
 	"github.com/pdex-conform/pdex-conform/validators/profile/fhirpath"
@@ -35,25 +36,65 @@ type walker struct {
 	quiet  bool
 	errors int
 
+	// kept counts the issues recorded, by severity; dropped those past
+	// maxIssues, not recorded.
+	kept                   [3]int
+	dropped, droppedErrors int
+
 	// onlyAsked checks the top resource against the profiles asked for
 	// alone, not those it claims (ValidateExpected weighs one acceptable
 	// profile at a time).
 	onlyAsked bool
 }
 
+// maxIssues bounds the issues of each severity recorded for one resource:
+// a hostile resource (a million bad array items) must not make a million
+// issues, while a real Bundle may well have thousands of warnings.
+const maxIssues = 10000
+
 // issue records a finding at the current path followed by suffix (such as
 // ".name" for a child that is missing).
 func (w *walker) issue(sev validators.Severity, suffix, msg, rule, profile string) {
+	w.record(sev, suffix, msg, rule, profile, false)
+}
+
+func (w *walker) record(sev validators.Severity, suffix, msg, rule, profile string, structural bool) {
 	if w.quiet {
 		if sev == validators.Error {
 			w.errors++
 		}
 		return
 	}
+	if sev >= 0 && int(sev) < len(w.kept) {
+		if w.kept[sev] >= maxIssues {
+			w.dropped++
+			if sev == validators.Error {
+				w.droppedErrors++
+			}
+			return
+		}
+		w.kept[sev]++
+	}
 	if profile == "" {
 		profile = w.prof
 	}
 	w.res.Issues = append(w.res.Issues, validators.Issue{Severity: sev, Path: string(w.path) + suffix, Message: msg, Rule: rule, Profile: profile})
+	if structural {
+		w.res.markStructural(len(w.res.Issues) - 1)
+	}
+}
+
+// finish reports the issues that were not recorded, in one issue.
+func (w *walker) finish() {
+	if w.dropped == 0 {
+		return
+	}
+	sev := validators.Warning
+	if w.droppedErrors > 0 {
+		sev = validators.Error
+	}
+	w.res.Issues = append(w.res.Issues, validators.Issue{Severity: sev, Path: string(w.path),
+		Message: fmt.Sprintf("%d more issues (%d errors) not listed: validation lists at most %d of each severity per resource", w.dropped, w.droppedErrors, maxIssues), Rule: "too-many-issues"})
 }
 
 func (w *walker) errorf(suffix, rule, format string, args ...any) {
@@ -62,6 +103,21 @@ func (w *walker) errorf(suffix, rule, format string, args ...any) {
 		return
 	}
 	w.issue(validators.Error, suffix, fmt.Sprintf(format, args...), rule, "")
+}
+
+// structf records an error that breaks base FHIR R4 itself (see
+// Result.Structural).
+func (w *walker) structf(suffix, rule, format string, args ...any) {
+	w.errorIf(true, suffix, rule, format, args...)
+}
+
+// errorIf records an error, structural or not.
+func (w *walker) errorIf(structural bool, suffix, rule, format string, args ...any) {
+	if w.quiet {
+		w.errors++
+		return
+	}
+	w.record(validators.Error, suffix, fmt.Sprintf(format, args...), rule, "", structural)
 }
 
 func (w *walker) warnf(suffix, rule, format string, args ...any) {
@@ -93,11 +149,11 @@ func (w *walker) pop(n int) { w.path = w.path[:n] }
 // profile is checked the base need not be walked as well.
 func (w *walker) resource(obj map[string]any, rt string, asked []string, top, contained bool) {
 	base, err := w.v.basePlan(rt)
-	if base == nil {
+	if base == nil || base.sd.Kind != "resource" {
 		if err != nil {
 			w.errorf("", "Resource.resourceType", "cannot check resource type %q: %v", rt, err)
 		} else {
-			w.errorf("", "Resource.resourceType", "unknown resource type %q", rt)
+			w.structf("", "Resource.resourceType", "unknown resource type %q", rt)
 		}
 		return
 	}
@@ -106,11 +162,15 @@ func (w *walker) resource(obj map[string]any, rt string, asked []string, top, co
 		name string
 	}
 	var plans []checked
-	claims := obj["meta"]
-	if top && w.onlyAsked {
-		claims = nil
+	var claimed []string
+	if !w.v.opts.BaseOnly {
+		claims := obj["meta"]
+		if top && w.onlyAsked {
+			claims = nil
+		}
+		claimed = profileList(asked, claims)
 	}
-	for _, c := range profileList(asked, claims) {
+	for _, c := range claimed {
 		p, err := w.v.planFor(c)
 		if err != nil {
 			w.issue(validators.Error, "", fmt.Sprintf("profile %s cannot be used: %v", c, err), c, c)
@@ -202,20 +262,21 @@ func (w *walker) value(e *elem, typ string, val, ext any) {
 	obj, ok := val.(map[string]any)
 	if !ok {
 		if val == nil {
-			w.errorf("", e.id, "null is not a valid value")
+			w.structf("", e.id, "null is not a valid value")
 		} else {
-			w.errorf("", e.id, "expected a JSON object for %s, found %s", typ, jsonKind(val))
+			w.structf("", e.id, "expected a JSON object for %s, found %s", typ, jsonKind(val))
 		}
 		return
 	}
 	if typ == "Resource" || typ == "DomainResource" || (w.v.resourceTypes[typ] && e != e.plan.root) {
 		rt, _ := obj["resourceType"].(string)
 		if rt == "" {
-			w.errorf("", e.id, "nested resource has no resourceType")
+			w.structf("", e.id, "nested resource has no resourceType")
 			return
 		}
 		if typ != "Resource" && typ != "DomainResource" && rt != typ {
-			w.errorf("", e.id, "a %s resource is not allowed here (expected %s)", rt, typ)
+			b := w.v.baseOf(e)
+			w.errorIf(b == nil || !b.allowsType(rt), "", e.id, "a %s resource is not allowed here (expected %s)", rt, typ)
 			return
 		}
 		var profiles []string
@@ -314,7 +375,7 @@ func (w *walker) object(holder *elem, obj map[string]any, resourceRoot bool) {
 				continue
 			}
 			if c.min > 0 {
-				w.errorf("."+c.name, c.id, "missing required element %s: minimum %d, found 0", c.name, c.min)
+				w.errorIf(c.baseMin > 0, "."+c.name, c.id, "missing required element %s: minimum %d, found 0", c.name, c.min)
 			}
 			if c.mustSup && !w.isBase {
 				w.mustSupportMissing(c)
@@ -330,15 +391,16 @@ func (w *walker) object(holder *elem, obj map[string]any, resourceRoot bool) {
 		}
 		n := len(occs) + bad
 		if n < c.min {
-			w.errorf("."+c.name, c.id, "missing required element %s: minimum %d, found %d", c.name, c.min, n)
+			w.errorIf(n < c.baseMin, "."+c.name, c.id, "missing required element %s: minimum %d, found %d", c.name, c.min, n)
 		}
 		if c.max >= 0 && n > c.max {
-			if c.max == 0 {
+			structural := c.baseMax >= 0 && n > c.baseMax
+			if c.max == 0 && len(occs) > 0 {
 				mark := w.push(&occs[0])
-				w.errorf("", c.id, "element %s is not allowed here (max 0)", c.name)
+				w.errorIf(structural, "", c.id, "element %s is not allowed here (max 0)", c.name)
 				w.pop(mark)
 			} else {
-				w.errorf("."+c.name, c.id, "too many %s: maximum %d, found %d", c.name, c.max, n)
+				w.errorIf(structural, "."+c.name, c.id, "too many %s: maximum %d, found %d", c.name, c.max, n)
 			}
 		}
 		if len(occs) == 0 {
@@ -375,21 +437,24 @@ func (w *walker) mustSupportMissing(c *elem) {
 // For a type a choice element does not allow, it returns that element.
 func (w *walker) unknownProperty(holder *elem, k string) *elem {
 	name := strings.TrimPrefix(k, "_")
+	if c, ok := holder.byJSON[name]; ok && strings.HasPrefix(k, "_") {
+		w.structf("."+k, c.e.id, "%s is not a primitive element: %s is not allowed", name, k)
+		return nil
+	}
 	for base, c := range holder.choiceBase {
 		if len(name) > len(base) && strings.HasPrefix(name, base) && name[len(base)] >= 'A' && name[len(base)] <= 'Z' {
 			var allowed []string
 			for _, t := range c.types {
 				allowed = append(allowed, t.code)
 			}
-			w.errorf("."+k, c.id, "type %s is not allowed for %s (allowed: %s)", name[len(base):], c.name, strings.Join(allowed, ", "))
+			// A type base R4 allows but the profile does not is the
+			// profile's error; one R4 does not know is structural.
+			b := w.v.baseOf(c)
+			w.errorIf(b == nil || !b.allowsType(lowerTypeName(name[len(base):])), "."+k, c.id, "type %s is not allowed for %s (allowed: %s)", name[len(base):], c.name, strings.Join(allowed, ", "))
 			return c
 		}
 	}
-	if c, ok := holder.byJSON[name]; ok && strings.HasPrefix(k, "_") {
-		w.errorf("."+k, c.e.id, "%s is not a primitive element: %s is not allowed", name, k)
-		return nil
-	}
-	w.errorf("."+k, holder.id, "element %s is not allowed here (unknown element)", k)
+	w.structf("."+k, holder.id, "element %s is not allowed here (unknown element)", k)
 	return nil
 }
 
@@ -436,11 +501,11 @@ func (w *walker) gather(c *elem, sl *slot, out []occ) (occs []occ, bad int) {
 	}
 	if !c.array {
 		if _, isArr := val.([]any); isArr {
-			w.errorf("."+c.jsonName, c.id, "%s must not be an array", c.jsonName)
+			w.structf("."+c.jsonName, c.id, "%s must not be an array", c.jsonName)
 			return out, 1
 		}
 		if _, isArr := ext.([]any); isArr {
-			w.errorf("."+c.extKey, c.id, "%s must not be an array", c.extKey)
+			w.structf("."+c.extKey, c.id, "%s must not be an array", c.extKey)
 			return out, 1
 		}
 		return append(out, occ{val: val, ext: ext, typ: typ, key: c.jsonName, idx: -1}), 0
@@ -448,15 +513,15 @@ func (w *walker) gather(c *elem, sl *slot, out []occ) (occs []occ, bad int) {
 	vals, okva := val.([]any)
 	exts, okea := ext.([]any)
 	if (okv && !okva) || (oke && !okea) {
-		w.errorf("."+c.jsonName, c.id, "%s must be an array", c.jsonName)
+		w.structf("."+c.jsonName, c.id, "%s must be an array", c.jsonName)
 		return out, 1
 	}
 	if okv && oke && len(vals) != len(exts) {
-		w.errorf("."+c.jsonName, c.id, "%s and %s have different lengths", c.jsonName, c.extKey)
+		w.structf("."+c.jsonName, c.id, "%s and %s have different lengths", c.jsonName, c.extKey)
 	}
 	n := max(len(vals), len(exts))
 	if n == 0 {
-		w.errorf("."+c.jsonName, c.id, "%s is an empty array", c.jsonName)
+		w.structf("."+c.jsonName, c.id, "%s is an empty array", c.jsonName)
 		return out, 1
 	}
 	for i := range n {
@@ -475,17 +540,19 @@ func (w *walker) gather(c *elem, sl *slot, out []occ) (occs []occ, bad int) {
 // primitive validates a primitive value and its "_name" object.
 func (w *walker) primitive(e, def *elem, typ string, val, ext any) {
 	if val == nil && ext == nil {
-		w.errorf("", e.id, "null is not a valid value")
+		w.structf("", e.id, "null is not a valid value")
 		return
 	}
 	if val != nil {
-		if msg := checkPrimitive(typ, val); msg != "" {
-			w.errorf("", e.id, "%s", msg)
-		} else {
-			if e.maxLength > 0 {
-				if s, ok := val.(string); ok && len([]rune(s)) > e.maxLength {
-					w.errorf("", e.id, "value is longer than the maximum length %d", e.maxLength)
-				}
+		switch p := checkPrimitive(typ, val); {
+		case p.msg != "" && !p.warning:
+			w.structf("", e.id, "%s", p.msg)
+		default:
+			if p.msg != "" {
+				w.warnf("", e.id, "%s", p.msg)
+			}
+			if s, ok := val.(string); ok {
+				w.maxLength(e, def, typ, s)
 			}
 			w.fixedPattern(e, val)
 			if e.binding != nil {
@@ -501,12 +568,32 @@ func (w *walker) primitive(e, def *elem, typ string, val, ext any) {
 			tplan = def.typePlans[typ]
 		}
 		if !ok {
-			w.errorf("", e.id, "the _ object of a primitive must be a JSON object")
+			w.structf("", e.id, "the _ object of a primitive must be a JSON object")
 		} else if tplan != nil {
 			w.object(tplan.root, xo, false)
 		}
 	}
 	w.invariants(e, def, tplan, typ, val, ext)
+}
+
+// maxLength checks a string value against the maximum length of its type
+// (structural: string's 1 MiB) and of its element (a profile's).
+func (w *walker) maxLength(e, def *elem, typ, s string) {
+	tp := e.typePlans[typ]
+	if tp == nil {
+		tp = def.typePlans[typ]
+	}
+	limit, el := w.v.primitiveMax(tp), e.maxLength
+	if (limit == 0 || len(s) <= limit) && (el == 0 || len(s) <= el) {
+		return // no more characters than bytes: within both
+	}
+	n := utf8.RuneCountInString(s)
+	switch {
+	case limit > 0 && n > limit:
+		w.structf("", e.id, "value is %d characters long: %s values are at most %d", n, typ, limit)
+	case el > 0 && n > el:
+		w.errorf("", e.id, "value is longer than the maximum length %d", el)
+	}
 }
 
 func jsonKind(v any) string {

@@ -20,6 +20,13 @@ func TestCheck(t *testing.T) {
 		{"missing required element", `{"resourceType":"Observation","id":"o1","code":{"text":"x"}}`, 1, "status"},
 		{"not json", `{"resourceType":`, 1, ""},
 		{"unknown resource type", `{"resourceType":"Nonsense","id":"x"}`, 1, ""},
+		// Parameters.parameter.resource is a whole resource (R4 types it
+		// Resource); google/fhir/go alone reads it as an unknown field.
+		{"resource in a parameter", `{"resourceType":"Parameters","parameter":[{"name":"a","resource":{"resourceType":"Patient","id":"x","gender":"female"}}]}`, 0, ""},
+		{"resource in a part", `{"resourceType":"Parameters","parameter":[{"name":"a","part":[{"name":"b","resource":{"resourceType":"Coverage","id":"c","status":"active","beneficiary":{"reference":"Patient/1"},"payor":[{"reference":"Organization/o"}]}}]}]}`, 0, ""},
+		{"error in a parameter's resource", `{"resourceType":"Parameters","parameter":[{"name":"a","part":[{"name":"b","resource":{"resourceType":"Patient","id":"x","gender":"robot"}}]}]}`, 1, "Parameters.parameter[0].part[0].resource.gender"},
+		{"unknown element beside a parameter's resource", `{"resourceType":"Parameters","parameter":[{"name":"a","colour":"blue","resource":{"resourceType":"Patient","id":"x"}}]}`, 1, "unknown field"},
+		{"nested too deeply", strings.Repeat(`{"a":`, 600) + "1" + strings.Repeat("}", 600), 1, "nested more than 512"},
 	}
 	p, err := New()
 	if err != nil {

@@ -78,12 +78,38 @@ func (e *Expr) EvalBool(env *Env, focus []Item) (val, ok bool, err error) {
 
 type evaluator struct {
 	env   *Env
-	this  []Item // $this stack top
 	index int
 	total []Item
+	work  int // items produced so far (see maxWork)
 }
 
+// Bounds of one evaluation. An expression over hostile data (a resource
+// made of one huge array) or a hostile expression (nested combines,
+// replace() growing a string) must end, in bounded memory; an evaluation
+// past a bound reports ErrUnsupported, as an invariant that cannot be
+// evaluated is.
+const (
+	maxCollection = 1 << 20  // items in one collection
+	maxWork       = 1 << 24  // items produced by one evaluation, all steps
+	maxBuilt      = 16 << 20 // bytes of a string built by an operator or function
+)
+
+var errTooCostly = fmt.Errorf("%w: evaluation too costly (over %d items, or a string over %d bytes)", ErrUnsupported, maxCollection, maxBuilt)
+
+// eval evaluates a node, counting what it produces against the bounds.
 func (ev *evaluator) eval(n *node, focus, this []Item) ([]Item, error) {
+	out, err := ev.evalNode(n, focus, this)
+	if err != nil {
+		return nil, err
+	}
+	ev.work += len(out)
+	if len(out) > maxCollection || ev.work > maxWork {
+		return nil, errTooCostly
+	}
+	return out, nil
+}
+
+func (ev *evaluator) evalNode(n *node, focus, this []Item) ([]Item, error) {
 	switch n.kind {
 	case nLiteral:
 		return []Item{n.lit}, nil
@@ -511,7 +537,11 @@ func (ev *evaluator) binary(n *node, focus, this []Item) ([]Item, error) {
 			return boolItem(c >= 0), nil
 		}
 	case "&":
-		return []Item{{V: strOf(left) + strOf(right), T: "String"}}, nil
+		l, r := strOf(left), strOf(right)
+		if len(l)+len(r) > maxBuilt {
+			return nil, errTooCostly
+		}
+		return []Item{{V: l + r, T: "String"}}, nil
 	case "+", "-", "*", "/", "div", "mod":
 		if len(left) == 0 || len(right) == 0 {
 			return nil, nil
@@ -568,6 +598,9 @@ func arith(op string, a, b Item) ([]Item, error) {
 	if op == "+" {
 		if as, ok := a.V.(string); ok {
 			if bs, ok := b.V.(string); ok {
+				if len(as)+len(bs) > maxBuilt {
+					return nil, errTooCostly
+				}
 				return []Item{{V: as + bs, T: "String"}}, nil
 			}
 		}
@@ -623,20 +656,14 @@ func arith(op string, a, b Item) ([]Item, error) {
 }
 
 func union(a, b []Item) []Item {
+	set := newItemSet(nil)
 	var out []Item
-	add := func(it Item) {
-		for _, o := range out {
-			if eq, ok := itemsEqual(o, it); ok && eq {
-				return
+	for _, c := range [][]Item{a, b} {
+		for _, it := range c {
+			if set.add(it) {
+				out = append(out, it)
 			}
 		}
-		out = append(out, it)
-	}
-	for _, it := range a {
-		add(it)
-	}
-	for _, it := range b {
-		add(it)
 	}
 	return out
 }

@@ -545,6 +545,12 @@ func fReplace(ev *evaluator, in []Item, args []*node, this []Item) ([]Item, erro
 	if err != nil {
 		return nil, err
 	}
+	// The result's length, before building it: replace('', x) inserts x
+	// between every character.
+	n := strings.Count(s, a)
+	if len(b) > len(a) && n > 0 && len(s)+n*(len(b)-len(a)) > maxBuilt {
+		return nil, errTooCostly
+	}
 	return []Item{{V: strings.ReplaceAll(s, a, b), T: "String"}}, nil
 }
 
@@ -602,15 +608,6 @@ func fToString(_ *evaluator, in []Item, _ []*node, _ []Item) ([]Item, error) {
 	return []Item{{V: s, T: "String"}}, nil
 }
 
-func containsItem(c []Item, it Item) bool {
-	for _, x := range c {
-		if eq, ok := itemsEqual(x, it); ok && eq {
-			return true
-		}
-	}
-	return false
-}
-
 func collArg(ev *evaluator, args []*node, this []Item) ([]Item, error) {
 	if len(args) != 1 {
 		return nil, fmt.Errorf("expected one argument")
@@ -625,8 +622,9 @@ func fSubsetOf(ev *evaluator, in []Item, args []*node, this []Item) ([]Item, err
 	if err != nil {
 		return nil, err
 	}
+	set := newItemSet(other)
 	for _, it := range in {
-		if !containsItem(other, it) {
+		if !set.has(it) {
 			return boolItem(false), nil
 		}
 	}
@@ -638,8 +636,9 @@ func fSupersetOf(ev *evaluator, in []Item, args []*node, this []Item) ([]Item, e
 	if err != nil {
 		return nil, err
 	}
+	set := newItemSet(in)
 	for _, it := range other {
-		if !containsItem(in, it) {
+		if !set.has(it) {
 			return boolItem(false), nil
 		}
 	}
@@ -651,9 +650,10 @@ func fIntersect(ev *evaluator, in []Item, args []*node, this []Item) ([]Item, er
 	if err != nil {
 		return nil, err
 	}
+	set, seen := newItemSet(other), newItemSet(nil)
 	var out []Item
 	for _, it := range in {
-		if containsItem(other, it) && !containsItem(out, it) {
+		if set.has(it) && seen.add(it) {
 			out = append(out, it)
 		}
 	}
@@ -665,9 +665,10 @@ func fExclude(ev *evaluator, in []Item, args []*node, this []Item) ([]Item, erro
 	if err != nil {
 		return nil, err
 	}
+	set := newItemSet(other)
 	var out []Item
 	for _, it := range in {
-		if !containsItem(other, it) {
+		if !set.has(it) {
 			out = append(out, it)
 		}
 	}
@@ -692,11 +693,10 @@ func fUnion(ev *evaluator, in []Item, args []*node, this []Item) ([]Item, error)
 }
 
 func fIsDistinct(_ *evaluator, in []Item, _ []*node, _ []Item) ([]Item, error) {
-	for i := range in {
-		for j := i + 1; j < len(in); j++ {
-			if eq, ok := itemsEqual(in[i], in[j]); ok && eq {
-				return boolItem(false), nil
-			}
+	set := newItemSet(nil)
+	for _, it := range in {
+		if !set.add(it) {
+			return boolItem(false), nil
 		}
 	}
 	return boolItem(true), nil

@@ -225,9 +225,21 @@ type Expr struct {
 // String returns the expression's source.
 func (e *Expr) String() string { return e.src }
 
+// Bounds of what Parse reads. Invariants come from definitions, not from
+// the data validated, but the parser recurses once per nesting level and
+// must fail cleanly on anything. The longest invariant of the shipped
+// packages is under 2 KiB, and nests a few levels.
+const (
+	maxSource  = 64 << 10
+	maxNesting = 256
+)
+
 // Parse parses an expression. Functions the evaluator does not know make
 // it fail with ErrUnsupported.
 func Parse(src string) (*Expr, error) {
+	if len(src) > maxSource {
+		return nil, fmt.Errorf("expression of %d bytes: longer than %d", len(src), maxSource)
+	}
 	toks, err := lex(src)
 	if err != nil {
 		return nil, err
@@ -247,8 +259,19 @@ func Parse(src string) (*Expr, error) {
 }
 
 type parser struct {
-	toks []token
-	i    int
+	toks  []token
+	i     int
+	depth int // nesting of expr and unary calls
+}
+
+// nest counts one level of recursion; the caller undoes it with
+// p.depth--.
+func (p *parser) nest() error {
+	p.depth++
+	if p.depth > maxNesting {
+		return fmt.Errorf("expression nested more than %d levels at %d", maxNesting, p.peek().pos)
+	}
+	return nil
 }
 
 func (p *parser) peek() token { return p.toks[p.i] }
@@ -287,6 +310,10 @@ func (p *parser) binOp() (string, int, bool) {
 }
 
 func (p *parser) expr(minPrec int) (*node, error) {
+	defer func() { p.depth-- }()
+	if err := p.nest(); err != nil {
+		return nil, err
+	}
 	left, err := p.unary()
 	if err != nil {
 		return nil, err
@@ -331,6 +358,10 @@ func (p *parser) typeName() (string, error) {
 }
 
 func (p *parser) unary() (*node, error) {
+	defer func() { p.depth-- }()
+	if err := p.nest(); err != nil {
+		return nil, err
+	}
 	t := p.peek()
 	if t.kind == tOp && (t.text == "-" || t.text == "+") {
 		p.next()
