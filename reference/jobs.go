@@ -286,36 +286,6 @@ func (s *Server) groupMembers(ctx context.Context, id string) ([]string, error) 
 	return out, nil
 }
 
-// optedOut reads, at the time the job runs, which patients have an active
-// Consent that denies disclosure (PDex provider consent: provision.type deny).
-func (s *Server) optedOut(ctx context.Context) (map[string]bool, error) {
-	consents, err := s.store.ofType(ctx, "Consent")
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]bool{}
-	for _, raw := range consents {
-		var c struct {
-			Status  string `json:"status"`
-			Patient struct {
-				Reference string `json:"reference"`
-			} `json:"patient"`
-			Provision struct {
-				Type string `json:"type"`
-			} `json:"provision"`
-		}
-		if err := json.Unmarshal(raw, &c); err != nil {
-			return nil, fmt.Errorf("stored Consent: %w", err)
-		}
-		if c.Status == "active" && c.Provision.Type == "deny" {
-			if pid, ok := patientID(c.Patient.Reference); ok {
-				out[pid] = true
-			}
-		}
-	}
-	return out, nil
-}
-
 // nonMember picks a stored patient outside the group who has not opted out:
 // for the run configuration's non-member and the include-non-member fault.
 // An opted-out patient would mix two rules (membership and opt-out), so

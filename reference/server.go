@@ -71,6 +71,14 @@ type Server struct {
 	now      func() time.Time
 	mux      *http.ServeMux
 	auth     *authority
+	// claims rewrites exported claim EOBs' profiles to the edition's
+	// (nil when the stored export form already names them).
+	claims *strings.Replacer
+
+	// orgs maps provider NPIs to Organization ids, read once.
+	orgsOnce sync.Once
+	orgs     map[string]string
+	orgsErr  error
 
 	// kickoffMu makes counting a client's active jobs and creating a new one
 	// atomic, so concurrent kick-offs cannot exceed MaxJobsPerClient.
@@ -125,7 +133,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	s := &Server{
 		opts: opts, store: st, edition: ed, faults: f, variants: v, log: opts.Logger, now: opts.Now,
-		queue: make(chan string, 1024),
+		queue: make(chan string, 1024), claims: ed.claimProfiles(),
 	}
 	if err := s.loadData(ctx); err != nil {
 		st.Close()
@@ -181,7 +189,11 @@ func (s *Server) routes() {
 	m.Handle("POST /auth/token", s.auth.tokenHandler())
 	m.HandleFunc("GET /Group/{id}", s.authorized(s.handleGroupRead))
 	m.HandleFunc("GET /Group", s.authorized(s.handleGroupSearch))
+	m.HandleFunc("POST /Group/$provider-member-match", s.authorized(s.handleMemberMatch))
 	m.HandleFunc("POST /Group/{id}/{op}", s.authorized(s.handleKickoff))
+	m.HandleFunc("POST /Consent", s.authorized(s.consentWriter("c", s.handleConsentCreate)))
+	m.HandleFunc("PUT /Consent/{id}", s.authorized(s.consentWriter("u", s.handleConsentUpdate)))
+	m.HandleFunc("DELETE /Consent/{id}", s.authorized(s.consentWriter("d", s.handleConsentDelete)))
 	m.HandleFunc("GET /Group/{id}/{op}", s.authorized(s.handleKickoff))
 	m.HandleFunc("GET /jobs/{id}", s.authorized(s.handleStatus))
 	m.HandleFunc("DELETE /jobs/{id}", s.authorized(s.handleDelete))
