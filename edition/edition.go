@@ -156,6 +156,11 @@ type Edition struct {
 	GroupSearchParams []string
 	// GroupProfiles are the profiles the attribution Group is held to.
 	GroupProfiles []string
+	// ClaimProfiles are the CARIN profiles exported claim EOBs claim, one
+	// per claim type: NonFinancial in 2.0.0 (SPEC §6, a CARIN CI build),
+	// Basis from 2.1.0 (provider-access-api.md "Da Vinci Data Export
+	// Payload"; 2.2.0 §pdex-75).
+	ClaimProfiles []string
 	// ProviderGroupCode is the coding (system|code) that the edition's
 	// provider Groups carry in code and characteristic.code (2.1.0+
 	// pdex-provider-group); "" when it defines none.
@@ -245,6 +250,16 @@ func (e *Edition) TrackingElsewhere() string {
 
 const exportTypeBase = "hl7.fhir.us.davinci-pdex"
 
+// claimProfiles names CARIN's five claim EOB profiles of a family
+// ("NonFinancial", "Basis").
+func claimProfiles(family string) []string {
+	var out []string
+	for _, name := range []string{"Inpatient-Institutional", "Outpatient-Institutional", "Professional-NonClinician", "Oral", "Pharmacy"} {
+		out = append(out, "http://hl7.org/fhir/us/carin-bb/StructureDefinition/C4BB-ExplanationOfBenefit-"+name+"-"+family)
+	}
+	return out
+}
+
 // exportType is 2.1.0's exportType for a kind: the IG's package id with the
 // kind as fragment (EDITIONS.md §1, §pdex-361).
 func exportType(k Kind) []Param {
@@ -286,6 +301,7 @@ var editions = []*Edition{
 		OptedOutInGroup:       true,
 		GroupSearchParams:     []string{"identifier", "characteristic"},
 		GroupProfiles:         []string{ProfileATRGroup},
+		ClaimProfiles:         claimProfiles("NonFinancial"),
 		IGVersions:            []string{"2.0.0"},
 		Draft:                 true,
 	},
@@ -316,6 +332,7 @@ var editions = []*Edition{
 		GroupSearchParams:     []string{"identifier", "characteristic", "code"},
 		GroupProfiles:         []string{ProfileATRGroup, ProfileProviderGroup},
 		ProviderGroupCode:     SystemMemberAttribution + "|" + CodeProviderGroup,
+		ClaimProfiles:         claimProfiles("Basis"),
 		IGVersions:            []string{"2.1.0"},
 	},
 	{
@@ -343,6 +360,7 @@ var editions = []*Edition{
 		GroupSearchParams:   []string{"identifier", "characteristic", "code", "characteristic-value-reference"},
 		GroupProfiles:       []string{ProfileATRGroup, ProfileProviderGroup},
 		ProviderGroupCode:   SystemMemberAttribution + "|" + CodeProviderGroup,
+		ClaimProfiles:       claimProfiles("Basis"),
 		IGVersions:          []string{"2.2.0"},
 	},
 }

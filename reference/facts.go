@@ -17,11 +17,19 @@ type Facts struct {
 	BaseURL string
 	// Edition is the PDex edition served.
 	Edition string
-	// Group is the first Group the test client may export; Members are all
-	// its members in Group order, OptedOut those of them who opted out.
+	// Group is the first Group the test client may export; Members are its
+	// members as the Group lists them, in Group order; OptedOut the members
+	// attributed to it who opted out (from 2.1.0 the Group does not list
+	// them).
 	Group    string
 	Members  []string
 	OptedOut []string
+	// ConsentMember is a listed member who has not opted out, the last in
+	// Group order, whom a tester may opt out and back in by writing
+	// Consents; "" when the edition takes no Consent writes.
+	ConsentMember string
+	// ConsentScope is the scope that covers those writes.
+	ConsentScope string
 	// NonMember is a patient the server holds who is in no Group and has
 	// not opted out; "" when there is none.
 	NonMember string
@@ -61,13 +69,26 @@ func (s *Server) Facts(ctx context.Context) (*Facts, error) {
 		BaseURL:               s.opts.BaseURL,
 		Edition:               s.edition.Name,
 		Group:                 group,
-		Members:               members,
 		LastDownloadExtension: s.edition.LastDownloadURL,
 		Scope:                 "system/*.read",
 	}
 	for _, m := range members {
-		if opted[m] {
+		switch {
+		case !opted[m]:
+			f.Members = append(f.Members, m)
+		case s.edition.ProviderGroups:
 			f.OptedOut = append(f.OptedOut, m)
+		default:
+			f.Members = append(f.Members, m)
+			f.OptedOut = append(f.OptedOut, m)
+		}
+	}
+	if s.edition.ConsentWrite {
+		for i := len(members) - 1; i >= 2; i-- {
+			if !opted[members[i]] {
+				f.ConsentMember, f.ConsentScope = members[i], "system/Consent.cud"
+				break
+			}
 		}
 	}
 	if nm, err := s.nonMember(ctx, members); err == nil {

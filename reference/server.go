@@ -133,7 +133,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	s := &Server{
 		opts: opts, store: st, edition: ed, faults: f, variants: v, log: opts.Logger, now: opts.Now,
-		queue: make(chan string, 1024), claims: ed.claimProfiles(),
+		queue: make(chan string, 1024), claims: ed.profileClaims(),
 	}
 	if err := s.loadData(ctx); err != nil {
 		st.Close()

@@ -24,8 +24,11 @@ import (
 type Meta struct {
 	Target string
 	// Reference says the target was the in-process reference server.
-	Reference   bool
-	Edition     string
+	Reference bool
+	Edition   string
+	// EditionWhy says how the run chose the edition (configured, or read
+	// from the target's CapabilityStatement).
+	EditionWhy  string
 	ToolVersion string
 	Started     time.Time
 	Duration    time.Duration

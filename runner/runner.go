@@ -43,6 +43,10 @@ type Options struct {
 	// Registry, when set, is used instead of loading packages (tests share
 	// one across runs).
 	Registry *packages.Registry
+	// ReferenceEdition, when set, serves the reference server in this
+	// edition whatever the run's edition: a server of one edition tested
+	// against another's suite (the runner's own tests).
+	ReferenceEdition string
 }
 
 // Result is a finished, judged run.
@@ -55,6 +59,9 @@ type Result struct {
 	Outcome  *verdict.Outcome
 	Started  time.Time
 	Duration time.Duration
+	// EditionWhy says how the run chose its edition; EditionMismatch, when
+	// set, that the target declares another one.
+	EditionWhy, EditionMismatch string
 }
 
 // Run runs the suites against cfg.Target. The error is for a run that could
@@ -78,9 +85,13 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Result, error) {
 	defer os.RemoveAll(work)
 
 	if cfg.Target == "reference" {
+		served := o.ReferenceEdition
+		if served == "" && cfg.Edition != edition.Auto {
+			served = cfg.Edition
+		}
 		srv, err := reference.Listen(ctx, "127.0.0.1:0", reference.Options{
 			DB:       work + "/reference.db",
-			Edition:  cfg.Edition,
+			Edition:  served,
 			Faults:   cfg.Faults,
 			Variants: cfg.Variants,
 		})
@@ -105,6 +116,18 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Result, error) {
 	authz, err := authorizer(ctx, cfg, hc)
 	if err != nil {
 		return nil, err
+	}
+	ectx, cancel := context.WithTimeout(ctx, cfg.Timeouts.Request.Duration)
+	choice, err := chooseEdition(ectx, cfg, hc, authz)
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	if o.Progress != nil {
+		o.Progress("%s", choice.Why)
+		if choice.Mismatch != "" {
+			o.Progress("%s", choice.Mismatch)
+		}
 	}
 	reg, why := o.Registry, ""
 	if reg == nil {
@@ -144,7 +167,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Result, error) {
 			Timeout:       hc.Timeout,
 		}
 	}
-	res := &Result{Config: cfg, Started: time.Now()}
+	res := &Result{Config: cfg, Started: time.Now(), EditionWhy: choice.Why, EditionMismatch: choice.Mismatch}
 	globals.Reset()
 	gomega.RegisterFailHandler(ginkgo.Fail)
 	suites.Register(env)
@@ -160,8 +183,12 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Result, error) {
 	rc.SilenceSkips = true
 	ginkgo.RunSpecs(&testingT{}, "pdex-conform: Provider Access conformance", sc, rc)
 	res.Duration = time.Since(res.Started)
+	var notes []string
+	if choice.Mismatch != "" {
+		notes = append(notes, choice.Mismatch)
+	}
 	res.Outcome = verdict.FromReport(res.Report, verdict.Options{
-		Edition: cfg.Edition, FailOnShould: cfg.FailOn == "should", LabelFilter: cfg.LabelFilter})
+		Edition: cfg.Edition, FailOnShould: cfg.FailOn == "should", LabelFilter: cfg.LabelFilter, Notes: notes})
 	return res, nil
 }
 
@@ -197,6 +224,9 @@ func mergeReference(cfg, d *config.Config) {
 		}
 	}
 	cfg.LastDownloadExtension = d.LastDownloadExtension
+	if cfg.Consent.Member == "" {
+		cfg.Consent.Member = d.Consent.Member
+	}
 }
 
 func httpClient(cfg *config.Config) (*http.Client, error) {

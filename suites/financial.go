@@ -12,15 +12,6 @@ import (
 	"github.com/pdex-conform/pdex-conform/validators/pdex"
 )
 
-// NonFinancialProfiles are the CARIN profiles claim EOBs must claim.
-var nonFinancialProfiles = []string{
-	"http://hl7.org/fhir/us/carin-bb/StructureDefinition/C4BB-ExplanationOfBenefit-Inpatient-Institutional-NonFinancial",
-	"http://hl7.org/fhir/us/carin-bb/StructureDefinition/C4BB-ExplanationOfBenefit-Outpatient-Institutional-NonFinancial",
-	"http://hl7.org/fhir/us/carin-bb/StructureDefinition/C4BB-ExplanationOfBenefit-Professional-NonClinician-NonFinancial",
-	"http://hl7.org/fhir/us/carin-bb/StructureDefinition/C4BB-ExplanationOfBenefit-Oral-NonFinancial",
-	"http://hl7.org/fhir/us/carin-bb/StructureDefinition/C4BB-ExplanationOfBenefit-Pharmacy-NonFinancial",
-}
-
 func registerFinancial(e *framework.Env) {
 	Describe("Remittance and cost-sharing", func() {
 		It("exports claim EOBs without remittance or cost-sharing", e.Req("PA-FIN-01"), func(ctx SpecContext) {
@@ -71,7 +62,9 @@ func registerFinancial(e *framework.Env) {
 				}
 				for _, p := range eob.Meta.Profile {
 					p, _, _ = strings.Cut(p, "|")
-					for _, nf := range nonFinancialProfiles {
+					// The edition's claim profiles: NonFinancial in
+					// 2.0.0, Basis from 2.1.0.
+					for _, nf := range e.Edition.ClaimProfiles {
 						if p == nf {
 							return nil
 						}

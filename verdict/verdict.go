@@ -111,6 +111,10 @@ type Options struct {
 	Interrupted []string
 	// Causes are the root causes the run found, first first.
 	Causes []Cause
+	// Notes are facts about the run that explain failures without changing
+	// the verdict, such as a target that declares another edition than the
+	// one the run holds it to; they lead the reasons.
+	Notes []string
 }
 
 // Outcome is a judged run.
@@ -257,7 +261,7 @@ func judge(out *Outcome, o Options) (string, []string) {
 			blocked = append(blocked, q.ID)
 		}
 	}
-	var reasons []string
+	reasons := append([]string(nil), o.Notes...)
 	for _, c := range o.Causes {
 		r := c.What
 		if c.Blocked > 0 {
