@@ -89,12 +89,16 @@ func (c *consentRecord) disclosure() bool {
 	return false
 }
 
-// when orders a patient's Consents: the latest one decides.
-func (c *consentRecord) when() string {
-	if c.DateTime != "" {
-		return c.DateTime
+// when orders a patient's Consents: the one written last decides. The
+// server sets meta.lastUpdated when it stores a Consent; dateTime, the
+// member's own statement of when, stands in where it is missing.
+func (c *consentRecord) when() time.Time {
+	for _, s := range []string{c.Meta.LastUpdated, c.DateTime} {
+		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			return t
+		}
 	}
-	return c.Meta.LastUpdated
+	return time.Time{}
 }
 
 // optedOut reads, at the time it is called (when a job runs, a Group is
@@ -121,7 +125,7 @@ func (s *Server) optedOut(ctx context.Context) (map[string]bool, error) {
 		if !ok {
 			continue
 		}
-		if prev := latest[pid]; prev == nil || c.when() >= prev.when() {
+		if prev := latest[pid]; prev == nil || !c.when().Before(prev.when()) {
 			latest[pid] = c
 		}
 	}
@@ -181,10 +185,20 @@ func (s *Server) checkConsent(ctx context.Context, c *consentRecord) (string, er
 	return strings.Join(p, "; "), nil
 }
 
-// consentWriter guards the Consent endpoints: the edition must define the
-// writes and the token must cover the permission.
-func (s *Server) consentWriter(perm string, h func(http.ResponseWriter, *http.Request, *caller)) func(http.ResponseWriter, *http.Request, *caller) {
-	return func(w http.ResponseWriter, r *http.Request, c *caller) {
+// consentWriter guards the Consent endpoints: a valid bearer token whose
+// scope covers the write (no read scope is needed to write a preference),
+// in an edition that defines the writes.
+func (s *Server) consentWriter(perm string, h func(http.ResponseWriter, *http.Request, *caller)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c := &caller{clientID: TestClientID}
+		if !s.faults.has(FaultNoAuth) {
+			g, err := s.auth.srv.Authenticate(r)
+			if err != nil {
+				unauthorized(w, err)
+				return
+			}
+			c = &caller{clientID: g.ClientID, grant: g}
+		}
 		if !s.edition.ConsentWrite || s.faults.has(FaultRefuseConsentWrite) {
 			writeOutcome(w, http.StatusMethodNotAllowed, "not-supported",
 				fmt.Sprintf("Consent writes are not supported by this server (edition %s)", s.edition.Name))
