@@ -285,16 +285,20 @@ type faults map[string]bool
 
 func (f faults) has(name string) bool { return f[name] }
 
-// parseFaults checks fault names against the table.
-func parseFaults(names []string) (faults, error) {
+// parseFaults checks fault names against the table and the edition.
+func parseFaults(names []string, edition string) (faults, error) {
 	f := faults{}
 	for _, n := range names {
 		n = strings.TrimSpace(n)
 		if n == "" {
 			continue
 		}
-		if !slices.ContainsFunc(faultTable, func(k Fault) bool { return k.Name == n }) {
+		i := slices.IndexFunc(faultTable, func(k Fault) bool { return k.Name == n })
+		if i < 0 {
 			return nil, fmt.Errorf("unknown fault %q (see serve --list-faults)", n)
+		}
+		if eds := faultTable[i].Editions; len(eds) > 0 && !slices.Contains(eds, edition) {
+			return nil, fmt.Errorf("fault %q exists in edition %s, not %s", n, strings.Join(eds, " and "), edition)
 		}
 		f[n] = true
 	}

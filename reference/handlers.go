@@ -44,8 +44,8 @@ func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
 	}
 	var searchParams []any
 	for _, name := range s.edition.SearchParams {
-		if name == "characteristic-value-reference" && s.faults.has(FaultCapabilityOldSearch) {
-			continue
+		if (name == "code" || name == "characteristic-value-reference") && s.faults.has(FaultCapabilityOldSearch) {
+			continue // only 2.0.0's identifier and characteristic
 		}
 		typ := "token"
 		if name == "characteristic-value-reference" {

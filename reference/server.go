@@ -119,11 +119,11 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := parseFaults(opts.Faults)
+	f, err := parseFaults(opts.Faults, ed.Name)
 	if err != nil {
 		return nil, err
 	}
-	v, err := parseVariants(opts.Variants)
+	v, err := parseVariants(opts.Variants, ed.Name)
 	if err != nil {
 		return nil, err
 	}

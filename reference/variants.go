@@ -56,16 +56,20 @@ type variants map[string]bool
 
 func (v variants) has(name string) bool { return v[name] }
 
-// parseVariants checks variant names against the table.
-func parseVariants(names []string) (variants, error) {
+// parseVariants checks variant names against the table and the edition.
+func parseVariants(names []string, edition string) (variants, error) {
 	v := variants{}
 	for _, n := range names {
 		n = strings.TrimSpace(n)
 		if n == "" {
 			continue
 		}
-		if !slices.ContainsFunc(variantTable, func(k Variant) bool { return k.Name == n }) {
+		i := slices.IndexFunc(variantTable, func(k Variant) bool { return k.Name == n })
+		if i < 0 {
 			return nil, fmt.Errorf("unknown variant %q (see serve --list-variants)", n)
+		}
+		if eds := variantTable[i].Editions; len(eds) > 0 && !slices.Contains(eds, edition) {
+			return nil, fmt.Errorf("variant %q exists in edition %s, not %s", n, strings.Join(eds, " and "), edition)
 		}
 		v[n] = true
 	}
