@@ -47,11 +47,17 @@ type tableRun struct {
 	Edition  string   `json:"edition"`
 	Faults   []string `json:"faults,omitempty"`
 	Variants []string `json:"variants,omitempty"`
-	Out      string   `json:"out"`
+	// Served, when set, is the edition the reference server serves, for a
+	// suite of another edition (TestEditionMismatch).
+	Served string `json:"served,omitempty"`
+	Out    string `json:"out"`
 }
 
 func (r tableRun) name() string {
 	parts := append(slices.Clone(r.Faults), r.Variants...)
+	if r.Served != "" {
+		parts = append(parts, "served-"+r.Served)
+	}
 	if len(parts) == 0 {
 		return r.Edition + "/clean"
 	}
@@ -72,8 +78,13 @@ func TestFaultTableChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := &config.Config{Target: "reference", Edition: r.Edition, Faults: r.Faults, Variants: r.Variants}
-	res, err := Run(context.Background(), cfg, Options{NoColor: true, Registry: SharedRegistry(t)})
+	res, err := Run(context.Background(), cfg, Options{NoColor: true, Registry: SharedRegistry(t), ReferenceEdition: r.Served})
 	if err != nil {
+		t.Fatal(err)
+	}
+	// The verdict's reasons, for the tests that read what the run said
+	// beside its specs.
+	if err := os.WriteFile(r.Out+".reasons", []byte(strings.Join(res.Outcome.Reasons, "\n")), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	var outs []outcome
