@@ -172,8 +172,11 @@ func (ed *edition) checkRequest(p *exportParams, f faults) error {
 			return badf("exportType is required: it SHALL be %s", ed.exportTypes())
 		case p.ExportType != "" && (!known || f.has(FaultRefusePDexType) && ed.Modes != nil):
 			return badf("exportType %q is not supported in edition %s: it SHALL be %s", p.ExportType, ed.Name, ed.exportTypes())
-		case kind != "" && f.has(FaultRefuseExportKind) && kind == "delta":
+		case kind == "delta" && f.has(FaultRefuseExportKind), kind == "download" && f.has(FaultRefuseDownload),
+			kind == "snapshot" && f.has(FaultRefuseSnapshot):
 			return badf("exportType %q is not supported", p.ExportType)
+		case p.ExportType == "" && f.has(FaultRequireExportType):
+			return badf("exportType is required")
 		}
 		p.Kind = kind
 	} else if k, ok := providerKinds[p.ExportType]; ok {

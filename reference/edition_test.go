@@ -48,6 +48,39 @@ var editionProbes = map[string]editionProbe{
 		}
 		return nil
 	}},
+	"kick-off without exportType accepted": {eds21and22, func(h *harness, f fixtureFacts) error {
+		_, err := h.runExport(exportRequest{params: []bulk.Param{patientParam(f.member), p("_type", "valueString", "Patient")}})
+		return err
+	}},
+	"download holds what a snapshot holds": {eds21and22, func(h *harness, f fixtureFacts) error {
+		var keys [2][]string
+		for i, k := range []string{"snapshot", "download"} {
+			ex, err := h.runExport(exportRequest{params: kind(k, patientParam(f.member), p("_type", "valueString", "Patient,Observation"))})
+			if err != nil {
+				return err
+			}
+			keys[i] = ex.keys()
+		}
+		if !slices.Equal(keys[0], keys[1]) {
+			return fmt.Errorf("the download holds %d resources, the snapshot %d", len(keys[1]), len(keys[0]))
+		}
+		return nil
+	}},
+	"matched Group readable and searchable": {eds22, func(h *harness, f fixtureFacts) error {
+		r, err := h.match(matchOf(h, f.member, npi1(h)))
+		if err != nil {
+			return err
+		}
+		id, _ := r.groups["match"]["id"].(string)
+		if _, err := h.readResource(TestClientID, "Group", id); err != nil {
+			return fmt.Errorf("reading the matched Group: %w", err)
+		}
+		s, err := h.do(http.MethodGet, "/Group?_id="+id, h.token(TestClientID), nil, nil)
+		if err != nil || !strings.Contains(string(s.body), `"id":"`+id+`"`) {
+			return fmt.Errorf("GET Group?_id=%s does not find it (%v)", id, err)
+		}
+		return nil
+	}},
 	"2.0.0 forms refused": {eds21and22, func(h *harness, f fixtureFacts) error {
 		for name, ps := range map[string][]bulk.Param{
 			"bare exportType": {p("exportType", "valueCanonical", exportTypeBase), patientParam(f.member)},
@@ -362,6 +395,11 @@ var editionProbes = map[string]editionProbe{
 // probe of the behaviour it breaks.
 var editionFaultProbes = map[string]string{
 	FaultRefuseExportKind:         "provider exportTypes accepted",
+	FaultRefuseDownload:           "provider exportTypes accepted",
+	FaultRefuseSnapshot:           "provider exportTypes accepted",
+	FaultRequireExportType:        "kick-off without exportType accepted",
+	FaultDownloadDiffers:          "download holds what a snapshot holds",
+	FaultMatchGroupHidden:         "matched Group readable and searchable",
 	FaultSkipMemberTracking:       "member tracking recorded",
 	FaultTrackEveryMember:         "only exported members tracked",
 	FaultAppendMemberTracking:     "member tracking replaced",

@@ -67,6 +67,11 @@ const (
 
 	// Faults of editions 2.1.0 and 2.2.0.
 	FaultRefuseExportKind         = "refuse-provider-delta"
+	FaultRefuseDownload           = "refuse-provider-download"
+	FaultRefuseSnapshot           = "refuse-provider-snapshot"
+	FaultRequireExportType        = "require-export-type"
+	FaultDownloadDiffers          = "download-differs"
+	FaultMatchGroupHidden         = "match-group-hidden"
 	FaultSkipMemberTracking       = "skip-member-tracking"
 	FaultTrackEveryMember         = "track-every-member"
 	FaultAppendMemberTracking     = "append-member-tracking"
@@ -112,6 +117,10 @@ type Fault struct {
 	// it: every other spec must end as it does against the clean server,
 	// or be blocked.
 	Breaks []string
+	// BreaksIn adds, per edition, what the fault breaks there besides
+	// Breaks (leaking opted-out members' data breaks the Group's
+	// membership only where the Group leaves them out).
+	BreaksIn map[string][]string
 	// Editions the fault exists in; empty means every edition the server
 	// implements.
 	Editions []string
@@ -129,11 +138,14 @@ var faultTable = []Fault{
 	{Name: FaultAnyExportMode, Description: "accept any exportMode, or none (2.1.0+: accept the exportMode parameter they removed)",
 		Breaks: []string{"PA-MODE-01", "PA-KIND-04"}},
 	{Name: FaultLeakOptedOut, Description: "export opted-out members' data",
-		Breaks: []string{"PA-OPT-01", "PA-CONSENT-02"}},
+		Breaks: []string{"PA-OPT-01", "PA-CONSENT-02"},
+		// From 2.1.0 the Group leaves opted-out members out: their data is
+		// then data of patients who are not members.
+		BreaksIn: map[string][]string{"2.1.0": {"PA-EXP-06"}, "2.2.0": {"PA-EXP-06"}}},
 	{Name: FaultKeepFinancial, Description: "export claim EOBs with their financial detail",
 		Breaks: []string{"PA-FIN-01", "PA-FIN-02", "PA-PROF-01"}},
 	{Name: FaultIgnoreSince, Description: "ignore _since",
-		Breaks: []string{"PA-SINCE-01"}},
+		Breaks: []string{"PA-SINCE-01", "PA-KIND-05"}},
 	{Name: FaultIgnoreUntil, Description: "ignore _until",
 		Breaks: []string{"PA-SINCE-02"}},
 	{Name: FaultIgnoreType, Description: "ignore _type",
@@ -141,9 +153,9 @@ var faultTable = []Fault{
 	{Name: FaultIgnoreTypeFilter, Description: "ignore _typeFilter",
 		Breaks: []string{"PA-TYPE-02"}},
 	{Name: FaultIgnorePatient, Description: "ignore patient: export every member",
-		Breaks: []string{"PA-SUB-01", "PA-SUB-03", "PA-TYPE-02", "PA-MODE-03"}},
+		Breaks: []string{"PA-SUB-01", "PA-SUB-03", "PA-TYPE-02", "PA-MODE-03", "PA-TRACK-01"}},
 	{Name: FaultIncludeNonMember, Description: "export a patient who is not a member of the Group",
-		Breaks: []string{"PA-EXP-06", "PA-SUB-01", "PA-SUB-02", "PA-TYPE-02"}},
+		Breaks: []string{"PA-EXP-06", "PA-SUB-01", "PA-SUB-02", "PA-TYPE-02", "PA-MATCH-05: data of the matched members only, and of each"}},
 	{Name: FaultSkipLastDownload, Description: "do not record the last download on download exports",
 		Breaks: []string{"PA-MODE-03"}, Editions: only200},
 	{Name: FaultTrackOnSnapshot, Description: "record the last download on snapshot exports too",
@@ -236,13 +248,21 @@ var faultTable = []Fault{
 
 	// 2.1.0 and 2.2.0.
 	{Name: FaultRefuseExportKind, Description: "refuse exportType hl7.fhir.us.davinci-pdex#provider-delta",
-		Breaks: []string{"PA-KIND-01: provider-delta"}, Editions: from210},
+		Breaks: []string{"PA-KIND-01: #provider-delta", "PA-KIND-05", "PA-TRACK-03"}, Editions: from210},
+	{Name: FaultRefuseDownload, Description: "refuse exportType hl7.fhir.us.davinci-pdex#provider-download",
+		Breaks: []string{"PA-KIND-01: #provider-download", "PA-KIND-02", "PA-TRACK-01", "PA-TRACK-02", "PA-TRACK-22"}, Editions: from210},
+	{Name: FaultRefuseSnapshot, Description: "refuse exportType hl7.fhir.us.davinci-pdex#provider-snapshot, as a 2.0.0 server does",
+		Breaks: []string{"PA-KIND-01: #provider-snapshot", "PA-EXP-01"}, Editions: from210},
+	{Name: FaultRequireExportType, Description: "refuse a kick-off without exportType, as 2.0.0 required it",
+		Breaks: []string{"PA-KIND-06"}, Editions: from210},
+	{Name: FaultDownloadDiffers, Description: "leave Observations out of provider-download exports",
+		Breaks: []string{"PA-KIND-02"}, Editions: from210},
 	{Name: FaultSkipMemberTracking, Description: "record nothing on Group.member after a download or delta export",
 		Breaks: []string{"PA-TRACK-01", "PA-TRACK-02", "PA-TRACK-03"}, Editions: only210},
 	{Name: FaultTrackEveryMember, Description: "record an export on every member of the Group, not only those whose data went out",
 		Breaks: []string{"PA-TRACK-01"}, Editions: only210},
 	{Name: FaultAppendMemberTracking, Description: "add new Group.member tracking extensions instead of replacing the earlier ones",
-		Breaks: []string{"PA-TRACK-01", "PA-TRACK-02", "PA-TRACK-03"}, Editions: only210},
+		Breaks: []string{"PA-TRACK-01", "PA-TRACK-02", "PA-TRACK-03", "PA-GROUP-21"}, Editions: only210},
 	{Name: FaultTrackIgnoresUntil, Description: "record the transaction time as lastTransmitted even when _until is earlier",
 		Breaks: []string{"PA-TRACK-02"}, Editions: only210},
 	{Name: FaultNormalizeLastTypes, Description: "record _type in lastResources sorted, not as sent",
@@ -254,7 +274,7 @@ var faultTable = []Fault{
 	{Name: FaultListOptedOut, Description: "keep opted-out members listed in the attribution Group",
 		Breaks: []string{"PA-OPT-02"}, Editions: from210},
 	{Name: FaultATRGroupOnly, Description: "serve attribution Groups as plain ATR groups, without pdex-provider-group's code and characteristic",
-		Breaks: []string{"PA-GROUP-21", "PA-GROUP-22"}, Editions: from210},
+		Breaks: []string{"PA-GROUP-21", "PA-GROUP-22", "PA-GROUP-23"}, Editions: from210},
 	{Name: FaultGroupSearchNoCode, Description: "Group search by code or characteristic-value-reference returns no match",
 		Breaks: []string{"PA-GROUP-22", "PA-GROUP-23"}, Editions: from210},
 	{Name: FaultCapabilityNoInstantiates, Description: "leave instantiates pdex-provider-access-server out of the CapabilityStatement",
@@ -276,7 +296,9 @@ var faultTable = []Fault{
 	{Name: FaultMatchAcceptMalformed, Description: "$provider-member-match accepts malformed requests and answers with an empty match",
 		Breaks: []string{"PA-MATCH-04"}, Editions: only220},
 	{Name: FaultMatchGroupNotExportable, Description: "refuse the export of a matched Group (403)",
-		Breaks: []string{"PA-MATCH-05"}, Editions: only220},
+		Breaks: []string{"PA-MATCH-05: data of the matched members only, and of each"}, Editions: only220},
+	{Name: FaultMatchGroupHidden, Description: "answer 404 to a read of a matched Group and leave it out of searches",
+		Breaks: []string{"PA-MATCH-05: lets the provider read the matched Group", "PA-MATCH-05: lets the provider find the matched Group by search"}, Editions: only220},
 	{Name: FaultMatchGroupBadShape, Description: "serve the matched Group without code and managingEntity",
 		Breaks: []string{"PA-MATCH-06"}, Editions: only220},
 }

@@ -155,6 +155,10 @@ func (s *Server) handleRead(w http.ResponseWriter, r *http.Request, c *caller) {
 		s.internalError(w, err)
 		return
 	}
+	if typ == "Group" && s.faults.has(FaultMatchGroupHidden) && strings.HasPrefix(id, matchGroupPrefix) {
+		notFound()
+		return
+	}
 	if typ == "Group" {
 		ok, err := s.entitled(r.Context(), c, id)
 		if err != nil {
@@ -314,6 +318,9 @@ func (s *Server) handleGroupSearch(w http.ResponseWriter, r *http.Request, c *ca
 			ok = false
 		}
 		if s.faults.has(FaultGroupSearchNoCode) && len(q["code"])+len(q["characteristic-value-reference"]) > 0 {
+			ok = false
+		}
+		if s.faults.has(FaultMatchGroupHidden) && strings.HasPrefix(id, matchGroupPrefix) {
 			ok = false
 		}
 		if ok {

@@ -208,6 +208,9 @@ func (s *Server) export(ctx context.Context, j *job) error {
 	if (len(p.Types) > 0 || p.TypeAsked) && !s.faults.has(FaultIgnoreType) {
 		types = p.Types
 	}
+	if p.Kind == "download" && s.faults.has(FaultDownloadDiffers) {
+		types = slices.DeleteFunc(slices.Clone(types), func(t string) bool { return t == "Observation" })
+	}
 	filters := map[string][]*typeFilter{}
 	if !s.faults.has(FaultIgnoreTypeFilter) {
 		for _, q := range p.TypeFilters {

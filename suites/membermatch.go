@@ -160,6 +160,7 @@ func registerMemberMatch(e *framework.Env) {
 			in, r := matchedPair(ctx, e)
 			x, err := e.RunExport(ctx, framework.ExportRequest{Group: r.matchedID, Params: kindParams(e, edition.Snapshot, param("_type", "valueString", "Patient,Coverage,Condition"))})
 			if err != nil {
+				blockIfFlowBroken(ctx, e)
 				Fail(fmt.Sprintf("The export of the matched Group/%s (§pdex-262/292) did not complete: %v.", r.matchedID, err))
 			}
 			owners := map[string]bool{}
@@ -180,6 +181,9 @@ func registerMemberMatch(e *framework.Env) {
 			}
 			if r.matched == nil {
 				Fail(fmt.Sprintf("The response holds no MatchedMembers Group: %s.", r.describe()))
+			}
+			if len(r.matchedMembers) == 0 {
+				framework.Block(prereqMatch, "the payer matched none of the members asked for: "+r.describe())
 			}
 			p = append(p, differential.MatchedGroupProblems(r.matched)...)
 			for _, g := range r.nonMatched {
@@ -464,8 +468,13 @@ func expectNotMatched(r *matchResult, want []string, who string) {
 	if r.matched == nil {
 		Fail(fmt.Sprintf("The response holds no MatchedMembers Group (1..1): %s.", r.describe()))
 	}
-	if d := framework.Compare(framework.KeySet(want...), framework.KeySet(r.matchedMembers...)); !d.Empty() {
-		Fail(fmt.Sprintf("Asked to match %s beside %s, the payer's MatchedMembers (Group/%s) is not just the latter: %s.", who, sample(want, 2), r.matchedID, d))
+	// Matching the attested members is PA-MATCH-01's to judge: when they
+	// are not matched, this scenario cannot tell a refusal from a failure.
+	if d := framework.Missing(framework.KeySet(want...), framework.KeySet(r.matchedMembers...)); !d.Empty() {
+		framework.Block(prereqMatch, fmt.Sprintf("the payer did not match the attested members beside it: %s", d))
+	}
+	if d := framework.Unexpected(framework.KeySet(want...), framework.KeySet(r.matchedMembers...)); !d.Empty() {
+		Fail(fmt.Sprintf("Asked to match %s beside %s, the payer's MatchedMembers (Group/%s) lists more: %s.", who, sample(want, 2), r.matchedID, d))
 	}
 	if r.nonMatchedCount() == 0 {
 		Fail(fmt.Sprintf("The response does not report %s in NonMatchedMembers: %s; every member that fails a check SHALL be returned (§pdex-261).", who, r.describe()))
