@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/pdex-conform/pdex-conform/edition"
@@ -67,6 +69,33 @@ type Config struct {
 	Variants []string `yaml:"variants,omitempty"`
 	// Packages are FHIR package paths for profile validation.
 	Packages []string `yaml:"packages,omitempty"`
+	// Operation is the export operation the target implements:
+	// "davinci-data-export" (PDex, the default) or "export" (plain FHIR
+	// Bulk Data Group/[id]/$export, for a gap analysis: PDex-only
+	// requirements are then not applicable and the run never certifies).
+	Operation string `yaml:"operation,omitempty"`
+	// Attestations are the payer's statements about requirements no test
+	// can check over the wire, by attestation ID (see the report's
+	// Attestations section).
+	Attestations map[string]Attestation `yaml:"attestations,omitempty"`
+}
+
+// Operations the harness can drive.
+const (
+	OperationPDex = "davinci-data-export"
+	OperationBulk = "export"
+)
+
+// Attestation is the payer's statement that it meets a requirement no test
+// can check over the wire.
+type Attestation struct {
+	// Attested says the payer states it meets the requirement.
+	Attested bool `yaml:"attested"`
+	// By names who attests (person and role), Date when, and Evidence
+	// where the proof is kept (a policy, a contract, a URL).
+	By       string `yaml:"by,omitempty"`
+	Date     string `yaml:"date,omitempty"`
+	Evidence string `yaml:"evidence,omitempty"`
 }
 
 // Auth says how the harness authorizes.
@@ -150,9 +179,46 @@ func Load(path string) (*Config, error) {
 	dec.KnownFields(true)
 	var c Config
 	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
+		return nil, fmt.Errorf("config %s: %s", path, plainYAMLError(err))
 	}
 	return &c, nil
+}
+
+var (
+	unknownField = regexp.MustCompile(`^(line \d+): field (\S+) not found in type \S+$`)
+	wrongType    = regexp.MustCompile(`^(line \d+): cannot unmarshal !!(\w+) ` + "`" + `([^` + "`" + `]*)` + "`" + ` into (\S+)$`)
+)
+
+// plainYAMLError says what is wrong with a configuration file in its own
+// terms (settings and values), not the decoder's (Go types).
+func plainYAMLError(err error) string {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return strings.TrimPrefix(err.Error(), "yaml: ")
+	}
+	var out []string
+	for _, e := range te.Errors {
+		switch {
+		case unknownField.MatchString(e):
+			m := unknownField.FindStringSubmatch(e)
+			out = append(out, m[1]+": unknown setting "+m[2]+" (see the README's Configuration)")
+		case wrongType.MatchString(e):
+			m := wrongType.FindStringSubmatch(e)
+			want := "a single value"
+			switch {
+			case strings.HasPrefix(m[4], "[]"):
+				want = "a list"
+			case strings.HasPrefix(m[4], "map["), strings.HasPrefix(m[4], "config."):
+				want = "a section of settings"
+			case m[4] == "bool":
+				want = "true or false"
+			}
+			out = append(out, fmt.Sprintf("%s: %q should be %s", m[1], m[3], want))
+		default:
+			out = append(out, e)
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 // Write saves a configuration as YAML, readable only by its owner because it
@@ -217,7 +283,23 @@ func (c *Config) Defaults() {
 	if c.Strict {
 		c.FailOn = "should"
 	}
+	if c.Operation == "" {
+		c.Operation = OperationPDex
+	}
 }
+
+// ExportOperation is the kick-off's operation as it appears in the URL,
+// e.g. "$davinci-data-export".
+func (c *Config) ExportOperation() string {
+	if c.Operation == "" {
+		return "$" + OperationPDex
+	}
+	return "$" + c.Operation
+}
+
+// GapAnalysis reports whether the run checks a plain Bulk Data server
+// ($export) for its gaps rather than certifying a PDex one.
+func (c *Config) GapAnalysis() bool { return c.Operation == OperationBulk }
 
 // Validate reports the first thing wrong, in one plain sentence.
 func (c *Config) Validate() error {
@@ -265,6 +347,9 @@ func (c *Config) Validate() error {
 	}
 	if c.FailOn != "shall" && c.FailOn != "should" {
 		return fmt.Errorf("failOn %q is not shall or should", c.FailOn)
+	}
+	if c.Operation != "" && c.Operation != OperationPDex && c.Operation != OperationBulk {
+		return fmt.Errorf("operation %q is not %s or %s", c.Operation, OperationPDex, OperationBulk)
 	}
 	if c.Timeouts.Request.Duration < 0 || c.Timeouts.Export.Duration < 0 {
 		return errors.New("timeouts must be positive")

@@ -5,6 +5,7 @@
 package evidence
 
 import (
+	"bytes"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -20,7 +21,39 @@ const (
 	EntryValidation = "validation"
 	EntryExport     = "export-summary"
 	EntryBlocked    = "blocked-by"
+	EntryResource   = "offending-resource"
+	EntryCoverage   = "validation-coverage"
 )
+
+// Resource is an exported resource a spec found at fault, kept whole so that
+// a reader sees it, with the elements at fault.
+type Resource struct {
+	// Key is "Type/id"; File and Line where it was exported.
+	Key  string `json:"key"`
+	File string `json:"file,omitempty"`
+	Line int    `json:"line,omitempty"`
+	// JSON is the resource as exported (redacted like every body).
+	JSON string `json:"json"`
+	// Paths are the offending elements, as FHIRPath-like paths
+	// ("ExplanationOfBenefit.item[0].adjudication[1].amount"); Why says
+	// what is wrong with them.
+	Paths []string `json:"paths"`
+	Why   []string `json:"why,omitempty"`
+}
+
+// MaxResourceJSON bounds a resource kept as evidence; a larger one is cut
+// (and said to be).
+const MaxResourceJSON = 64 << 10
+
+// Coverage says how much of an export validation covered, and which checks
+// could not be made offline, counted once per value set (or code system or
+// profile) rather than once per element.
+type Coverage struct {
+	// Resources validated.
+	Resources int `json:"resources"`
+	// NotChecked counts the checks not made, by what they needed.
+	NotChecked map[string]int `json:"notChecked,omitempty"`
+}
 
 // Blocked records that a spec could not run because a prerequisite failed.
 type Blocked struct {
@@ -28,6 +61,15 @@ type Blocked struct {
 	Prerequisite string `json:"prerequisite"`
 	// Reason is how it failed.
 	Reason string `json:"reason"`
+	// Met says the spec ran and met the failed prerequisite on its way
+	// (a request the target no longer answered, no access token): it is
+	// blocked whatever it then concluded.
+	Met bool `json:"met,omitempty"`
+	// IfFailed says the spec met connection failures before the target
+	// was found down: it is blocked if, by the end of the run, the
+	// prerequisite is known to have failed (the target did stop
+	// answering), and judged as it ended otherwise.
+	IfFailed bool `json:"ifFailed,omitempty"`
 }
 
 // BodyPreview is how much of a body an exchange keeps.
@@ -133,6 +175,11 @@ func RedactURL(u string) string {
 func Preview(b []byte) string {
 	if len(b) > BodyPreview {
 		cut := BodyPreview
+		// Several lines (NDJSON): whole lines only, so that no resource is
+		// shown cut in the middle.
+		if nl := bytes.LastIndexByte(b[:cut], '\n'); nl > 0 {
+			cut = nl + 1
+		}
 		for cut > 0 && b[cut]&0xC0 == 0x80 {
 			cut--
 		}

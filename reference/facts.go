@@ -45,6 +45,9 @@ type Facts struct {
 	Other  *TestClient
 	// Scope is the scope the test clients may ask for.
 	Scope string
+	// Operation is the export operation served: "davinci-data-export", or
+	// "export" for plain Bulk Data.
+	Operation string
 }
 
 // Facts reports what a tester needs to drive this server.
@@ -71,6 +74,7 @@ func (s *Server) Facts(ctx context.Context) (*Facts, error) {
 		Group:                 group,
 		LastDownloadExtension: s.edition.LastDownloadURL,
 		Scope:                 "system/*.read",
+		Operation:             s.opts.Operation,
 	}
 	for _, m := range members {
 		switch {

@@ -32,10 +32,7 @@ func (s *Server) handleSmartConfig(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
-	ops := []any{map[string]any{
-		"name":       "davinci-data-export",
-		"definition": "http://hl7.org/fhir/us/davinci-atr/OperationDefinition/davinci-data-export",
-	}}
+	ops := []any{s.operationDeclaration()}
 	if s.faults.has(FaultCapabilityNoExport) {
 		ops = nil
 	}
@@ -77,13 +74,6 @@ func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
 			"supportedProfile": []any{pdexSD + "pdex-provider-consent"},
 			"interaction":      []any{map[string]any{"code": "create"}, map[string]any{"code": "update"}, map[string]any{"code": "delete"}}})
 	}
-	// The edition is declared where a client reads it: the PDex IG with
-	// its version, and the Provider Access server CapabilityStatement (new
-	// in 2.1.0) with the edition's version.
-	var instantiates []string
-	if s.edition.Capability != "" && !s.faults.has(FaultCapabilityNoInstantiates) {
-		instantiates = append(instantiates, s.edition.Capability+"|"+s.edition.Name)
-	}
 	cs := map[string]any{
 		"resourceType":        "CapabilityStatement",
 		"status":              "active",
@@ -108,8 +98,8 @@ func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
 			"resource": resources,
 		}},
 	}
-	if instantiates != nil {
-		cs["instantiates"] = instantiates
+	if in := s.instantiates(); in != nil {
+		cs["instantiates"] = in
 	}
 	writeJSON(w, http.StatusOK, "application/fhir+json", cs)
 }
@@ -356,8 +346,8 @@ func (s *Server) handleKickoff(w http.ResponseWriter, r *http.Request, c *caller
 	if s.faults.has(FaultPlainTextErrors) {
 		w = &plainErrors{ResponseWriter: w}
 	}
-	if op := r.PathValue("op"); op != "$davinci-data-export" {
-		writeOutcome(w, http.StatusNotFound, "not-supported", fmt.Sprintf("operation %q is not supported on Group (use $davinci-data-export)", op))
+	if op := r.PathValue("op"); op != s.operationPath() {
+		writeOutcome(w, http.StatusNotFound, "not-supported", fmt.Sprintf("operation %q is not supported on Group (use %s)", op, s.operationPath()))
 		return
 	}
 	if r.Method == http.MethodGet && s.faults.has(FaultRefuseGetKickoff) {
@@ -414,7 +404,7 @@ func (s *Server) handleKickoff(w http.ResponseWriter, r *http.Request, c *caller
 		writeOutcome(w, http.StatusBadRequest, "invalid", err.Error())
 		return
 	}
-	params, err := validate(raw, s.edition, lenient, s.faults)
+	params, err := s.parseKickoff(raw, lenient)
 	if err != nil {
 		var br *badRequest
 		if errors.As(err, &br) {

@@ -5,11 +5,15 @@ import (
 	"fmt"
 
 	"github.com/pdex-conform/pdex-conform/fixtures"
+	"github.com/pdex-conform/pdex-conform/validators/pdex"
 )
 
 // The CARIN NonFinancial EOB profiles (SPEC §5) set max = 0 on every amount a
 // claim carries: what the provider was paid (remittance) and what the member
 // owes (cost-sharing). The Provider Access API exports claims in that form.
+// Which EOBs are claims, and which elements are financial, is defined once in
+// validators/pdex (IsClaimEOB, FinancialElements) for the server and the
+// harness alike.
 
 // ExportForm returns the form in which a stored resource leaves the server:
 // claim EOBs without financial detail, naming their NonFinancial profile;
@@ -41,40 +45,19 @@ func exportForm(typ string, raw []byte) ([]byte, error) {
 	return json.Marshal(eob)
 }
 
-// isClaimEOB tells claims (and encounters) from prior authorizations, which
-// keep their amounts.
-func isClaimEOB(eob map[string]any) bool {
-	use, _ := eob["use"].(string)
-	return use != "preauthorization" && use != "predetermination"
-}
+// isClaimEOB tells claims and encounters from prior authorizations and
+// predeterminations, which keep their amounts (pdex.IsClaimEOB).
+func isClaimEOB(eob map[string]any) bool { return pdex.IsClaimEOB(eob) }
 
 // stripFinancial removes remittance and cost-sharing from a claim EOB in
 // place and, when reprofile is set, points meta.profile at the NonFinancial
 // profile.
 func stripFinancial(eob map[string]any, reprofile bool) {
-	delete(eob, "total")
-	if pay, ok := eob["payment"].(map[string]any); ok {
-		delete(pay, "amount")
-		if len(pay) == 0 {
-			delete(eob, "payment")
-		}
+	pdex.VisitFinancial(eob, func(holder map[string]any, key, _ string) { delete(holder, key) })
+	if pay, ok := eob["payment"].(map[string]any); ok && len(pay) == 0 {
+		delete(eob, "payment")
 	}
-	if bbs, ok := eob["benefitBalance"].([]any); ok {
-		for _, bb := range bbs {
-			if m, ok := bb.(map[string]any); ok {
-				delete(m, "financial")
-			}
-		}
-	}
-	eob["adjudication"] = stripAdjudication(eob["adjudication"])
-	for _, key := range []string{"item", "addItem"} {
-		stripLines(eob, key)
-	}
-	for k, v := range eob {
-		if v == nil {
-			delete(eob, k)
-		}
-	}
+	pruneAdjudications(eob)
 	if meta, ok := eob["meta"].(map[string]any); ok && reprofile {
 		if profs, ok := meta["profile"].([]any); ok {
 			for i, p := range profs {
@@ -87,33 +70,30 @@ func stripFinancial(eob map[string]any, reprofile bool) {
 	}
 }
 
-// stripLines removes net, unitPrice and adjudication amounts from item or
-// addItem lines and their detail and subDetail, recursively.
-func stripLines(parent map[string]any, key string) {
-	lines, ok := parent[key].([]any)
-	if !ok {
-		return
-	}
-	for _, l := range lines {
-		m, ok := l.(map[string]any)
-		if !ok {
-			continue
-		}
-		delete(m, "net")
-		delete(m, "unitPrice")
+// pruneAdjudications drops the adjudications left with nothing but their
+// category once their amount is gone, on the EOB and on every item,
+// addItem, detail and subDetail (the category names the amount's kind, e.g.
+// "paidtoprovider": without the amount it says nothing).
+func pruneAdjudications(m map[string]any) {
+	if _, ok := m["adjudication"]; ok {
 		if adj := stripAdjudication(m["adjudication"]); adj != nil {
 			m["adjudication"] = adj
 		} else {
 			delete(m, "adjudication")
 		}
-		stripLines(m, "detail")
-		stripLines(m, "subDetail")
+	}
+	for _, key := range []string{"item", "addItem", "detail", "subDetail"} {
+		lines, _ := m[key].([]any)
+		for _, l := range lines {
+			if lm, ok := l.(map[string]any); ok {
+				pruneAdjudications(lm)
+			}
+		}
 	}
 }
 
-// stripAdjudication drops each adjudication's amount, and the adjudications
-// that held nothing but an amount (their category names the amount's kind,
-// e.g. "paidtoprovider": without the amount they say nothing).
+// stripAdjudication keeps the adjudications that still say something
+// besides their category: a reason, a value or an extension.
 func stripAdjudication(v any) any {
 	adjs, ok := v.([]any)
 	if !ok {
@@ -125,7 +105,6 @@ func stripAdjudication(v any) any {
 		if !ok {
 			continue
 		}
-		delete(m, "amount")
 		_, hasReason := m["reason"]
 		_, hasValue := m["value"]
 		_, hasExt := m["extension"]

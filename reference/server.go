@@ -30,6 +30,9 @@ type Options struct {
 	Faults []string
 	// Variants to switch on (see Variants): conformant variations.
 	Variants []string
+	// Operation is the export operation served: "davinci-data-export"
+	// (PDex, the default) or "export" (plain Bulk Data, see operation.go).
+	Operation string
 	// Workers run export jobs; 0 means 2.
 	Workers int
 	// MaxJobsPerClient bounds concurrent jobs per client; past it a kick-off
@@ -115,6 +118,11 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	op, err := checkOperation(opts.Operation)
+	if err != nil {
+		return nil, err
+	}
+	opts.Operation = op
 	ed, err := lookupEdition(opts.Edition)
 	if err != nil {
 		return nil, err

@@ -21,7 +21,8 @@ import (
 )
 
 // realRun runs the suites against the in-process reference server with the
-// given faults and builds the report model.
+// given faults and builds the report model. One attestation is stated, one
+// left out, as a payer would.
 func realRun(t *testing.T, faults ...string) (*reports.Run, *runner.Result) {
 	t.Helper()
 	// Ginkgo's console reporter writes to the stdout it saw at start-up;
@@ -31,15 +32,16 @@ func realRun(t *testing.T, faults ...string) (*reports.Run, *runner.Result) {
 	defer func() { formatter.ColorableStdOut = prev }()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	res, err := runner.Run(ctx, &config.Config{Target: "reference", Faults: faults}, runner.Options{NoColor: true})
+	cfg := &config.Config{Target: "reference", Faults: faults, Attestations: map[string]config.Attestation{
+		"PA-ATT-02": {Attested: true, By: "A. Payer, Privacy Officer", Date: "2026-03-01", Evidence: "opt-out policy v3"},
+	}}
+	res, err := runner.Run(ctx, cfg, runner.Options{NoColor: true})
 	if err != nil {
 		t.Fatalf("the run could not take place: %v", err)
 	}
-	return reports.Build(res.Report, res.Outcome, reports.Meta{
-		Target: res.Config.Target, Reference: true, Edition: res.Config.Edition, ToolVersion: "test",
-		Started: res.Started, Duration: res.Duration, Group: res.Config.Group, AuthMode: res.Config.Auth.Mode,
-		Faults: res.Config.Faults, Secrets: []string{res.Config.Auth.PrivateKey},
-	}), res
+	meta := res.Meta("test", true)
+	meta.Faults, meta.Secrets = res.Config.Faults, []string{res.Config.Auth.PrivateKey}
+	return reports.Build(res.Report, res.Outcome, meta), res
 }
 
 // chromium finds the browser. Where it is missing the test skips, except in
@@ -92,7 +94,7 @@ func tail(s string, n int) string {
 // failed spec's evidence are there; it saves a screenshot.
 func TestReportInBrowser(t *testing.T) {
 	browser := chromium(t)
-	run, _ := realRun(t, "wrong-content-type")
+	run, _ := realRun(t, "wrong-content-type", "keep-financial")
 	if run.Verdict != reports.NotConformant || run.Counts.Failed == 0 {
 		t.Fatalf("the faulty reference server gave verdict %q with %d failures; the test needs a failure", run.Verdict, run.Counts.Failed)
 	}
@@ -122,13 +124,30 @@ func TestReportInBrowser(t *testing.T) {
 		{"the validation summary", `(?s)id="summary-validation".*?in [\d,]+ lines of \d+ files`},
 		{"the requirement table", `<tr id="req-PA-EXP-04" class="failed">`},
 		{"the failed spec, open", `<details class="spec failed" id="spec-\d+" data-state="failed" open="">`},
-		{"its plain-words failure", `(?s)class="spec failed".*?<p class="plain"><strong>Content-Type of http://[^<]+</strong>Expected "application/json" to equal "application/fhir\+ndjson"</p>`},
+		{"its plain-words failure", `(?s)class="spec failed".*?<p class="plain"><strong>Content-Type of http://[^<]+ \(got "application/json"; wanted "application/fhir\+ndjson"\)</strong></p>`},
+		{"the Run section: the tool and the results hash", `(?s)<section id="run">.*?pdex-conform test.*?id="results-hash">sha256:[0-9a-f]{64}<`},
+		{"the Run section: the target's software", `(?s)<td id="server">pdex-conform reference server version edition 2\.0\.0`},
+		{"the Run section: the FHIR packages with versions", `(?s)<td id="packages"><ul><li><code>hl7\.fhir\.[a-z0-9.-]+#\d`},
+		{"the Run section: the inputs", `(?s)<table class="inputs" id="inputs">.*?<td>optedOut</td><td><code>pat-`},
+		{"the Run section: start and end", `(?s)<td>Ended</td><td>20\d\d-\d\d-\d\d \d\d:\d\d:\d\d UTC`},
+		{"validation coverage in the banner", `(?s)<div class="coverage" id="coverage"><strong>[\d,]+ resources validated</strong>`},
+		{"requirement links to hl7.org", `(?s)<tr id="req-PA-AUTH-02".*?<a href="https://hl7\.org/fhir/smart-app-launch/STU2/backend-services\.html"`},
+		{"attestations: one attested", `(?s)<tr id="att-PA-ATT-02">.*?<span class="state passed">attested</span>.*?A\. Payer, Privacy Officer`},
+		{"attestations: one not", `(?s)<tr id="att-PA-ATT-01">.*?not attested`},
+		{"the offending resource, its element marked", `(?s)<details class="evidence resource" open="">.*?ExplanationOfBenefit/.*?<pre class="resource">.*?<mark class="fault"[^>]*>"(total|payment|adjudication|item)"`},
 		{"its evidence: the exchange named in the failure, open", `(?s)class="spec failed".*?<details class="exchange cited" open="">.*?application/json`},
 		{"its evidence: redacted headers", `(?s)class="spec failed".*?Authorization: Bearer \[REDACTED\]`},
 	}
 	for _, c := range checks {
 		if !regexp.MustCompile(c.re).MatchString(dom) {
 			t.Errorf("the rendered page lacks %s (%s)", c.what, c.re)
+		}
+	}
+	// Source locations and matcher dumps are for developers (the JSON
+	// results), never in the page.
+	for _, not := range []string{`suites/[a-z]+\.go:\d+`, `\bExpected\b\s*\n`, `<\*[a-z.]+ \| 0x`, `Gomega`} {
+		if m := regexp.MustCompile(not).FindString(dom); m != "" {
+			t.Errorf("the rendered page holds %q (%s)", m, not)
 		}
 	}
 	if t.Failed() {

@@ -47,7 +47,20 @@ var tmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"linkIDs":     linkIDs,
 	"add":         func(a, b int) int { return a + b },
 	"reqCounts":   reqCounts,
+	"resource":    resourceHTML,
+	"isCause":     isCause,
 }).Parse(htmlTemplate))
+
+// isCause reports whether a reason is one of the root causes, which the
+// banner lists on their own, with their fix.
+func isCause(v htmlView, reason string) bool {
+	for _, c := range v.Causes {
+		if strings.HasPrefix(reason, c.What) {
+			return true
+		}
+	}
+	return false
+}
 
 // htmlView is what the template renders: the model plus lookups.
 type htmlView struct {
@@ -387,7 +400,7 @@ type statusCount struct {
 // reqCounts counts requirements by status, in a fixed order.
 func reqCounts(rs []Requirement) []statusCount {
 	var out []statusCount
-	for _, st := range []string{Passed, Failed, Warning, Skipped, NotTested} {
+	for _, st := range []string{Passed, Failed, Warning, Blocked, Skipped, PartlyTested, NotTested, NotApplicable} {
 		n := 0
 		for _, r := range rs {
 			if r.Status == st {

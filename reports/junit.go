@@ -156,17 +156,12 @@ func summaryLine(s string) string {
 	return strings.Join(parts, " — ")
 }
 
-// failureText is a failure's full message, where it failed, and its
-// evidence in a few lines.
+// failureText is a failure in plain words and its evidence in a few lines.
+// The raw message and where the spec failed in the source are for
+// developers: they are in the JSON results, not here.
 func failureText(s Spec) string {
 	var b strings.Builder
 	b.WriteString(s.Summary)
-	if strings.TrimSpace(s.Failure) != strings.TrimSpace(s.Summary) {
-		b.WriteString("\n\nFull message:\n" + s.Failure)
-	}
-	if s.FailedAt != "" {
-		b.WriteString("\n\nAt " + s.FailedAt)
-	}
 	if ev := EvidenceSummary(s); ev != "" {
 		b.WriteString("\n\nEvidence:\n" + ev)
 	}

@@ -43,10 +43,82 @@ type Meta struct {
 	Faults []string
 	// FailOnShould counts SHOULD failures as failures.
 	FailOnShould bool
+	// Ended is when the run ended.
+	Ended time.Time
+	// Operation is the export operation driven: "davinci-data-export", or
+	// "export" in a gap analysis.
+	Operation string
+	// Inputs are every run input and option, as the run used them (secrets
+	// left out), for the Run section.
+	Inputs []Input
+	// Packages are the FHIR packages validation read; MissingPackages those
+	// expected and not found; PackagesNote why none was read.
+	Packages        []Package
+	MissingPackages []string
+	PackagesNote    string
+	// Server is what the target's CapabilityStatement says of it; nil when
+	// it gave none.
+	Server *Server
+	// Attestations are the payer's statements, by attestation ID.
+	Attestations map[string]Attestation
 	// Secrets are values that must never appear in any output (private
 	// keys, a static bearer token). They are used to scrub the model and are
 	// never rendered.
 	Secrets []string `json:"-"`
+}
+
+// Input is one run input or option.
+type Input struct {
+	Name, Value string
+}
+
+// Package is a FHIR package validation read.
+type Package struct {
+	Name, Version, Path string
+}
+
+// Server is what the target says it is.
+type Server struct {
+	Software            string   `json:"software,omitempty"`
+	Version             string   `json:"version,omitempty"`
+	ReleaseDate         string   `json:"releaseDate,omitempty"`
+	Description         string   `json:"description,omitempty"`
+	URL                 string   `json:"url,omitempty"`
+	FHIRVersion         string   `json:"fhirVersion,omitempty"`
+	Instantiates        []string `json:"instantiates,omitempty"`
+	ImplementationGuide []string `json:"implementationGuide,omitempty"`
+}
+
+// Attestation is a payer's statement about a requirement no test can check.
+type Attestation struct {
+	Attested           bool
+	By, Date, Evidence string
+}
+
+// AttestationRow is one attestation requirement with what the payer stated.
+type AttestationRow struct {
+	catalog.Requirement
+	Links []catalog.Link
+	Attestation
+	// Stated says the configuration has an entry for it.
+	Stated bool
+}
+
+// Coverage says how much validation covered.
+type Coverage struct {
+	// Resources validated (lines of the full export's files).
+	Resources int
+	// NotChecked lists the checks not made offline, per value set, most
+	// first; NotCheckedTotal sums them.
+	NotChecked      []NotChecked
+	NotCheckedTotal int
+}
+
+// NotChecked is one value set (or code system, or profile) that bindings
+// needed and no package here holds.
+type NotChecked struct {
+	What  string
+	Count int
 }
 
 // Verdicts, as package verdict decides them.
@@ -54,6 +126,7 @@ const (
 	Conformant    = verdict.Conformant
 	NotConformant = verdict.NotConformant
 	Incomplete    = verdict.Incomplete
+	GapAnalysis   = verdict.GapAnalysis
 )
 
 // Spec and requirement states as the reports name them.
@@ -85,9 +158,19 @@ type Run struct {
 	Export *evidence.ExportSummary
 	// Validation totals the validation evidence of the run.
 	Validation ValidationTotals
-	Counts     Counts
+	// Coverage says how much of the export validation checked.
+	Coverage Coverage
+	Counts   Counts
 	// ExitCode is the process exit code the verdict gives.
 	ExitCode int
+	// Causes are the root causes, first first.
+	Causes []verdict.Cause
+	// Attestations are the requirements no test can check, as attested.
+	Attestations []AttestationRow
+	// ResultsHash is the SHA-256 of the JSON results (exactly the bytes
+	// WriteJSON writes), printed in the report and on the console so that a
+	// certifier can tie the three together.
+	ResultsHash string
 }
 
 // ValidationTotals sums the validation evidence of a run.
@@ -129,7 +212,9 @@ type Spec struct {
 	Manifests     []string
 	// Validations are per-file validation summaries.
 	Validations []evidence.Validation
-	Notes       []string
+	// Resources are exported resources the spec found at fault, whole.
+	Resources []evidence.Resource
+	Notes     []string
 	// Log is what the spec wrote to GinkgoWriter.
 	Log string
 	// Filtered marks a skipped spec the label filter left out: it says
@@ -152,6 +237,8 @@ type Requirement struct {
 	catalog.Requirement
 	Status string // see package verdict
 	Specs  []string
+	// Links are the published specification pages it comes from.
+	Links []catalog.Link
 	// Passed, Failed, Skipped, Blocked count the covering specs by outcome
 	// (warnings count as failed).
 	Passed, Failed, Skipped, Blocked int
@@ -172,11 +259,21 @@ func Build(r types.Report, out *verdict.Outcome, m Meta) *Run {
 	sc := NewScrubber(m.Secrets...)
 	run := &Run{Meta: m, Resources: map[string]int{}, Validation: ValidationTotals{ErrorsByType: map[string]int{}},
 		Counts: out.Counts, ExitCode: out.ExitCode, Verdict: out.Verdict, Reasons: sc.ScrubAll(slices.Clone(out.Reasons))}
+	for _, c := range out.Causes {
+		c.What, c.Fix = sc.Scrub(c.What), sc.Scrub(c.Fix)
+		run.Causes = append(run.Causes, c)
+	}
+	run.Meta.Inputs = slices.Clone(m.Inputs)
+	for i := range run.Meta.Inputs {
+		run.Meta.Inputs[i].Value = sc.Scrub(run.Meta.Inputs[i].Value)
+	}
 	run.Meta.Secrets = nil
 	run.Meta.Target = sc.Scrub(m.Target)
 
 	var specs []Spec
 	var order []types.CodeLocation
+	notChecked := map[string]int{}
+	coveredBy := ""
 	// Several specs attach the validation of the same export's files (the
 	// structure and the profile specs check one validation pass): each file
 	// counts once in the run's totals.
@@ -204,6 +301,16 @@ func Build(r types.Report, out *verdict.Outcome, m Meta) *Run {
 				v := v
 				run.Export = &v
 				run.Resources = v.Resources
+			}
+			// Several specs validate the same full export: its coverage is
+			// counted once, from the first that attached it.
+			if c, ok := e.GetRawValue().(evidence.Coverage); ok && (coveredBy == "" || coveredBy == s.Name) && c.Resources >= run.Coverage.Resources {
+				coveredBy = s.Name
+				run.Coverage.Resources = c.Resources
+				clear(notChecked)
+				for vs, n := range c.NotChecked {
+					notChecked[vs] += n
+				}
 			}
 		}
 	}
@@ -278,14 +385,30 @@ func Build(r types.Report, out *verdict.Outcome, m Meta) *Run {
 		run.Areas = append(run.Areas, *areas[name])
 	}
 
+	if run.Coverage.Resources == 0 {
+		run.Coverage.Resources = run.Validation.Lines
+	}
+	for vs, n := range notChecked {
+		run.Coverage.NotChecked = append(run.Coverage.NotChecked, NotChecked{What: vs, Count: n})
+		run.Coverage.NotCheckedTotal += n
+	}
+	slices.SortFunc(run.Coverage.NotChecked, func(a, b NotChecked) int {
+		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.What, b.What))
+	})
+	for _, a := range catalog.Attestations() {
+		st, ok := m.Attestations[a.ID]
+		st.By, st.Date, st.Evidence = sc.Scrub(st.By), sc.Scrub(st.Date), sc.Scrub(st.Evidence)
+		run.Attestations = append(run.Attestations, AttestationRow{Requirement: a, Links: catalog.Links(a, m.Edition), Attestation: st, Stated: ok})
+	}
 	for _, q := range out.Requirements {
-		rq := Requirement{Requirement: q.Requirement, Status: q.Status,
+		rq := Requirement{Requirement: q.Requirement, Status: q.Status, Links: catalog.Links(q.Requirement, m.Edition),
 			Passed: q.Passed, Failed: q.Failed, Skipped: q.Skipped, Blocked: q.Blocked}
 		for _, i := range q.Specs {
 			rq.Specs = append(rq.Specs, anchor[i])
 		}
 		run.Requirements = append(run.Requirements, rq)
 	}
+	run.ResultsHash = hashResults(run)
 	return run
 }
 
@@ -318,7 +441,11 @@ func buildSpec(o verdict.Spec, sr types.SpecReport, sc *Scrubber) Spec {
 			v.File = sc.Scrub(v.File)
 			v.First = sc.ScrubAll(slices.Clone(v.First))
 			s.Validations = append(s.Validations, v)
-		case evidence.ExportSummary, evidence.Blocked:
+		case evidence.Resource:
+			v.JSON, v.File, v.Key = sc.Scrub(v.JSON), sc.Scrub(v.File), sc.Scrub(v.Key)
+			v.Why = sc.ScrubAll(slices.Clone(v.Why))
+			s.Resources = append(s.Resources, v)
+		case evidence.ExportSummary, evidence.Blocked, evidence.Coverage:
 			// Summed up for the run in Build; shown through BlockedBy.
 		default:
 			text := sc.Scrub(e.StringRepresentation())

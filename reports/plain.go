@@ -2,6 +2,7 @@ package reports
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -12,13 +13,21 @@ const maxValue = 160
 // typePrefix is the "<type | details>: " Gomega writes before a value.
 var typePrefix = regexp.MustCompile(`^<([^>]*)>:\s?`)
 
-// PlainFailure turns a Gomega failure message into a sentence a reader can
-// take in at a glance: the spec's own explanation, then "Expected X to
-// equal Y" with Go type annotations, pointer addresses and struct dumps
-// left out. Messages that are not in Gomega's format are returned trimmed.
+// PlainFailure turns a failure message into what the console and the HTML
+// report show: a spec's own sentence stays as it is; a Gomega assertion's
+// message becomes its annotation (the spec's explanation) followed by what
+// was found and what was wanted in words ("(got 404; wanted 202)"), without
+// Go type annotations, pointer addresses, struct dumps or matcher jargon. The
+// raw message stays in the JSON results for developers.
 func PlainFailure(msg string) string {
 	msg = strings.TrimSpace(msg)
-	lines := strings.Split(msg, "\n")
+	var lines []string
+	for _, l := range strings.Split(msg, "\n") {
+		if !gomegaNote(l) {
+			lines = append(lines, l)
+		}
+	}
+	msg = strings.TrimSpace(strings.Join(lines, "\n"))
 	start := -1
 	for i, l := range lines {
 		if l == "Expected" || l == "Unexpected error:" || strings.HasPrefix(l, "Expected ") && !indented(l) {
@@ -30,18 +39,14 @@ func PlainFailure(msg string) string {
 		return msg
 	}
 	annotation := strings.TrimSpace(strings.Join(lines[:start], "\n"))
-	var parts []string
+	// words are the unindented lines (matcher phrases), values the indented
+	// blocks, in order.
+	var words, values []string
 	for i := start; i < len(lines); {
 		l := lines[i]
 		if !indented(l) {
-			switch w := strings.TrimSpace(l); w {
-			case "":
-			case "Unexpected error:":
-				parts = append(parts, "Error:")
-			case "occurred":
-				// The tail of "Unexpected error: … occurred".
-			default:
-				parts = append(parts, w)
+			if w := strings.TrimSpace(l); w != "" {
+				words = append(words, w)
 			}
 			i++
 			continue
@@ -50,17 +55,78 @@ func PlainFailure(msg string) string {
 		for j < len(lines) && (indented(lines[j]) || strings.TrimSpace(lines[j]) == "") {
 			j++
 		}
-		parts = append(parts, plainValue(lines[i:j]))
+		values = append(values, plainValue(lines[i:j]))
 		i = j
 	}
-	sentence := strings.Join(parts, " ")
+	said := plainAssertion(words, values)
 	switch {
+	case annotation == "" && said == "":
+		return msg
 	case annotation == "":
-		return sentence
-	case sentence == "":
+		return upperFirst(said) + "."
+	case said == "":
 		return annotation
 	}
-	return annotation + "\n" + sentence
+	return annotation + " (" + said + ")"
+}
+
+// plainAssertion says what an assertion found and wanted.
+func plainAssertion(words, values []string) string {
+	if len(words) > 0 && words[0] == "Unexpected error:" {
+		if len(values) > 0 {
+			return "error: " + values[0]
+		}
+		return "an error"
+	}
+	if len(words) < 2 || len(values) == 0 {
+		return strings.Join(append(words, values...), " ")
+	}
+	got := values[0]
+	phrase := words[1]
+	want := ""
+	if len(values) > 1 {
+		want = values[1]
+	}
+	switch phrase {
+	case "to be true", "to be false":
+		// The annotation says what should hold; "got false" adds nothing.
+		return ""
+	case "to succeed", "not to have occurred", "to be nil", "not to be nil":
+		return "got " + got
+	case "to equal":
+		return "got " + got + "; wanted " + want
+	case "not to equal":
+		return "got " + got + ", which it must not be"
+	case "to be empty":
+		return "found " + got + "; wanted none"
+	case "not to be empty":
+		return "found none"
+	case "to have key":
+		return "no " + want + " in " + got
+	case "to be zero":
+		return "got " + got + "; wanted 0"
+	}
+	return strings.TrimSpace("got " + got + "; wanted it " + strings.TrimPrefix(phrase, "to ") + " " + want)
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// gomegaNote reports whether a line is Gomega's advice to developers (its
+// note on truncated values and where to read about it).
+func gomegaNote(l string) bool {
+	t := strings.TrimSpace(l)
+	for _, p := range []string{"Gomega truncated this representation", "Consider having the object provide a custom",
+		"or adjust the parameters in Gomega", "Learn more here: https://onsi.github.io/gomega"} {
+		if strings.HasPrefix(t, p) {
+			return true
+		}
+	}
+	return false
 }
 
 func indented(l string) bool {
@@ -87,14 +153,20 @@ func plainValue(block []string) string {
 		}
 		return clip(strings.Join(msg, " "))
 	}
+	if m := lenAnnotation.FindStringSubmatch(typ); m != nil && (strings.HasPrefix(first, "[") || strings.HasPrefix(first, "{")) {
+		if n, err := strconv.Atoi(m[1]); err == nil && n > 5 {
+			// A long list shown whole, or cut by Gomega: its size says
+			// more than its start.
+			return m[1] + " entries"
+		}
+	}
 	if open := first[len(first)-min(len(first), 1):]; open == "{" || open == "[" {
 		// A composite dump: say how big it is; the full dump is in the
 		// details.
-		closing := map[string]string{"{": "}", "[": "]"}[open]
 		if m := lenAnnotation.FindStringSubmatch(typ); m != nil {
-			return open + "… " + m[1] + " entries" + closing
+			return m[1] + " entries"
 		}
-		return open + "…" + closing
+		return "a list"
 	}
 	if typ == "string" && !strings.HasPrefix(first, `"`) {
 		first = `"` + first + `"`

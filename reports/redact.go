@@ -60,8 +60,11 @@ var (
 	bearer = regexp.MustCompile(`(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{8,}`)
 	// Any dot-separated token with a base64url JSON segment ("eyJ" is
 	// base64 for `{"`): JWTs, JWS and tokens that wrap a JSON payload, such
-	// as the reference server's "v1.<payload>.<mac>" access tokens.
-	jsonToken = regexp.MustCompile(`(?:[A-Za-z0-9_-]+\.)*eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*)*`)
+	// as the reference server's "v1.<payload>.<mac>" access tokens. A token
+	// has at least two segments: a lone base64 JSON segment is not one, and
+	// some servers put such a segment in their URL paths (the SMART
+	// bulk-data-server encodes its settings so), which must stay readable.
+	jsonToken = regexp.MustCompile(`(?:[A-Za-z0-9_-]+\.)+eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*)*|eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*)+`)
 )
 
 // Scrub returns s with every secret replaced by evidence.Redacted.

@@ -40,6 +40,10 @@ func TestScrubber(t *testing.T) {
 		"GET http://127.0.0.1:4000/files/9f0c2a77e1d34b4e8b1c55aa3e0f1d2c -> 200",
 		"Expected \"application/json\" to equal \"application/fhir+ndjson\"",
 		"ExplanationOfBenefit.item[0].adjudication[1].amount: not allowed",
+		// A base URL with a base64 JSON path segment (settings, not a
+		// secret), as the SMART bulk-data-server's.
+		"http://127.0.0.1:19443/eyJlcnIiOiIiLCJwYWdlIjoxMDAwMCwiZHVyIjoxMCwidGx0IjoxNSwibSI6MSwic3R1Ijo0fQ/fhir",
+		"GET http://127.0.0.1:19443/eyJlcnIiOiIiLCJwYWdlIjoxMDAwMH0/fhir/Group/g1 -> 200",
 	} {
 		if got := sc.Scrub(keep); got != keep {
 			t.Errorf("Scrub changed ordinary text %q to %q", keep, got)

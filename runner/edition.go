@@ -1,15 +1,12 @@
 package runner
 
 import (
-	"context"
 	"fmt"
-	"net/http"
 	"strings"
 
-	"github.com/pdex-conform/pdex-conform/client/bulk"
-	"github.com/pdex-conform/pdex-conform/client/capability"
 	"github.com/pdex-conform/pdex-conform/config"
 	"github.com/pdex-conform/pdex-conform/edition"
+	"github.com/pdex-conform/pdex-conform/suites/framework"
 )
 
 // editionChoice is how the run settled its edition.
@@ -22,24 +19,23 @@ type editionChoice struct {
 	Mismatch string
 }
 
-// chooseEdition settles cfg.Edition. An edition given in the configuration
-// stands; auto reads the target's CapabilityStatement and picks the edition
-// it declares (edition.Detect), or fails asking for --edition. Either way,
-// a target that declares another edition is noted, so that failures that
+// chooseEdition settles cfg.Edition from the target's CapabilityStatement,
+// read before the run (nil when the target answered none). An edition given
+// in the configuration stands; auto picks the edition the statement
+// declares (edition.Detect), or fails asking for --edition. Either way, a
+// target that declares another edition is noted, so that failures that
 // follow from the difference are read as such.
-func chooseEdition(ctx context.Context, cfg *config.Config, hc *http.Client, authz bulk.Authorizer) (editionChoice, error) {
-	c := &bulk.Client{Base: cfg.Target, HTTP: hc, Auth: authz, RequestTimeout: cfg.Timeouts.Request.Duration}
-	cs, readErr := capability.Read(ctx, c)
+func chooseEdition(cfg *config.Config, cs *framework.Capability) (editionChoice, error) {
 	var declared *edition.Edition
 	var why string
 	var detectErr error
-	if readErr == nil {
+	if cs != nil {
 		declared, why, detectErr = edition.Detect(cs.Instantiates, cs.ImplementationGuide)
 	}
 	if cfg.Edition == edition.Auto {
 		switch {
-		case readErr != nil:
-			return editionChoice{}, fmt.Errorf("--edition auto reads the target's CapabilityStatement, but %v; give --edition %s", readErr, strings.Join(edition.Names(), ", "))
+		case cs == nil:
+			return editionChoice{}, fmt.Errorf("--edition auto reads the target's CapabilityStatement, but GET /metadata answered none; give --edition %s", strings.Join(edition.Names(), ", "))
 		case detectErr != nil:
 			return editionChoice{}, detectErr
 		}

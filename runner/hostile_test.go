@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/pdex-conform/pdex-conform/config"
 	"github.com/pdex-conform/pdex-conform/runner"
+	"github.com/pdex-conform/pdex-conform/verdict"
 )
 
 // hostile is a FHIR server that misbehaves in one way. Its zero value is a
@@ -111,16 +113,18 @@ func TestHostileTargets(t *testing.T) {
 		name   string
 		server hostile
 		// fail maps requirement IDs to text their failed specs' messages
-		// must hold.
+		// must hold: the spec that owns the stage the misbehaviour breaks.
 		fail map[string]string
+		// blocked maps requirement IDs to text the prerequisite that
+		// blocked their specs must name: the specs that need that stage.
+		blocked map[string]string
 	}{
 		{
 			name:   "plain FHIR server without the operation",
 			server: hostile{kickoff: outcome(http.StatusNotFound, "not-supported", "Operation $davinci-data-export is not supported")},
-			fail: map[string]string{
-				"PA-EXP-01": "HTTP 404", "PA-SUB-01": "HTTP 404", "PA-CAP-02": "davinci-data-export",
-				"PA-BULK-01": "not supported", "PA-ETYPE-02": "not supported",
-			},
+			fail:   map[string]string{"PA-EXP-01": "404", "PA-CAP-02": "davinci-data-export"},
+			blocked: map[string]string{"PA-SUB-01": "$davinci-data-export operation", "PA-BULK-01": "$davinci-data-export operation",
+				"PA-ETYPE-02": "$davinci-data-export operation", "PA-BULK-06": "$davinci-data-export operation"},
 		},
 		{
 			name: "HTML error pages everywhere",
@@ -129,7 +133,8 @@ func TestHostileTargets(t *testing.T) {
 				w.WriteHeader(502)
 				io.WriteString(w, badGateway)
 			}},
-			fail: map[string]string{"PA-EXP-01": "HTTP 502", "PA-SUB-01": "HTTP 502", "PA-BULK-06": "502"},
+			fail:    map[string]string{"PA-EXP-01": "502", "PA-BULK-06": "502"},
+			blocked: map[string]string{"PA-SUB-01": "full Group export", "PA-EXP-05": "full Group export"},
 		},
 		{
 			name: "status answers 202 forever",
@@ -142,7 +147,8 @@ func TestHostileTargets(t *testing.T) {
 				w.Header().Set("X-Progress", strings.Repeat("still going ", 1000))
 				w.WriteHeader(http.StatusAccepted)
 			}},
-			fail: map[string]string{"PA-EXP-01": "did not complete in time", "PA-TYPE-01": "did not complete in time", "PA-BULK-04": "404"},
+			fail:    map[string]string{"PA-EXP-02": "did not complete in time", "PA-BULK-04": "404"},
+			blocked: map[string]string{"PA-TYPE-01": "full Group export"},
 		},
 		{
 			name: "a huge Retry-After",
@@ -150,7 +156,8 @@ func TestHostileTargets(t *testing.T) {
 				w.Header().Set("Retry-After", "86400")
 				w.WriteHeader(http.StatusAccepted)
 			}},
-			fail: map[string]string{"PA-EXP-01": "did not complete in time", "PA-SUB-01": "would be past the deadline"},
+			fail:    map[string]string{"PA-EXP-02": "would be past the deadline"},
+			blocked: map[string]string{"PA-SUB-01": "full Group export"},
 		},
 		{
 			name: "status fails with 5xx error pages",
@@ -159,7 +166,8 @@ func TestHostileTargets(t *testing.T) {
 				w.WriteHeader(http.StatusServiceUnavailable)
 				io.WriteString(w, "<html><body>Service Unavailable</body></html>")
 			}},
-			fail: map[string]string{"PA-EXP-01": "status answered HTTP 503", "PA-TYPE-01": "Service Unavailable"},
+			fail:    map[string]string{"PA-EXP-02": "Service Unavailable"},
+			blocked: map[string]string{"PA-TYPE-01": "full Group export"},
 		},
 		{
 			name: "a line longer than 64 MiB",
@@ -172,7 +180,8 @@ func TestHostileTargets(t *testing.T) {
 					}
 				}
 			}},
-			fail: map[string]string{"PA-EXP-01": "longer than the limit", "PA-MODE-02": "longer than the limit"},
+			fail:    map[string]string{"PA-EXP-04": "longer than the limit"},
+			blocked: map[string]string{"PA-MODE-02": "full Group export"},
 		},
 		{
 			name: "a file that stalls mid-body",
@@ -185,7 +194,8 @@ func TestHostileTargets(t *testing.T) {
 				case <-time.After(30 * time.Second):
 				}
 			}},
-			fail: map[string]string{"PA-EXP-01": "stalled", "PA-MODE-02": "stalled"},
+			fail:    map[string]string{"PA-EXP-04": "stalled"},
+			blocked: map[string]string{"PA-MODE-02": "full Group export"},
 		},
 		{
 			name: "truncated NDJSON",
@@ -198,14 +208,16 @@ func TestHostileTargets(t *testing.T) {
 				fmt.Fprintf(buf, "HTTP/1.1 200 OK\r\nContent-Type: application/fhir+ndjson\r\nContent-Length: %d\r\n\r\n%s\n%s", 2*len(p1)+2, p1, p2[:20])
 				buf.Flush()
 			}},
-			fail: map[string]string{"PA-EXP-01": "ended early", "PA-SUB-01": "ended early"},
+			fail:    map[string]string{"PA-EXP-04": "ended early"},
+			blocked: map[string]string{"PA-SUB-01": "full Group export"},
 		},
 		{
 			name: "status redirects in a loop",
 			server: hostile{kickoff: accepted, status: func(w http.ResponseWriter, r *http.Request) {
 				http.Redirect(w, r, r.URL.Path, http.StatusFound)
 			}},
-			fail: map[string]string{"PA-EXP-01": "redirects", "PA-BULK-04": "redirects"},
+			fail:    map[string]string{"PA-EXP-02": "redirects", "PA-BULK-04": "redirects"},
+			blocked: map[string]string{"PA-SUB-01": "full Group export"},
 		},
 		{
 			name: "the manifest is an HTML page",
@@ -213,7 +225,8 @@ func TestHostileTargets(t *testing.T) {
 				w.Header().Set("Content-Type", "text/html")
 				io.WriteString(w, "<html><body>Your export is ready!</body></html>")
 			}},
-			fail: map[string]string{"PA-EXP-01": "not a JSON object", "PA-SUB-01": "not a JSON object"},
+			fail:    map[string]string{"PA-EXP-03": "not a JSON object"},
+			blocked: map[string]string{"PA-SUB-01": "full Group export"},
 		},
 		{
 			name: "invalid UTF-8 served as text/plain",
@@ -258,17 +271,17 @@ func TestHostileTargets(t *testing.T) {
 				t.Fatalf("Run: %v", err)
 			}
 			t.Logf("run took %s", time.Since(start).Round(time.Millisecond))
-			checkHostileReport(t, res.Report, tt.fail)
+			checkHostileReport(t, res, tt.fail, tt.blocked)
 		})
 	}
 }
 
-func checkHostileReport(t *testing.T, r types.Report, fail map[string]string) {
+func checkHostileReport(t *testing.T, res *runner.Result, fail, blocked map[string]string) {
 	t.Helper()
+	r := res.Report
 	if r.SuiteSucceeded {
 		t.Error("the suite succeeded against a misbehaving server")
 	}
-	seen := map[string]bool{}
 	for _, sr := range r.SpecReports {
 		name := sr.FullText()
 		if sr.Failure.ForwardedPanic != "" || sr.State == types.SpecStatePanicked {
@@ -277,32 +290,36 @@ func checkHostileReport(t *testing.T, r types.Report, fail map[string]string) {
 		if sr.State.Is(types.SpecStateInterrupted | types.SpecStateAborted | types.SpecStateTimedout) {
 			t.Errorf("%s ended %s: %s", name, sr.State, sr.Failure.Message)
 		}
-		if sr.LeafNodeType != types.NodeTypeIt {
-			if sr.State.Is(types.SpecStateFailureStates) {
-				t.Errorf("suite node %s failed: %s", sr.LeafNodeType, sr.Failure.Message)
+		if sr.LeafNodeType != types.NodeTypeIt && sr.State.Is(types.SpecStateFailureStates) {
+			t.Errorf("suite node %s failed: %s", sr.LeafNodeType, sr.Failure.Message)
+		}
+	}
+	seen := map[string]bool{}
+	for _, s := range res.Outcome.Specs {
+		if s.State != verdict.Passed && strings.TrimSpace(s.Reason) == "" {
+			t.Errorf("%s ended %s without a message", s.Name, s.State)
+		}
+		if s.State == verdict.Blocked && s.BlockedBy == "" {
+			t.Errorf("%s is blocked by nothing named", s.Name)
+		}
+		for _, id := range s.Requirements {
+			if want, ok := fail[id]; ok {
+				seen[id] = true
+				switch {
+				case s.State != verdict.Failed && s.State != verdict.Warning:
+					t.Errorf("%s (%s) ended %s, want failed (%s): %s", s.Name, id, s.State, want, s.Reason)
+				case !strings.Contains(s.Reason, want):
+					t.Errorf("%s (%s) failed without saying %q:\n%s", s.Name, id, want, s.Reason)
+				}
 			}
-			continue
-		}
-		if sr.State == types.SpecStateFailed {
-			t.Logf("failed %s: %s", name, sr.Failure.Message)
-		}
-		if sr.State.Is(types.SpecStateFailureStates) && strings.TrimSpace(sr.Failure.Message) == "" {
-			t.Errorf("%s failed without a message", name)
-		}
-		if sr.State == types.SpecStateSkipped && strings.TrimSpace(sr.Failure.Message) == "" {
-			t.Errorf("%s skipped without a message", name)
-		}
-		for _, l := range sr.Labels() {
-			want, ok := fail[l]
-			if !ok {
-				continue
-			}
-			seen[l] = true
-			switch {
-			case sr.State != types.SpecStateFailed:
-				t.Errorf("%s (%s) ended %s, want failed (%s)", name, l, sr.State, want)
-			case !strings.Contains(sr.Failure.Message, want):
-				t.Errorf("%s (%s) failed without saying %q:\n%s", name, l, want, sr.Failure.Message)
+			if want, ok := blocked[id]; ok {
+				seen[id] = true
+				switch {
+				case s.State != verdict.Blocked:
+					t.Errorf("%s (%s) ended %s, want blocked by %s: %s", s.Name, id, s.State, want, s.Reason)
+				case !strings.Contains(s.BlockedBy, want):
+					t.Errorf("%s (%s) is blocked by %q, want one naming %q", s.Name, id, s.BlockedBy, want)
+				}
 			}
 		}
 	}
@@ -311,12 +328,17 @@ func checkHostileReport(t *testing.T, r types.Report, fail map[string]string) {
 			t.Errorf("no spec of %s ran", id)
 		}
 	}
+	for id := range blocked {
+		if !seen[id] {
+			t.Errorf("no spec of %s ran", id)
+		}
+	}
 }
 
-// TestRunEndsWhenDiscoveryStalls checks the one exchange made before any
-// spec runs: with SMART Backend Services and no token URL configured, the
-// run discovers it, and a smart-configuration that stalls mid-body must end
-// the run with a clear error within the request timeout, not hang it.
+// TestRunEndsWhenDiscoveryStalls checks the exchanges made before any spec
+// runs: a target whose answers stall mid-body (its CapabilityStatement, its
+// SMART configuration) must end the run with one clear error within the
+// request timeout, not hang it: it does not answer.
 func TestRunEndsWhenDiscoveryStalls(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -344,8 +366,9 @@ func TestRunEndsWhenDiscoveryStalls(t *testing.T) {
 	}
 	start := time.Now()
 	_, err = runner.Run(context.Background(), cfg, runner.Options{NoColor: true})
-	if err == nil || !strings.Contains(err.Error(), "discovering the token endpoint") {
-		t.Errorf("Run error %v, want one about discovering the token endpoint", err)
+	var ue *runner.UnreachableError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "no answer in time") && !strings.Contains(err.Error(), "request timeout") {
+		t.Errorf("Run error %v, want one saying the target does not answer in time", err)
 	}
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("Run took %s with a 1 s request timeout", d)

@@ -20,6 +20,9 @@ func ReferenceConfig(f *reference.Facts) *config.Config {
 		LastDownloadExtension: f.LastDownloadExtension,
 		Consent:               config.Consent{Member: f.ConsentMember, Scope: f.ConsentScope},
 	}
+	if f.Operation != config.OperationPDex {
+		c.Operation = f.Operation
+	}
 	opted := set(f.OptedOut)
 	for _, m := range f.Members {
 		if !opted[m] && len(c.Members) < 2 {

@@ -5,12 +5,15 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/onsi/ginkgo/v2"
@@ -19,11 +22,11 @@ import (
 	"github.com/onsi/gomega"
 
 	"github.com/pdex-conform/pdex-conform/client/bulk"
-	"github.com/pdex-conform/pdex-conform/client/smart"
 	"github.com/pdex-conform/pdex-conform/config"
 	"github.com/pdex-conform/pdex-conform/edition"
 	"github.com/pdex-conform/pdex-conform/reference"
 	"github.com/pdex-conform/pdex-conform/suites"
+	"github.com/pdex-conform/pdex-conform/suites/catalog"
 	"github.com/pdex-conform/pdex-conform/suites/framework"
 	"github.com/pdex-conform/pdex-conform/validators/openapi"
 	"github.com/pdex-conform/pdex-conform/validators/packages"
@@ -59,14 +62,24 @@ type Result struct {
 	Outcome  *verdict.Outcome
 	Started  time.Time
 	Duration time.Duration
+	// Capability is the target's CapabilityStatement as read before the
+	// run; nil when it answered none.
+	Capability *framework.Capability
+	// Packages are the FHIR packages profile validation read; Missing the
+	// ones the edition or those packages need that were not found, and
+	// PackagesNote why none was read, when none was.
+	Packages     []packages.Info
+	Missing      []string
+	PackagesNote string
 	// EditionWhy says how the run chose its edition; EditionMismatch, when
 	// set, that the target declares another one.
 	EditionWhy, EditionMismatch string
 }
 
 // Run runs the suites against cfg.Target. The error is for a run that could
-// not take place (bad configuration, no reference server); failing specs are
-// in the report.
+// not take place: bad configuration (a *ConfigError for the tester's own
+// setup: keys, credentials, trust), an unreachable target (an
+// *UnreachableError), no reference server. Failing specs are in the report.
 func Run(ctx context.Context, cfg *config.Config, o Options) (*Result, error) {
 	cfg.ApplyEnv(os.Getenv)
 	cfg.Defaults()
@@ -85,15 +98,18 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Result, error) {
 	defer os.RemoveAll(work)
 
 	if cfg.Target == "reference" {
+		// --edition auto serves the reference server's default edition and
+		// reads it back from its CapabilityStatement, as from any target.
 		served := o.ReferenceEdition
 		if served == "" && cfg.Edition != edition.Auto {
 			served = cfg.Edition
 		}
 		srv, err := reference.Listen(ctx, "127.0.0.1:0", reference.Options{
-			DB:       work + "/reference.db",
-			Edition:  served,
-			Faults:   cfg.Faults,
-			Variants: cfg.Variants,
+			DB:        work + "/reference.db",
+			Edition:   served,
+			Faults:    cfg.Faults,
+			Variants:  cfg.Variants,
+			Operation: cfg.Operation,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("starting the reference server: %w", err)
@@ -108,18 +124,20 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Result, error) {
 			o.Progress("reference server listening at %s", srv.URL)
 		}
 	}
+	if err := checkKeys(cfg); err != nil {
+		return nil, err
+	}
 
-	hc, err := httpClient(cfg)
+	hc, live, err := httpClient(cfg)
 	if err != nil {
 		return nil, err
 	}
-	authz, err := authorizer(ctx, cfg, hc)
+	started := time.Now()
+	cs, err := reach(ctx, &bulk.Client{Base: cfg.Target, HTTP: hc, RequestTimeout: cfg.Timeouts.Request.Duration}, cfg.Target)
 	if err != nil {
 		return nil, err
 	}
-	ectx, cancel := context.WithTimeout(ctx, cfg.Timeouts.Request.Duration)
-	choice, err := chooseEdition(ectx, cfg, hc, authz)
-	cancel()
+	choice, err := chooseEdition(cfg, cs)
 	if err != nil {
 		return nil, err
 	}
@@ -129,19 +147,18 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Result, error) {
 			o.Progress("%s", choice.Mismatch)
 		}
 	}
+	res := &Result{Config: cfg, Started: started, Capability: cs, EditionWhy: choice.Why, EditionMismatch: choice.Mismatch}
 	reg, why := o.Registry, ""
 	if reg == nil {
 		if reg, why, err = LoadPackages(append(cfg.Packages, o.Packages...)); err != nil {
 			return nil, err
 		}
 	}
+	res.Packages, res.Missing, res.PackagesNote = packagesOf(reg, cfg.Edition), missingPackages(reg, cfg.Edition), why
 	val := newValidator(reg, cfg.Edition, why)
 	chk, err := openapi.New(cfg.Target)
 	if err != nil {
 		return nil, fmt.Errorf("building the OpenAPI checker: %w", err)
-	}
-	if ts, ok := authz.(*smart.TokenSource); ok {
-		chk.Learn(openapi.Token, ts.Credentials.TokenURL)
 	}
 	ed, err := edition.Lookup(cfg.Edition)
 	if err != nil {
@@ -151,30 +168,36 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Result, error) {
 		Config:     cfg,
 		Edition:    ed,
 		HTTP:       hc,
-		Authorizer: authz,
 		Check:      chk.Check,
 		CheckHead:  chk.CheckHead,
 		Validator:  val,
 		WorkDir:    work,
 		Progress:   o.Progress,
+		Capability: cs,
 	}
-	if ts, ok := authz.(*smart.TokenSource); ok {
+	env.WatchLiveness(live)
+	authz, ts, err := authorizer(ctx, cfg, hc, env)
+	if err != nil {
+		return nil, err
+	}
+	env.Authorizer = authz
+	if ts != nil {
+		chk.Learn(openapi.Token, ts.Credentials.TokenURL)
 		// Token requests are exchanges of the run too: record and check
-		// them like every other.
+		// them like every other (the pre-flight's are not any spec's).
 		ts.HTTPClient = &http.Client{
 			Transport:     &bulk.Recorder{Base: hc.Transport, Record: env.Record, Check: chk.Check},
 			CheckRedirect: hc.CheckRedirect,
 			Timeout:       hc.Timeout,
 		}
 	}
-	res := &Result{Config: cfg, Started: time.Now(), EditionWhy: choice.Why, EditionMismatch: choice.Mismatch}
 	globals.Reset()
 	gomega.RegisterFailHandler(ginkgo.Fail)
 	suites.Register(env)
 	ginkgo.ReportAfterSuite("pdex-conform", func(r ginkgo.Report) { res.Report = r })
 
 	sc := types.NewDefaultSuiteConfig()
-	sc.LabelFilter = cfg.LabelFilter
+	sc.LabelFilter = ginkgoFilter(cfg)
 	sc.Timeout = 2 * time.Hour
 	rc := types.NewDefaultReporterConfig()
 	rc.Succinct = !o.Verbose
@@ -183,13 +206,88 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Result, error) {
 	rc.SilenceSkips = true
 	ginkgo.RunSpecs(&testingT{}, "pdex-conform: Provider Access conformance", sc, rc)
 	res.Duration = time.Since(res.Started)
-	var notes []string
-	if choice.Mismatch != "" {
-		notes = append(notes, choice.Mismatch)
+	opts := verdict.Options{
+		Edition: cfg.Edition, FailOnShould: cfg.FailOn == "should", LabelFilter: cfg.LabelFilter,
+		GapAnalysis: cfg.GapAnalysis(),
 	}
-	res.Outcome = verdict.FromReport(res.Report, verdict.Options{
-		Edition: cfg.Edition, FailOnShould: cfg.FailOn == "should", LabelFilter: cfg.LabelFilter, Notes: notes})
+	if choice.Mismatch != "" {
+		opts.Notes = append(opts.Notes, choice.Mismatch)
+	}
+	// Judged twice: the first judgement counts the specs each root cause
+	// blocked, which the verdict's first lines then say.
+	opts.Causes = causes(env, live, nil)
+	first := verdict.FromReport(res.Report, opts)
+	opts.Causes = causes(env, live, first)
+	res.Outcome = verdict.FromReport(res.Report, opts)
 	return res, nil
+}
+
+// ginkgoFilter is the label filter the specs run under: the configured one,
+// and in a gap analysis without the specs of requirements only the PDex
+// operation has.
+func ginkgoFilter(cfg *config.Config) string {
+	if !cfg.GapAnalysis() {
+		return cfg.LabelFilter
+	}
+	var not []string
+	for _, r := range catalog.All() {
+		if _, ok := catalog.PDexOnly(r.ID); ok {
+			not = append(not, r.ID)
+		}
+	}
+	f := "!(" + strings.Join(not, " || ") + ")"
+	if cfg.LabelFilter != "" {
+		f = "(" + cfg.LabelFilter + ") && " + f
+	}
+	return f
+}
+
+// causes lists the run's root causes, each with the number of specs it
+// blocked: the target going down first, then missing discovery, token and
+// operation, in the order found, then the prerequisites of the Bulk Data
+// flow that blocked specs without a deeper cause (the full export's stages,
+// the Group), most blocking first.
+func causes(env *framework.Env, live *bulk.Liveness, out *verdict.Outcome) []verdict.Cause {
+	blocked := map[string]int{}
+	reason := map[string]string{}
+	if out == nil {
+		out = &verdict.Outcome{}
+	}
+	for _, s := range out.Specs {
+		if s.State == verdict.Blocked {
+			blocked[s.BlockedBy]++
+			if _, ok := reason[s.BlockedBy]; !ok {
+				reason[s.BlockedBy] = s.Reason
+			}
+		}
+	}
+	var list []verdict.Cause
+	seen := map[string]bool{}
+	add := func(c framework.Cause) {
+		if seen[c.Prerequisite] {
+			return
+		}
+		seen[c.Prerequisite] = true
+		list = append(list, verdict.Cause{Prerequisite: c.Prerequisite, What: c.What, Fix: c.Fix, Blocked: blocked[c.Prerequisite]})
+	}
+	if o := live.Down(); o != nil {
+		add(framework.OutageCause(o)) // with the final count of requests not sent
+	}
+	for _, c := range env.Causes() {
+		add(c)
+	}
+	var rest []string
+	for p := range blocked {
+		if !seen[p] {
+			rest = append(rest, p)
+		}
+	}
+	slices.SortFunc(rest, func(a, b string) int { return cmp.Or(cmp.Compare(blocked[b], blocked[a]), cmp.Compare(a, b)) })
+	for _, p := range rest {
+		why := strings.TrimPrefix(strings.TrimPrefix(reason[p], "blocked by "+p+": "), "Blocked by "+p+": ")
+		add(framework.Cause{Prerequisite: p, What: framework.Sentence(p + " failed: " + why)})
+	}
+	return list
 }
 
 // testingT stands in for *testing.T: Ginkgo only needs Fail.
@@ -229,33 +327,36 @@ func mergeReference(cfg, d *config.Config) {
 	}
 }
 
-func httpClient(cfg *config.Config) (*http.Client, error) {
+// httpClient builds the run's HTTP client: timeouts, TLS, bounded
+// redirects, and a Liveness that notices a target that stops answering.
+func httpClient(cfg *config.Config) (*http.Client, *bulk.Liveness, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.ResponseHeaderTimeout = cfg.Timeouts.Request.Duration
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if cfg.TLS.CACert != "" {
 		pem, err := os.ReadFile(cfg.TLS.CACert)
 		if err != nil {
-			return nil, fmt.Errorf("reading tls.caCert: %w", err)
+			return nil, nil, &ConfigError{What: fmt.Sprintf("tls.caCert cannot be read (%v).", err), Fix: "Point tls.caCert at a readable PEM file."}
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("tls.caCert %s holds no PEM certificate", cfg.TLS.CACert)
+			return nil, nil, &ConfigError{What: fmt.Sprintf("tls.caCert %s holds no PEM certificate.", cfg.TLS.CACert), Fix: "Give the CA certificate in PEM form."}
 		}
 		tc.RootCAs = pool
 	}
 	if cfg.TLS.ClientCert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLS.ClientCert, cfg.TLS.ClientKey)
 		if err != nil {
-			return nil, fmt.Errorf("loading the client certificate: %w", err)
+			return nil, nil, &ConfigError{What: fmt.Sprintf("The client certificate cannot be loaded (%v).", err), Fix: "Check tls.clientCert and tls.clientKey: a PEM certificate and its PEM private key."}
 		}
 		tc.Certificates = []tls.Certificate{cert}
 	}
 	tr.TLSClientConfig = tc
+	live := bulk.NewLiveness(tr)
 	return &http.Client{
-		Transport: tr,
+		Transport: live,
 		// Redirects are followed a few times at most: a redirect loop must
 		// end as a failure, not a hang.
 		CheckRedirect: bulk.CheckRedirect(5),
-	}, nil
+	}, live, nil
 }

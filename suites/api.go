@@ -9,7 +9,6 @@ import (
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
 
 	"github.com/pdex-conform/pdex-conform/client/bulk"
 	"github.com/pdex-conform/pdex-conform/client/smart"
@@ -44,8 +43,9 @@ func registerAPI(e *framework.Env) {
 				Skip("no OpenAPI checker in this run")
 			}
 			seen := representativeExchanges(ctx, e)
-			Expect(seen.checked).To(BeNumerically(">=", 5), "the representative exchanges did not take place")
-			Expect(seen.mismatches).To(BeEmpty(), "exchanges that do not conform to the OpenAPI description:\n%s", strings.Join(seen.mismatches, "\n"))
+			framework.Checkf(seen.checked >= 5, "Only %d of the representative exchanges got an answer to check against the OpenAPI description; at least 5 must", seen.checked)
+			framework.Checkf(len(seen.mismatches) == 0, "%s of %d representative exchanges do not conform to the OpenAPI description: %s",
+				pluralize(len(seen.mismatches), "answer"), seen.checked, strings.Join(first(seen.mismatches, 3), "; "))
 		})
 	})
 
@@ -63,7 +63,8 @@ func registerAPI(e *framework.Env) {
 			if dropped > 0 {
 				lines = append(lines, fmt.Sprintf("and %d more", dropped))
 			}
-			Expect(lines).To(BeEmpty(), "exchanges of this run that do not conform to the OpenAPI description:\n%s", strings.Join(lines, "\n"))
+			framework.Checkf(len(lines) == 0, "%s of this run's %d exchanges do not conform to the OpenAPI description: %s",
+				pluralize(len(list)+dropped, "kind of answer"), exchanges, strings.Join(first(lines, 3), "; "))
 		})
 	})
 }
@@ -99,7 +100,7 @@ func representativeExchanges(ctx context.Context, e *framework.Env) *representat
 			r.Header = http.Header{"Accept": {accept}}
 		}
 		resp, err := c.Do(ctx, r)
-		Expect(err).NotTo(HaveOccurred())
+		framework.NoError(err, "GET "+path)
 		return resp
 	}
 
@@ -121,7 +122,7 @@ func representativeExchanges(ctx context.Context, e *framework.Env) *representat
 			_, err := anon.Do(ctx, bulk.Request{Method: http.MethodPost, URL: tokenURL, NoAuth: true,
 				Header: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Accept": {"application/json"}},
 				Body:   []byte(form.Encode())})
-			Expect(err).NotTo(HaveOccurred())
+			framework.NoError(err, "A token request to "+tokenURL)
 		}
 		// A refusal: no valid grant needed to see the error's shape.
 		token(url.Values{"grant_type": {"password"}, "scope": {e.Config.Auth.Scope}})
@@ -149,7 +150,7 @@ func representativeExchanges(ctx context.Context, e *framework.Env) *representat
 
 	By("a refused kick-off")
 	refused, err := c.StartExport(ctx, bulk.Kickoff{Group: "pdex-conform-no-such-group", Params: e.DefaultParams(edition.Snapshot)})
-	Expect(err).NotTo(HaveOccurred())
+	framework.NoError(err, "A kick-off on an unknown Group")
 	if loc := refused.Header.Get("Content-Location"); refused.StatusCode == http.StatusAccepted && loc != "" {
 		c.Delete(ctx, loc) // accepted after all: no stray job
 	}
@@ -163,13 +164,13 @@ func representativeExchanges(ctx context.Context, e *framework.Env) *representat
 	By("a small export: kick-off, status, manifest, file, cancel")
 	kick, err := c.StartExport(ctx, bulk.Kickoff{Group: e.Config.Group, Params: params(e, edition.Snapshot,
 		framework.PatientParams(members[0]), param("_type", "valueString", "Patient"))})
-	Expect(err).NotTo(HaveOccurred())
+	framework.NoError(err, "The kick-off of a small export")
 	loc := kick.Header.Get("Content-Location")
 	if kick.StatusCode != http.StatusAccepted || loc == "" {
 		return seen
 	}
 	final, _, err := c.Poll(ctx, loc, bulk.PollOptions{Deadline: time.Now().Add(e.Config.Timeouts.Export.Duration)})
-	Expect(err).NotTo(HaveOccurred())
+	framework.NoError(err, "Polling "+loc)
 	if final.StatusCode == http.StatusOK {
 		if m, err := bulk.ParseManifest(final.Body); err == nil && len(m.Output) > 0 {
 			// One small file read whole, so that Check sees its body (the
@@ -186,9 +187,8 @@ func representativeExchanges(ctx context.Context, e *framework.Env) *representat
 			}
 		}
 	}
-	if _, err := c.Delete(ctx, loc); err != nil {
-		Fail("DELETE " + loc + ": " + err.Error())
-	}
+	_, err = c.Delete(ctx, loc)
+	framework.NoError(err, "DELETE "+loc)
 	get(c, loc, "application/json") // 404 once cancelled
 	return seen
 }
@@ -210,7 +210,7 @@ func tokenForm(e *framework.Env, tokenURL string) (url.Values, bool) {
 	creds := smart.Credentials{ClientID: e.Config.Auth.ClientID, KeyID: e.Config.Auth.KeyID, Alg: e.Config.Auth.Alg,
 		Key: key, TokenURL: tokenURL, Scope: e.Config.Auth.Scope}
 	a, err := creds.Assertion(smart.AssertionOptions{})
-	Expect(err).NotTo(HaveOccurred(), "signing a client assertion")
+	framework.NoError(err, "Signing a client assertion")
 	return smart.Form(a, creds.Scope), true
 }
 
@@ -229,4 +229,12 @@ func groupIdentifier(g map[string]any) string {
 		}
 	}
 	return ""
+}
+
+// pluralize says "1 answer" or "3 answers".
+func pluralize(n int, noun string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -23,7 +23,9 @@ func registerFullExport(e *framework.Env) {
 			if x == nil || x.Kickoff == nil {
 				Fail(fmt.Sprintf("the kick-off of the full Group export got no answer: %v", err))
 			}
-			Expect(x.Kickoff.StatusCode).To(Equal(http.StatusAccepted), "the kick-off of the full Group export: %s", framework.OutcomeText(x.Kickoff.Body))
+			if x.Kickoff.StatusCode != http.StatusAccepted {
+				Fail(fmt.Sprintf("the kick-off of the full Group export answered HTTP %d, not 202 Accepted: %s", x.Kickoff.StatusCode, framework.OutcomeText(x.Kickoff.Body)))
+			}
 			u, err := url.Parse(x.Kickoff.Header.Get("Content-Location"))
 			Expect(err).NotTo(HaveOccurred())
 			Expect(u.IsAbs()).To(BeTrue(), "Content-Location %q must be an absolute URL", u)
@@ -37,7 +39,9 @@ func registerFullExport(e *framework.Env) {
 			if x.Final == nil {
 				Fail(fmt.Sprintf("polling the status URL did not end with the export complete: %v", err))
 			}
-			Expect(x.Final.StatusCode).To(Equal(http.StatusOK), "the final status response: %s", framework.OutcomeText(x.Final.Body))
+			if x.Final.StatusCode != http.StatusOK {
+				Fail(fmt.Sprintf("the last status request answered HTTP %d, not 200 with the manifest: %s", x.Final.StatusCode, framework.OutcomeText(x.Final.Body)))
+			}
 			Expect(x.Final.Header.Get("Content-Type")).To(HavePrefix("application/json"), "the complete status response is JSON")
 		})
 

@@ -4,7 +4,6 @@ import (
 	"net/http"
 
 	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
 
 	"github.com/pdex-conform/pdex-conform/client/bulk"
 	"github.com/pdex-conform/pdex-conform/edition"
@@ -28,8 +27,9 @@ func registerExportType(e *framework.Env) {
 
 		It("accepts the edition's exportType hl7.fhir.us.davinci-pdex", e.Req("PA-ETYPE-02"), func(ctx SpecContext) {
 			resp, err := e.Attempt(ctx, framework.ExportRequest{Params: params(e, edition.Snapshot, framework.PatientParams(subset(ctx, e)[0]))})
-			Expect(err).NotTo(HaveOccurred())
-			Expect(resp.StatusCode).To(Equal(http.StatusAccepted), "kick-off with exportType hl7.fhir.us.davinci-pdex: %s", framework.OutcomeText(resp.Body))
+			framework.NoError(err, "Sending a kick-off with exportType hl7.fhir.us.davinci-pdex")
+			framework.Checkf(resp.StatusCode == http.StatusAccepted, "The server answered HTTP %d to a kick-off with exportType hl7.fhir.us.davinci-pdex, not 202 Accepted: %s",
+				resp.StatusCode, framework.OutcomeText(resp.Body))
 		})
 	})
 }

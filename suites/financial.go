@@ -9,6 +9,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/pdex-conform/pdex-conform/suites/framework"
+	"github.com/pdex-conform/pdex-conform/validators"
 	"github.com/pdex-conform/pdex-conform/validators/pdex"
 )
 
@@ -33,6 +34,9 @@ func registerFinancial(e *framework.Env) {
 				}
 				if len(issues) > 0 {
 					offending++
+					if offending <= 3 {
+						showFinancial(raw, eob, issues)
+					}
 				}
 				for _, is := range issues {
 					if len(found) < 20 {
@@ -78,4 +82,15 @@ func registerFinancial(e *framework.Env) {
 			Expect(wrong).To(BeEmpty(), "claim EOBs that do not claim a NonFinancial profile, e.g. %s", strings.Join(first(wrong, 2), "; "))
 		})
 	})
+}
+
+// showFinancial shows an offending claim EOB in the report, its financial
+// elements highlighted.
+func showFinancial(raw []byte, eob map[string]any, issues []validators.Issue) {
+	var paths, why []string
+	for _, is := range issues {
+		paths = append(paths, is.Path)
+		why = append(why, is.Path+": "+is.Message)
+	}
+	framework.ShowResource(raw, fmt.Sprintf("ExplanationOfBenefit/%v", eob["id"]), paths, why)
 }

@@ -3,13 +3,11 @@ package suites
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
 
 	"github.com/pdex-conform/pdex-conform/client/bulk"
 	"github.com/pdex-conform/pdex-conform/edition"
@@ -69,13 +67,24 @@ func attachFullExport(ctx context.Context, e *framework.Env) (*framework.Export,
 
 // fullExport returns the completed full Group export. When it did not
 // complete the spec is blocked: the Full export specs, each judging one
-// stage of the flow, report why.
+// stage of the flow, report why (or the root cause does: the target
+// stopped answering, no token, no export operation).
 func fullExport(ctx context.Context, e *framework.Env) *framework.Export {
 	x, err := attachFullExport(ctx, e)
 	if err != nil {
+		blockOnRoot(ctx, e, err)
 		framework.Block(prereqFullExport, err.Error())
 	}
 	return x
+}
+
+// blockOnRoot blocks the spec when the full export failed for a root cause
+// rather than at one of its own stages.
+func blockOnRoot(ctx context.Context, e *framework.Env, err error) {
+	e.BlockOnRoot(err)
+	if c, ok := e.OperationMissing(ctx); ok {
+		framework.Block(c.Prerequisite, c.What)
+	}
 }
 
 // stage is a step of the Bulk Data flow, in order.
@@ -91,11 +100,19 @@ const (
 // fullExportAt returns the full Group export as far as it got, with the
 // error that stopped it, for a spec that judges one stage of the flow: the
 // spec is blocked when the export stopped before that stage (an earlier
-// stage's spec reports it), and judges its stage otherwise.
+// stage's spec reports it), and judges its stage otherwise. The kick-off's
+// spec reports a missing export operation; every later stage is blocked by
+// it.
 func fullExportAt(ctx context.Context, e *framework.Env, at stage) (*framework.Export, error) {
 	x, err := attachFullExport(ctx, e)
 	if err == nil {
 		return x, nil
+	}
+	e.BlockOnRoot(err)
+	if at > atKickoff {
+		if c, ok := e.OperationMissing(ctx); ok {
+			framework.Block(c.Prerequisite, c.What)
+		}
 	}
 	switch {
 	case at > atKickoff && (x == nil || x.StatusURL == ""):
@@ -111,9 +128,10 @@ func fullExportAt(ctx context.Context, e *framework.Env, at stage) (*framework.E
 // blockIfFlowBroken blocks the spec when the full Group export itself did
 // not complete: a scenario's export (or kick-off) that failed then says
 // nothing of the scenario, only that the basic flow is broken, which the
-// Full export specs report.
+// Full export specs report (or a root cause does).
 func blockIfFlowBroken(ctx context.Context, e *framework.Env) {
 	if _, err := e.FullExport(ctx); err != nil {
+		blockOnRoot(ctx, e, err)
 		framework.Block(prereqFullExport, err.Error())
 	}
 }
@@ -123,8 +141,9 @@ func blockIfFlowBroken(ctx context.Context, e *framework.Env) {
 func export(ctx context.Context, e *framework.Env, r framework.ExportRequest) *framework.Export {
 	x, err := e.RunExport(ctx, r)
 	if err != nil {
+		e.BlockOnRoot(err)
 		blockIfFlowBroken(ctx, e)
-		Fail(fmt.Sprintf("the export did not complete: %v", err))
+		framework.Failf("The export of this scenario did not complete: %s", framework.Explain(err))
 	}
 	return x
 }
@@ -135,8 +154,9 @@ func accepted(ctx context.Context, e *framework.Env, resp *bulk.Response, what s
 	if resp.StatusCode == http.StatusAccepted {
 		return
 	}
+	e.KickoffGate(ctx, resp)
 	blockIfFlowBroken(ctx, e)
-	Fail(fmt.Sprintf("%s was answered HTTP %d, not 202 Accepted: %s", what, resp.StatusCode, framework.OutcomeText(resp.Body)))
+	framework.Failf("The server answered %s with HTTP %d, not 202 Accepted: %s", what, resp.StatusCode, framework.OutcomeText(resp.Body))
 }
 
 // members returns the attribution Group's members, blocking the spec when
@@ -144,6 +164,7 @@ func accepted(ctx context.Context, e *framework.Env, resp *bulk.Response, what s
 func members(ctx context.Context, e *framework.Env) []string {
 	m, err := e.Members(ctx)
 	if err != nil {
+		e.BlockOnRoot(err)
 		framework.Block(prereqGroup, err.Error())
 	}
 	return m
@@ -154,6 +175,7 @@ func members(ctx context.Context, e *framework.Env) []string {
 func subset(ctx context.Context, e *framework.Env) []string {
 	m, err := e.Subset(ctx)
 	if err != nil {
+		e.BlockOnRoot(err)
 		Skip("no members to export: set members in the configuration (" + err.Error() + ")")
 	}
 	return m
@@ -162,9 +184,25 @@ func subset(ctx context.Context, e *framework.Env) []string {
 // refused sends a kick-off and expects 400 with an OperationOutcome.
 func refused(ctx context.Context, e *framework.Env, ps []bulk.Param, why string) {
 	resp, err := e.Attempt(ctx, framework.ExportRequest{Params: ps})
-	Expect(err).NotTo(HaveOccurred())
-	Expect(resp.StatusCode).To(Equal(http.StatusBadRequest), "%s must be refused with 400", why)
-	Expect(framework.IsOperationOutcome(resp.Body)).To(BeTrue(), "the 400 must carry an OperationOutcome, got: %s", framework.OutcomeText(resp.Body))
+	what := kickoffPhrase(why)
+	framework.NoError(err, "Sending "+what)
+	if resp.StatusCode != http.StatusBadRequest {
+		framework.Failf("The server answered HTTP %d to %s; it must refuse it with 400 and an OperationOutcome: %s",
+			resp.StatusCode, what, framework.OutcomeText(resp.Body))
+	}
+	if !framework.IsOperationOutcome(resp.Body) {
+		framework.Failf("The server refused %s with 400 as it must, but without an OperationOutcome: %s", what, framework.OutcomeText(resp.Body))
+	}
+}
+
+// kickoffPhrase names a kick-off for a sentence: "a kick-off without
+// exportType" stays, "exportMode stream" becomes "a kick-off with exportMode
+// stream".
+func kickoffPhrase(why string) string {
+	if strings.HasPrefix(why, "a ") || strings.HasPrefix(why, "an ") {
+		return why
+	}
+	return "a kick-off with " + why
 }
 
 func without(ps []bulk.Param, name string) []bulk.Param {

@@ -359,7 +359,7 @@ func runMatch(ctx context.Context, e *framework.Env, bundles ...map[string]any) 
 	body, _ := json.Marshal(map[string]any{"resourceType": "Parameters",
 		"meta":      map[string]any{"profile": []any{edition.ProfileMatchRequest}},
 		"parameter": ps})
-	res, err := e.Operation(ctx, "Group/$provider-member-match", body)
+	res, err := e.CallOperation(ctx, "Group/$provider-member-match", body)
 	if err != nil {
 		Fail(fmt.Sprintf("$provider-member-match did not answer with a result: %v. (Edition %s defines the operation; %s.)",
 			err, e.Edition.Name, notInOthers(e)))

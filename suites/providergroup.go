@@ -7,7 +7,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 
-	capstmt "github.com/pdex-conform/pdex-conform/client/capability"
 	"github.com/pdex-conform/pdex-conform/edition"
 	"github.com/pdex-conform/pdex-conform/suites/framework"
 	"github.com/pdex-conform/pdex-conform/validators/differential"
@@ -23,7 +22,7 @@ func registerProviderGroup(e *framework.Env) {
 	if e.Applies("PA-CAP-21") {
 		Describe("Discovery", func() {
 			It("says it instantiates the edition's pdex-provider-access-server", e.Req("PA-CAP-21"), func(ctx SpecContext) {
-				cs, err := capstmt.Read(ctx, e.Client())
+				cs, _, err := framework.ReadCapability(ctx, e.Client())
 				if err != nil {
 					Fail(fmt.Sprintf("The CapabilityStatement could not be read: %v.", err))
 				}

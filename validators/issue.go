@@ -45,6 +45,12 @@ type Issue struct {
 	// 1-based, 0 when unknown).
 	File string `json:"file,omitempty"`
 	Line int    `json:"line,omitempty"`
+	// NotChecked, when set, names what a check needed and could not have
+	// here (a value set, code system or profile not available offline):
+	// the issue says the check was not made, not that the resource is
+	// wrong. A Summary counts such issues once per canonical instead of
+	// listing each.
+	NotChecked string `json:"notChecked,omitempty"`
 }
 
 func (i Issue) String() string {

@@ -17,7 +17,7 @@ import (
 func FromReport(r types.Report, o Options) *Outcome {
 	var specs []Spec
 	for i, sr := range r.SpecReports {
-		if s, ok := specOf(i, sr, o); ok {
+		if s, ok := specOf(i, sr, o); ok && applies(s, o) {
 			specs = append(specs, s)
 		}
 	}
@@ -25,6 +25,23 @@ func FromReport(r types.Report, o Options) *Outcome {
 		o.Interrupted = append(o.Interrupted, r.SpecialSuiteFailureReasons...)
 	}
 	return Judge(specs, o)
+}
+
+// applies reports whether a spec says anything in the run: a spec whose
+// every requirement is not applicable (a gap analysis leaves the PDex-only
+// ones out) is not part of it.
+func applies(s Spec, o Options) bool {
+	if len(s.Requirements) == 0 {
+		return true
+	}
+	for _, id := range s.Requirements {
+		if r, ok := catalog.Lookup(id); !ok {
+			return true
+		} else if _, ok := o.Applies(r); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // specOf classifies one report node; ok is false for nodes that are not
@@ -55,6 +72,30 @@ func specOf(i int, sr types.SpecReport, o Options) (Spec, bool) {
 			}
 		case l == string(catalog.SHALL) || l == string(catalog.SHOULD) || l == string(catalog.MAY):
 			s.Level = catalog.Level(l)
+		}
+	}
+	// A spec that ran into a failed prerequisite (the target stopped
+	// answering, no access token) is blocked by it, whatever it then
+	// concluded: its failure is the prerequisite's, and a pass says nothing
+	// of the target.
+	if sr.State == types.SpecStatePassed || sr.State.Is(types.SpecStateFailureStates) {
+		for _, e := range sr.ReportEntries {
+			b, ok := e.GetRawValue().(evidence.Blocked)
+			if !ok {
+				continue
+			}
+			if b.IfFailed {
+				c, failed := o.cause(b.Prerequisite)
+				if !failed {
+					continue
+				}
+				b.Reason, b.Met = c.What, true
+			}
+			if b.Met {
+				s.State, s.BlockedBy = Blocked, b.Prerequisite
+				s.Reason = "Blocked by " + b.Prerequisite + ": " + b.Reason
+				return s, true
+			}
 		}
 	}
 	switch {

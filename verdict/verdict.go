@@ -19,6 +19,9 @@ const (
 	Conformant    = "conformant"
 	NotConformant = "not conformant"
 	Incomplete    = "incomplete"
+	// GapAnalysis is the verdict of a run against plain Bulk Data $export:
+	// what the server lacks for PDex, never a PDex verdict.
+	GapAnalysis = "gap analysis"
 )
 
 // Exit codes of `pdex-conform run` (and `validate`).
@@ -115,6 +118,35 @@ type Options struct {
 	// the verdict, such as a target that declares another edition than the
 	// one the run holds it to; they lead the reasons.
 	Notes []string
+	// GapAnalysis marks a run against plain Bulk Data Group/[id]/$export:
+	// the requirements only $davinci-data-export has are not applicable,
+	// and the verdict is a gap analysis (exit 1), never conformant.
+	GapAnalysis bool
+}
+
+// cause returns the root cause of a prerequisite, if the run found it
+// failed.
+func (o Options) cause(prereq string) (Cause, bool) {
+	for _, c := range o.Causes {
+		if c.Prerequisite == prereq {
+			return c, true
+		}
+	}
+	return Cause{}, false
+}
+
+// Applies reports whether a requirement applies in the run: its edition
+// has it, and, in a gap analysis, it is not one only the PDex operation
+// has.
+func (o Options) Applies(r catalog.Requirement) (catalog.Requirement, bool) {
+	rr, ok := r.For(o.Edition)
+	if !ok {
+		return rr, false
+	}
+	if _, pdexOnly := catalog.PDexOnly(r.ID); pdexOnly && o.GapAnalysis {
+		return rr, false
+	}
+	return rr, true
 }
 
 // Outcome is a judged run.
@@ -169,7 +201,7 @@ func Judge(specs []Spec, o Options) *Outcome {
 		}
 	}
 	for _, base := range catalog.All() {
-		r, applies := base.For(o.Edition)
+		r, applies := o.Applies(base)
 		q := Requirement{Requirement: r, Specs: byID[r.ID]}
 		if !applies {
 			q.Status = NotApplicable
@@ -199,7 +231,7 @@ func Judge(specs []Spec, o Options) *Outcome {
 	}
 	out.Verdict, out.Reasons = judge(out, o)
 	switch out.Verdict {
-	case NotConformant:
+	case NotConformant, GapAnalysis:
 		out.ExitCode = ExitFailures
 	case Incomplete:
 		out.ExitCode = ExitIncomplete
@@ -262,6 +294,18 @@ func judge(out *Outcome, o Options) (string, []string) {
 		}
 	}
 	reasons := append([]string(nil), o.Notes...)
+	var notApplicable []string
+	if o.GapAnalysis {
+		for _, q := range out.Requirements {
+			if _, ok := catalog.PDexOnly(q.ID); ok && q.Status == NotApplicable {
+				if _, inEdition := q.Requirement.For(o.Edition); inEdition {
+					notApplicable = append(notApplicable, q.ID)
+				}
+			}
+		}
+		reasons = append(reasons, "This is a gap analysis of a plain FHIR Bulk Data server (Group/[id]/$export), not a PDex verdict: "+
+			"PDex requires Group/[id]/$davinci-data-export, which this run did not call.")
+	}
 	for _, c := range o.Causes {
 		r := c.What
 		if c.Blocked > 0 {
@@ -299,6 +343,11 @@ func judge(out *Outcome, o Options) (string, []string) {
 	}
 	if len(warned) > 0 {
 		reasons = append(reasons, fmt.Sprintf("Warning: %s not met (SHOULD or MAY; not failing the run): %s.", pluralWord(len(warned), "requirement"), List(warned)))
+	}
+	if o.GapAnalysis {
+		reasons = append(reasons, fmt.Sprintf("%s only $davinci-data-export has could not be checked: %s.",
+			plural(len(notApplicable), "PDex requirement"), List(notApplicable)))
+		return GapAnalysis, reasons
 	}
 	switch {
 	case out.Counts.Failed > 0:

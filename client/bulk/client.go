@@ -6,6 +6,7 @@ package bulk
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -58,6 +59,9 @@ type Client struct {
 	RequestTimeout time.Duration
 	// Progress, when set, hears of long work.
 	Progress func(format string, args ...any)
+	// Operation is the export operation a kick-off calls when
+	// Kickoff.Operation is empty; "" means $davinci-data-export.
+	Operation string
 
 	// sleep waits between polls; nil waits on a timer. Tests replace it to
 	// see the waits Poll chooses without spending them.
@@ -287,7 +291,8 @@ type Kickoff struct {
 	// Prefer is the Prefer header; "" means "respond-async". Use "-" to send
 	// none.
 	Prefer string
-	// Operation defaults to $davinci-data-export.
+	// Operation is the operation to call, e.g. "$export"; "" means the
+	// Client's Operation.
 	Operation string
 	// RetryUntil, when set, makes a 429 answer (too many exports at once)
 	// wait for its Retry-After, or a backoff, and kick off again, as long
@@ -295,12 +300,12 @@ type Kickoff struct {
 	RetryUntil time.Time
 }
 
+// DefaultOperation is the Provider Access export operation (PDex).
+const DefaultOperation = "$davinci-data-export"
+
 // StartExport sends a kick-off.
 func (c *Client) StartExport(ctx context.Context, k Kickoff) (*Response, error) {
-	op := k.Operation
-	if op == "" {
-		op = "$davinci-data-export"
-	}
+	op := cmp.Or(k.Operation, c.Operation, DefaultOperation)
 	r := Request{Method: k.Method, URL: "Group/" + url.PathEscape(k.Group) + "/" + op, Header: http.Header{}}
 	switch k.Prefer {
 	case "":
@@ -436,7 +441,7 @@ func (c *Client) Poll(ctx context.Context, statusURL string, o PollOptions) (fin
 			}
 			return nil, pending, ctx.Err()
 		case err != nil:
-			if failures >= o.Transient || errors.Is(err, ErrTooManyRedirects) {
+			if failures >= o.Transient || errors.Is(err, ErrTooManyRedirects) || errors.Is(err, ErrTargetDown) {
 				return nil, pending, transientEnd(err, failures)
 			}
 			failures++

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/pdex-conform/pdex-conform/config"
 	"github.com/pdex-conform/pdex-conform/reports"
+	"github.com/pdex-conform/pdex-conform/verdict"
 )
 
 // console is what `run` prints: progress on stderr while the run goes, then
@@ -151,16 +153,16 @@ func (c *console) summary(r *reports.Run, written []string) {
 	w := c.out
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "AREA\tSPECS\tPASSED\tFAILED\tWARNINGS\tSKIPPED")
+	fmt.Fprintln(tw, "AREA\tSPECS\tPASSED\tFAILED\tWARNINGS\tSKIPPED\tBLOCKED")
 	var uncovered []string
 	for _, a := range r.Areas {
 		if a.Total() == 0 {
 			uncovered = append(uncovered, a.Name)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\n", a.Name, a.Total(), a.Passed, a.Failed, a.Warnings, a.Skipped)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\n", a.Name, a.Total(), a.Passed, a.Failed, a.Warnings, a.Skipped, a.Blocked)
 	}
-	fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\n", "TOTAL", r.Counts.Total, r.Counts.Passed, r.Counts.Failed, r.Counts.Warnings, r.Counts.Skipped)
+	fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\n", "TOTAL", r.Counts.Total, r.Counts.Passed, r.Counts.Failed, r.Counts.Warnings, r.Counts.Skipped, r.Counts.Blocked)
 	tw.Flush()
 	if len(uncovered) > 0 {
 		fmt.Fprintf(w, "No specs ran for: %s.\n", strings.Join(uncovered, ", "))
@@ -209,26 +211,98 @@ func (c *console) summary(r *reports.Run, written []string) {
 			fmt.Fprintf(w, "\n%d specs not selected by the label filter %q.\n", filtered, r.Meta.LabelFilter)
 		}
 	}
+	c.blocked(r)
 	fmt.Fprintln(w)
+	if len(r.Causes) > 0 {
+		fmt.Fprintln(w, paint(c.outColor, "1", "Root causes, first:"))
+		for i, cause := range r.Causes {
+			line := cause.What
+			if cause.Blocked > 0 {
+				line += fmt.Sprintf(" %s blocked by it.", plural(cause.Blocked, "spec"))
+			}
+			fmt.Fprintf(w, "%d. %s\n", i+1, line)
+			if cause.Fix != "" {
+				fmt.Fprintf(w, "   Fix: %s\n", cause.Fix)
+			}
+		}
+		fmt.Fprintln(w)
+	}
 	for _, reason := range r.Reasons {
+		if isCauseReason(r, reason) {
+			continue
+		}
 		fmt.Fprintf(w, "%s\n", reason)
+	}
+	if r.Coverage.Resources > 0 {
+		line := fmt.Sprintf("%d resources validated", r.Coverage.Resources)
+		if r.Coverage.NotCheckedTotal > 0 {
+			line += fmt.Sprintf("; %d bindings not checkable offline (%d value sets; see the report)", r.Coverage.NotCheckedTotal, len(r.Coverage.NotChecked))
+		}
+		fmt.Fprintln(w, line+".")
 	}
 	for _, p := range written {
 		fmt.Fprintf(w, "Wrote %s\n", p)
 	}
+	fmt.Fprintf(w, "Results hash %s (SHA-256 of the JSON results; the HTML report shows the same)\n", r.ResultsHash)
 	fmt.Fprintln(w)
+}
+
+// blocked lists the blocked specs, grouped by what blocked them: one line
+// per prerequisite with the requirements it left unchecked, not one per
+// spec.
+func (c *console) blocked(r *reports.Run) {
+	var order []string
+	by := map[string][]string{}
+	count := map[string]int{}
+	for _, s := range r.Specs {
+		if s.State != reports.Blocked {
+			continue
+		}
+		if _, ok := by[s.BlockedBy]; !ok {
+			order = append(order, s.BlockedBy)
+		}
+		count[s.BlockedBy]++
+		for _, id := range s.Requirements {
+			if !slices.Contains(by[s.BlockedBy], id) {
+				by[s.BlockedBy] = append(by[s.BlockedBy], id)
+			}
+		}
+	}
+	if len(order) == 0 {
+		return
+	}
+	fmt.Fprintln(c.out)
+	for _, p := range order {
+		fmt.Fprintf(c.out, "%s %s by %s: %s\n", paint(c.outColor, "35", "BLOCKED"), plural(count[p], "spec"), p, verdict.List(by[p]))
+	}
+}
+
+func isCauseReason(r *reports.Run, reason string) bool {
+	for _, c := range r.Causes {
+		if strings.HasPrefix(reason, c.What) {
+			return true
+		}
+	}
+	return false
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // verdictLine prints the one line every mode prints.
 func (c *console) verdictLine(r *reports.Run) {
-	code := map[string]string{reports.Conformant: "1;32", reports.NotConformant: "1;31", reports.Incomplete: "1;33"}[r.Verdict]
+	code := map[string]string{reports.Conformant: "1;32", reports.NotConformant: "1;31", reports.Incomplete: "1;33", reports.GapAnalysis: "1;33"}[r.Verdict]
 	warnings := "warnings"
 	if r.Counts.Warnings == 1 {
 		warnings = "warning"
 	}
-	fmt.Fprintf(c.out, "%s: %s, PDex %s: %d passed, %d failed, %d %s, %d skipped in %s\n",
+	fmt.Fprintf(c.out, "%s: %s, PDex %s: %d passed, %d failed, %d %s, %d skipped, %d blocked in %s\n",
 		paint(c.outColor, code, r.Verdict), r.Meta.Target, r.Meta.Edition,
-		r.Counts.Passed, r.Counts.Failed, r.Counts.Warnings, warnings, r.Counts.Skipped, shortDuration(r.Meta.Duration))
+		r.Counts.Passed, r.Counts.Failed, r.Counts.Warnings, warnings, r.Counts.Skipped, r.Counts.Blocked, shortDuration(r.Meta.Duration))
 }
 
 func shortDuration(d time.Duration) string {

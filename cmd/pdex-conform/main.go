@@ -106,7 +106,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		err = cmdBenchChild(ctx, args[1:], stdout)
 	case "version", "--version":
-		fmt.Fprintln(stdout, "pdex-conform", version)
+		fmt.Fprintln(stdout, "pdex-conform", toolVersion())
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, topUsage)
 	default:

@@ -17,6 +17,12 @@ func TestCommandExitCodes(t *testing.T) {
 	bad := filepath.Join(dir, "bad.ndjson")
 	os.WriteFile(good, []byte(`{"resourceType":"Patient","id":"p1","gender":"female"}`+"\n"), 0o644)
 	os.WriteFile(bad, []byte(`{"resourceType":"Patient","id":"p1","gender":"robot"}`+"\n"+`{"resourceType":"ExplanationOfBenefit","id":"e1","status":"active","use":"claim","total":[]}`+"\n"), 0o644)
+	empty := filepath.Join(dir, "empty.ndjson")
+	os.WriteFile(empty, nil, 0o644)
+	pretty := filepath.Join(dir, "pretty.ndjson")
+	os.WriteFile(pretty, []byte("{\n  \"resourceType\": \"Patient\"\n}\n"), 0o644)
+	noFiles := filepath.Join(dir, "nothing")
+	os.Mkdir(noFiles, 0o755)
 	t.Setenv("FHIR_PACKAGES", "") // structure only: the codes do not depend on packages
 	t.Setenv("HOME", dir)         // no ~/.fhir/packages
 
@@ -41,7 +47,13 @@ func TestCommandExitCodes(t *testing.T) {
 		{"run an incomplete selection", []string{"run", "--target", "reference", "--quiet", "--label-filter", "PA-GROUP-01"}, exitIncomplete, "incomplete"},
 		{"validate nothing", []string{"validate"}, exitUsage, ""},
 		{"validate a missing file", []string{"validate", filepath.Join(dir, "missing.ndjson")}, exitUsage, ""},
-		{"validate a valid file", []string{"validate", good}, exitOK, ""},
+		{"validate a valid file without packages: profiles not checked", []string{"validate", good}, exitIncomplete, ""},
+		{"validate a valid file, structure only", []string{"validate", "--structure-only", good}, exitOK, ""},
+		{"validate an empty file", []string{"validate", "--structure-only", empty}, exitFailures, "no resources: the file is empty"},
+		{"validate pretty-printed JSON saved as .ndjson", []string{"validate", "--structure-only", pretty}, exitFailures, "looks like pretty-printed JSON"},
+		{"validate a folder without resource files", []string{"validate", noFiles}, exitUsage, ""},
+		{"validate with an unknown edition", []string{"validate", "--edition", "banana", good}, exitUsage, ""},
+		{"validate a profile without packages", []string{"validate", "--profile", "http://example.org/p", good}, exitUsage, ""},
 		{"validate an invalid file", []string{"validate", bad}, exitFailures, "pdex-no-financial"},
 		{"validate --format yaml", []string{"validate", "--format", "yaml", good}, exitUsage, ""},
 		{"serve --list-faults", []string{"serve", "--list-faults"}, exitOK, "keep-financial"},
@@ -55,6 +67,7 @@ func TestCommandExitCodes(t *testing.T) {
 		{"packages without subcommand", []string{"packages"}, exitUsage, ""},
 		{"packages list with nothing to list", []string{"packages", "list"}, exitUsage, ""},
 		{"packages install without a name", []string{"packages", "install"}, exitUsage, ""},
+		{"packages install from an unreachable registry", []string{"packages", "install", "--registry", "http://127.0.0.1:1", "--cache", filepath.Join(dir, "cache"), "hl7.fhir.us.core#3.1.1"}, exitUsage, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -16,9 +18,11 @@ const packagesUsage = `Usage:
   pdex-conform packages install [--registry URL] [--cache DIR] NAME#VERSION ...
 
 list shows the FHIR packages profile validation would use (from --packages,
-FHIR_PACKAGES and ~/.fhir/packages) and the dependencies that are missing.
-install downloads packages from a FHIR package registry into the package
-cache (~/.fhir/packages by default).
+FHIR_PACKAGES and ~/.fhir/packages), each once, and the dependencies that
+are missing. install downloads packages from a FHIR package registry into
+the package cache (~/.fhir/packages by default) with their dependencies,
+read from each package.json, recursively. Offline, give the .tgz files or
+folders with --packages instead, or use --registry URL.
 
 Flags:
 `
@@ -61,11 +65,24 @@ func packagesList(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\n", p.ID(), p.StructureDefinitions, p.ValueSets, p.CodeSystems, p.Examples, p.Path)
 	}
 	tw.Flush()
-	if missing := reg.Missing(); len(missing) > 0 {
-		fmt.Fprintf(stdout, "\n%d dependencies are not loaded (what they define is reported as not checked):\n", len(missing))
-		for _, m := range missing {
-			fmt.Fprintf(stdout, "  %s\n", m)
+	// Each missing package once, with every package that needs it.
+	var order []string
+	neededBy := map[string][]string{}
+	for _, m := range reg.Missing() {
+		id := m.Dependency.Name + "#" + m.Dependency.Version
+		if _, ok := neededBy[id]; !ok {
+			order = append(order, id)
 		}
+		neededBy[id] = append(neededBy[id], m.Package)
+	}
+	if len(order) > 0 {
+		fmt.Fprintf(stdout, "\n%d dependencies are not loaded (what they define is reported as not checked):\n", len(order))
+		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+		for _, id := range order {
+			fmt.Fprintf(tw, "  %s\tneeded by %s\n", id, strings.Join(neededBy[id], ", "))
+		}
+		tw.Flush()
+		fmt.Fprintln(stdout, "Provide them with --packages PATH or FHIR_PACKAGES, or run 'pdex-conform packages install NAME#VERSION'.")
 	}
 	return nil
 }
@@ -84,12 +101,23 @@ func packagesInstall(ctx context.Context, args []string, stdout, stderr io.Write
 		return usagef("no home folder for the package cache: give --cache DIR")
 	}
 	hc := &http.Client{Timeout: 5 * time.Minute}
-	for _, id := range fs.Args() {
-		dir, err := packages.Install(ctx, hc, *registry, id, *cache)
-		if err != nil {
-			return usagef("installing %s: %v", id, err)
+	err := packages.InstallAll(ctx, hc, *registry, fs.Args(), *cache, func(in packages.Installed) {
+		what := "installed"
+		if in.Cached {
+			what = "already installed"
 		}
-		fmt.Fprintf(stdout, "installed %s in %s\n", id, dir)
+		if in.For != "" {
+			fmt.Fprintf(stdout, "%s %s in %s (a dependency of %s)\n", what, in.ID, in.Dir, in.For)
+		} else {
+			fmt.Fprintf(stdout, "%s %s in %s\n", what, in.ID, in.Dir)
+		}
+	})
+	var ue *packages.UnreachableError
+	switch {
+	case errors.As(err, &ue):
+		return usagef("%v; offline, copy the package .tgz files here by other means and give them (or the folder holding them) with --packages PATH or FHIR_PACKAGES, or point --registry URL at a registry you can reach", ue)
+	case err != nil:
+		return usagef("installing packages: %v", err)
 	}
 	return nil
 }

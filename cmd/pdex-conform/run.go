@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -53,6 +56,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		verbose   = fs.Bool("verbose", false, "print every spec as it runs")
 		exportTO  = fs.Duration("export-timeout", 0, "bound on one export, kick-off to last file (default 5m)")
 		requestTO = fs.Duration("request-timeout", 0, "bound on one HTTP exchange (default 30s)")
+		operation = fs.String("operation", "", `export operation to drive: "davinci-data-export" (PDex, default) or "export" (plain Bulk Data $export: a gap analysis, never a PDex verdict)`)
 	)
 	fs.Var(&members, "members", "member patient ids for subset scenarios (repeatable or comma-separated)")
 	fs.Var(&optedOut, "opted-out", "patient ids of members known to have opted out")
@@ -78,6 +82,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	setIf(&cfg.Group, *group)
 	setIf(&cfg.LabelFilter, *labels)
 	setIf(&cfg.FailOn, *failOn)
+	setIf(&cfg.Operation, *operation)
 	if *strict {
 		cfg.Strict = true
 	}
@@ -118,6 +123,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	con.progress("running the suites against %s", targetName(cfg.Target))
 	res, err := runner.Run(ctx, cfg, opts)
+	var unreachable *runner.UnreachableError
+	if errors.As(err, &unreachable) {
+		// Nothing to judge: one line, and the exit code of a failure.
+		return &failuresError{msg: con.scrub(err.Error())}
+	}
 	if err != nil {
 		return usagef("%s", con.scrub(err.Error()))
 	}
@@ -125,13 +135,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if reference {
 		faultsOn = res.Config.Faults // the switches only exist on the reference server
 	}
-	model := reports.Build(res.Report, res.Outcome, reports.Meta{
-		Target: res.Config.Target, Reference: reference, Edition: res.Config.Edition, EditionWhy: res.EditionWhy, ToolVersion: toolVersion(),
-		Started: res.Started, Duration: res.Duration,
-		Group: res.Config.Group, AuthMode: res.Config.Auth.Mode, LabelFilter: res.Config.LabelFilter,
-		Faults: faultsOn, FailOnShould: res.Config.FailOn == "should",
-		Secrets: secretsOf(res.Config),
-	})
+	meta := res.Meta(toolVersion(), reference)
+	meta.Faults, meta.Secrets = faultsOn, secretsOf(res.Config)
+	model := reports.Build(res.Report, res.Outcome, meta)
 	var written []string
 	for _, w := range []struct {
 		path  string
@@ -175,37 +181,64 @@ func secretsOf(cfg *config.Config) []string {
 	return s
 }
 
-// toolVersion is the version set at build time, or else what the Go
-// toolchain stamped into the binary (module version or VCS revision).
+// toolVersion names the build that ran, for the reports: the version set
+// at build time (-ldflags "-X main.version=…"), or else what the Go
+// toolchain stamped into the binary (the module version, or the VCS
+// revision and whether the tree was modified), or, for a build with neither
+// (go run), a hash of the executable itself, so that a report always says
+// exactly which program produced it.
 func toolVersion() string {
 	if version != "dev" {
 		return version
 	}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
-		return version
+		return "devel (no build information)"
 	}
 	if v := bi.Main.Version; v != "" && v != "(devel)" {
-		return v
+		return v + " (" + bi.GoVersion + ")"
 	}
-	var rev, dirty string
+	var rev, when, dirty string
 	for _, s := range bi.Settings {
 		switch s.Key {
 		case "vcs.revision":
 			rev = s.Value
+		case "vcs.time":
+			when = s.Value
 		case "vcs.modified":
 			if s.Value == "true" {
-				dirty = "+dirty"
+				dirty = ", modified"
 			}
 		}
 	}
 	if len(rev) > 12 {
 		rev = rev[:12]
 	}
-	if rev == "" {
-		return version
+	if rev != "" {
+		return fmt.Sprintf("devel %s (%s%s, %s)", rev, when, dirty, bi.GoVersion)
 	}
-	return version + " (" + rev + dirty + ")"
+	if sum := executableHash(); sum != "" {
+		return fmt.Sprintf("devel build %s (%s)", sum, bi.GoVersion)
+	}
+	return "devel (" + bi.GoVersion + ")"
+}
+
+// executableHash is the SHA-256 of the running executable, shortened.
+func executableHash() string {
+	path, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return ""
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))[:16]
 }
 
 func setIf(dst *string, v string) {

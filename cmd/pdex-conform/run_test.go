@@ -3,8 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -210,7 +219,7 @@ func TestRunConsole(t *testing.T) {
 	// The summary table, the failure in plain words, the verdict last; and
 	// nothing of Ginkgo's own output.
 	out := stdout.String()
-	for _, want := range []string{"AREA", "Full export", "TOTAL", "FAIL PA-EXP-04", `Expected "application/json" to equal "application/fhir+ndjson"`, "Wrote " + jsonPath} {
+	for _, want := range []string{"AREA", "BLOCKED", "Full export", "TOTAL", "FAIL PA-EXP-04", `(got "application/json"; wanted "application/fhir+ndjson")`, "Wrote " + jsonPath, "resources validated", "Results hash sha256:"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, out)
 		}
@@ -219,7 +228,7 @@ func TestRunConsole(t *testing.T) {
 	if last := lines[len(lines)-1]; !strings.HasPrefix(last, "not conformant: ") {
 		t.Errorf("the last line is %q, want the verdict", last)
 	}
-	for _, noise := range []string{"Ran 7 of", "Summarizing", "------------------------------", "<*fmt."} {
+	for _, noise := range []string{"Ran 7 of", "Summarizing", "------------------------------", "<*fmt.", "Expected\n", "suites/export.go:"} {
 		if strings.Contains(out+stderr.String(), noise) {
 			t.Errorf("the console shows Ginkgo's own output (%q)", noise)
 		}
@@ -234,6 +243,89 @@ func TestRunConsole(t *testing.T) {
 	}
 	if res.Run.Verdict != reports.NotConformant || !strings.HasPrefix(res.Run.Target, "http://127.0.0.1:") || len(res.Run.Faults) != 1 {
 		t.Errorf("JSON run = %+v", res.Run)
+	}
+	// The console's results hash is the JSON file's.
+	sum := sha256.Sum256(b)
+	if want := "Results hash sha256:" + hex.EncodeToString(sum[:]); !strings.Contains(out, want) {
+		t.Errorf("the console does not print the JSON results' hash %s", want)
+	}
+	if res.Run.ToolVersion == "dev" || res.Run.ToolVersion == "" {
+		t.Errorf("the tool version %q says nothing of the build", res.Run.ToolVersion)
+	}
+}
+
+// TestRunRealTargetErrors: an unreachable target is one line and exit 1;
+// the tester's own mistakes are configuration errors, exit 2, with the fix;
+// both before any spec runs.
+func TestRunRealTargetErrors(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String()
+	ln.Close()
+	dir := t.TempDir()
+	k, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKCS8PrivateKey(k)
+	keyFile := filepath.Join(dir, "ec.pem")
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	writeConfig := func(body string) string {
+		p := filepath.Join(dir, fmt.Sprintf("c%d.yaml", time.Now().UnixNano()))
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tests := []struct {
+		name string
+		args []string
+		code int
+		say  []string
+	}{
+		{"unreachable target", []string{"--target", closed, "--group", "g1"}, exitFailures, []string{"does not answer", "connection refused"}},
+		{"an EC key with alg RS384", []string{"--config", writeConfig("target: " + closed + "\ngroup: g1\nauth:\n  mode: smart\n  clientId: c\n  alg: RS384\n  privateKeyFile: " + keyFile + "\n")},
+			exitUsage, []string{"auth.alg is RS384", "Set auth.alg to ES384"}},
+		{"an unreadable key", []string{"--config", writeConfig("target: " + closed + "\ngroup: g1\nauth:\n  mode: smart\n  clientId: c\n  privateKeyFile: /no/such/key.pem\n")},
+			exitUsage, []string{"cannot be read", "auth.privateKeyFile"}},
+		{"a misspelt setting", []string{"--config", writeConfig("target: " + closed + "\ngroup: g1\nmembres: [a]\n")},
+			exitUsage, []string{"membres"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			start := time.Now()
+			got := run(context.Background(), append([]string{"run"}, tt.args...), &stdout, &stderr)
+			if got != tt.code {
+				t.Errorf("exit code %d, want %d\nstdout: %s\nstderr: %s", got, tt.code, stdout.String(), stderr.String())
+			}
+			// After the progress line that says what runs, one plain line.
+			lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+			msg := lines[len(lines)-1]
+			if !strings.HasPrefix(msg, "pdex-conform: ") || strings.Count(stderr.String(), "pdex-conform: ") != 1 {
+				t.Errorf("stderr does not end with one plain line: %q", stderr.String())
+			}
+			for _, w := range tt.say {
+				if !strings.Contains(msg, w) {
+					t.Errorf("stderr does not say %q: %s", w, msg)
+				}
+			}
+			for _, leak := range []string{"config.Config", "*ecdsa", "yaml: unmarshal"} {
+				if strings.Contains(msg, leak) {
+					t.Errorf("stderr names Go internals (%s): %s", leak, msg)
+				}
+			}
+			if strings.Contains(stdout.String(), "AREA") {
+				t.Error("specs ran")
+			}
+			if time.Since(start) > 10*time.Second {
+				t.Errorf("took %s", time.Since(start))
+			}
+		})
 	}
 }
 
@@ -257,6 +349,8 @@ func TestRunExitCodes(t *testing.T) {
 		{"a SHALL failure", []string{"--target", "reference", "--quiet", "--fault", "manifest-missing-field"}, exitFailures},
 		{"incomplete is no failure", []string{"--target", "reference", "--quiet", "--label-filter", "PA-EXP-01"}, exitIncomplete},
 		{"incomplete stays incomplete under a strict gate", []string{"--target", "reference", "--quiet", "--strict", "--label-filter", "PA-EXP-01"}, exitIncomplete},
+		{"a gap analysis never certifies", []string{"--target", "reference", "--quiet", "--operation", "export"}, exitFailures},
+		{"bad --operation", []string{"--target", "reference", "--operation", "davinci"}, exitUsage},
 		{"unknown flag", []string{"--no-such-flag"}, exitUsage},
 		{"bad --fail-on", []string{"--target", "reference", "--fail-on", "sometimes"}, exitUsage},
 		{"missing report folder", []string{"--target", "reference", "--report", "/no/such/folder/r.html"}, exitUsage},

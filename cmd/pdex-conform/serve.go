@@ -32,6 +32,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		writeConfig = fs.String("write-config", "", "write a run configuration for this server to this file")
 		baseURL     = fs.String("base-url", "", "public base URL (default http://ADDR)")
 		edition     = fs.String("edition", "2.0.0", "PDex edition: 2.0.0, 2.1.0 or 2.2.0")
+		operation   = fs.String("operation", "davinci-data-export", `export operation to serve: "davinci-data-export" (PDex) or "export" (plain Bulk Data Group/[id]/$export, as a payer that starts from Bulk Data)`)
 		listFaults  = fs.Bool("list-faults", false, "list the fault switches and exit")
 		listVars    = fs.Bool("list-variants", false, "list the conformant variations and exit")
 		tlsCert     = fs.String("tls-cert", "", "serve HTTPS with this certificate (PEM)")
@@ -63,7 +64,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usagef("serve takes no arguments, got %q", fs.Arg(0))
 	}
 	opts := reference.Options{
-		DB: *db, BaseURL: *baseURL, Edition: *edition, Faults: faults, Variants: variants,
+		DB: *db, BaseURL: *baseURL, Edition: *edition, Faults: faults, Variants: variants, Operation: *operation,
 		Logger: slog.New(slog.NewTextHandler(stderr, nil)),
 	}
 	if *tlsCert != "" || *tlsKey != "" || *clientCA != "" {

@@ -27,10 +27,14 @@ func (e *Env) TokenURL(ctx context.Context) (string, error) {
 		return e.Config.Auth.TokenURL, nil
 	}
 	e.mu.Lock()
-	u := e.tokenURL
+	u, failed := e.tokenURL, e.discoveryErr
 	e.mu.Unlock()
 	if u != "" {
 		return u, nil
+	}
+	if failed != nil {
+		e.Hit(PrereqDiscovery)
+		return "", failed
 	}
 	u, err := smart.DiscoverTokenURL(ctx, e.HTTP, e.Config.Target)
 	if err != nil {

@@ -71,6 +71,10 @@ func Key(typ, id string) string { return typ + "/" + id }
 // DefaultParams are the parameters the edition sends on a kick-off of
 // kind k (exportType, and exportMode in 2.0.0).
 func (e *Env) DefaultParams(k edition.Kind) []bulk.Param {
+	if e.Config != nil && e.Config.GapAnalysis() {
+		// Plain Bulk Data $export knows neither exportType nor exportMode.
+		return nil
+	}
 	var out []bulk.Param
 	for _, p := range e.Edition.Params(k) {
 		out = append(out, bulk.Param{Name: p.Name, Type: p.Type, Value: p.Value})
@@ -117,7 +121,7 @@ func (e *Env) RunExport(ctx context.Context, r ExportRequest) (*Export, error) {
 	ctx, cancel := context.WithDeadlineCause(ctx, deadline,
 		fmt.Errorf("%w (timeouts.export %s)", bulk.ErrPollTimeout, limit))
 	defer cancel()
-	e.progress("kick-off: %s Group/%s/$davinci-data-export", methodOr(r.Method), r.Group)
+	e.progress("kick-off: %s Group/%s/%s", methodOr(r.Method), r.Group, e.Operation())
 	resp, err := c.StartExport(ctx, bulk.Kickoff{Group: r.Group, Method: r.Method, Params: r.Params, Prefer: r.Prefer, RetryUntil: deadline})
 	if err != nil {
 		return x, fmt.Errorf("kick-off: %w", err)
@@ -377,7 +381,8 @@ func (x *Export) EachError(fn func(raw []byte) error) error {
 
 // Attempt sends a kick-off that a spec expects to be refused, and cancels
 // the job if the server accepts it anyway, so that stray jobs never count
-// against the client's concurrent-export limit.
+// against the client's concurrent-export limit. A refusal because the
+// target has no export operation at all blocks the spec (KickoffGate).
 func (e *Env) Attempt(ctx context.Context, r ExportRequest) (*bulk.Response, error) {
 	if r.Group == "" {
 		r.Group = e.Config.Group
@@ -395,5 +400,6 @@ func (e *Env) Attempt(ctx context.Context, r ExportRequest) (*bulk.Response, err
 			c.Delete(ctx, loc)
 		}
 	}
+	e.KickoffGate(ctx, resp)
 	return resp, nil
 }

@@ -50,16 +50,24 @@ type Env struct {
 	WorkDir string
 	// Progress reports long work to the console.
 	Progress func(format string, args ...any)
+	// Capability is the target's CapabilityStatement, read before the run
+	// (nil when it could not be read).
+	Capability *Capability
 
-	mu        sync.Mutex
-	exchanges []evidence.Exchange
-	dropped   int
-	full      *Export
-	fullErr   error
-	fullDone  bool
-	members   []string
-	tokenURL  string
-	api       apiMismatches
+	mu           sync.Mutex
+	causes       []Cause
+	hits         map[string]bool
+	connFailed   bool
+	discoveryErr error
+	liveness     *bulk.Liveness
+	exchanges    []evidence.Exchange
+	dropped      int
+	full         *Export
+	fullErr      error
+	fullDone     bool
+	members      []string
+	tokenURL     string
+	api          apiMismatches
 }
 
 // Client returns a Bulk Data client that records its exchanges as the
@@ -74,6 +82,7 @@ func (e *Env) Client() *bulk.Client {
 		CheckHead:      e.CheckHead,
 		Progress:       e.Progress,
 		RequestTimeout: e.Config.Timeouts.Request.Duration,
+		Operation:      e.Operation(),
 	}
 }
 
@@ -122,6 +131,7 @@ func (e *Env) flush() {
 	for _, ex := range exs {
 		AddReportEntry(evidence.EntryExchange, ex, ReportEntryVisibilityNever)
 	}
+	e.attachHits()
 }
 
 // Install registers the hooks every spec needs. Call it once in Register.

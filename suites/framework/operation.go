@@ -32,13 +32,13 @@ type OperationResult struct {
 // not an export.
 const maxOperationLines = 10000
 
-// Operation POSTs a FHIR operation (path under the base, e.g.
+// CallOperation POSTs a FHIR operation (path under the base, e.g.
 // "Group/$provider-member-match") with a JSON body and Prefer:
 // respond-async, and follows the answer: a 200 is the result, a 202 is
 // polled to its manifest and the output files read. Anything else is
 // returned with the kick-off response and an error. The whole of it is
 // bounded by timeouts.export, each exchange by timeouts.request.
-func (e *Env) Operation(ctx context.Context, path string, body []byte) (*OperationResult, error) {
+func (e *Env) CallOperation(ctx context.Context, path string, body []byte) (*OperationResult, error) {
 	limit := e.Config.Timeouts.Export.Duration
 	deadline := time.Now().Add(limit)
 	ctx, cancel := context.WithDeadlineCause(ctx, deadline, fmt.Errorf("%w (timeouts.export %s)", bulk.ErrPollTimeout, limit))

@@ -55,6 +55,8 @@ type fileWork struct {
 	structural int
 	issues     int       // errors and warnings, for truncation
 	first      []issueAt // the issues of the lowest-numbered lines
+	failing    []evidence.Resource
+	notChecked map[string]int
 }
 
 type lineError struct {
@@ -146,6 +148,7 @@ func (p *pipeline) work() {
 			}
 		}
 		j.f.record(j.n, issues)
+		j.f.keepFailing(j.n, j.line, issues)
 		j.f.mu.Unlock()
 	}
 }
@@ -155,6 +158,12 @@ func (p *pipeline) work() {
 // order the workers finished in. The caller holds fw.mu.
 func (fw *fileWork) record(n int, issues []validators.Issue) {
 	for _, is := range issues {
+		if is.NotChecked != "" {
+			// A check that could not be made offline says nothing against
+			// the resource: it is counted once per value set (keepFailing),
+			// not listed as a warning of every element.
+			continue
+		}
 		switch is.Severity {
 		case validators.Error:
 			fw.errors++
@@ -171,6 +180,31 @@ func (fw *fileWork) record(n int, issues []validators.Issue) {
 	}
 	if len(fw.first) > 4*firstIssues {
 		fw.trimFirst()
+	}
+}
+
+// keepFailing keeps the lowest-numbered lines with an error whole, and
+// counts the checks that could not be made offline. The caller holds fw.mu.
+func (fw *fileWork) keepFailing(n int, line []byte, issues []validators.Issue) {
+	for _, is := range issues {
+		if vs, ok := notCheckedOffline(is); ok {
+			if fw.notChecked == nil {
+				fw.notChecked = map[string]int{}
+			}
+			fw.notChecked[vs]++
+		}
+	}
+	if len(fw.failing) == maxFailing && fw.failing[maxFailing-1].Line < n {
+		return
+	}
+	r, ok := failingResource(fw.file.Ref.URL, n, line, issues)
+	if !ok {
+		return
+	}
+	fw.failing = append(fw.failing, r)
+	slices.SortFunc(fw.failing, func(a, b evidence.Resource) int { return cmp.Compare(a.Line, b.Line) })
+	if len(fw.failing) > maxFailing {
+		fw.failing = fw.failing[:maxFailing]
 	}
 }
 
@@ -247,6 +281,15 @@ func (p *pipeline) validation(x *Export) *Validation {
 			r.First = append(r.First, "reading the file: "+fw.readErr.Error())
 		}
 		v.Files = append(v.Files, r)
+		if len(v.Failing) < maxFailing {
+			v.Failing = append(v.Failing, fw.failing[:min(len(fw.failing), maxFailing-len(v.Failing))]...)
+		}
+		for vs, n := range fw.notChecked {
+			if v.NotChecked == nil {
+				v.NotChecked = map[string]int{}
+			}
+			v.NotChecked[vs] += n
+		}
 		v.Structural += fw.structural
 		v.Errors += r.Errors
 		v.Warnings += r.Warnings

@@ -18,6 +18,12 @@ type Validation struct {
 	Structural, Errors, Warnings, Lines int
 	// ByType counts errors per resource type.
 	ByType map[string]int
+	// Failing are the first resources with an error, kept whole for the
+	// report (ShowFailing attaches them).
+	Failing []evidence.Resource
+	// NotChecked counts the checks validation could not make offline, per
+	// value set.
+	NotChecked map[string]int
 }
 
 // firstIssues is how many issues per file the evidence keeps.

@@ -26,6 +26,10 @@ type Options struct {
 	// cost-sharing in claim EOBs, for callers that check it on their own
 	// (the suites report it under its own requirement).
 	NoFinancialRule bool
+	// Summary, when set, counts the checks that could not be made offline
+	// (issues with NotChecked set) once per value set, code system or
+	// profile, instead of returning them with each resource.
+	Summary *validators.Summary
 }
 
 // Checker validates resources. It is safe for concurrent use.
@@ -79,11 +83,13 @@ func (c *Checker) CheckAs(fallback string, raw []byte) []validators.Issue {
 		if typ == "" {
 			typ = fallback
 		}
-		want := pdex.ExpectedProfilesOf(c.opts.Edition, typ, obj)
-		if len(c.opts.Profiles) > 0 {
-			want = append(want, c.opts.Profiles...)
-		}
-		issues = append(issues, c.prof.ValidateDocument(doc, want...).Issues...)
+		// The resource meets the profiles it claims and those asked for,
+		// and at least one of those its edition accepts for it.
+		exp := pdex.ExpectedOf(c.opts.Edition, typ, obj)
+		issues = append(issues, c.prof.ValidateExpected(doc, c.opts.Profiles, exp.AnyOf, exp.Label).Issues...)
+	}
+	if c.opts.Summary != nil {
+		issues = c.opts.Summary.Absorb(issues)
 	}
 	return issues
 }

@@ -1,7 +1,6 @@
 package openapi
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -15,6 +14,8 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
+
+	"github.com/pdex-conform/pdex-conform/ndjson"
 )
 
 // maxMismatches bounds what one exchange reports: a body wrong in a
@@ -200,28 +201,29 @@ func scrub(msgs []string, req *http.Request, reqBody, respBody []byte) []string 
 // ndjsonDecoder reads application/fhir+ndjson: one JSON value per line
 // (blank lines allowed), as an array for the schema to check.
 func ndjsonDecoder(body io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
-	r := bufio.NewReader(body)
+	r := ndjson.NewReader(body, 0)
 	var out []any
-	for n := 1; ; n++ {
-		line, err := r.ReadBytes('\n')
-		if t := bytes.TrimSpace(line); len(t) > 0 {
-			var v any
-			d := json.NewDecoder(bytes.NewReader(t))
-			d.UseNumber()
-			if derr := d.Decode(&v); derr != nil {
-				return nil, &openapi3filter.ParseError{Kind: openapi3filter.KindInvalidFormat, Reason: fmt.Sprintf("line %d is not JSON", n), Cause: derr}
-			}
-			if d.More() {
-				return nil, &openapi3filter.ParseError{Kind: openapi3filter.KindInvalidFormat, Reason: fmt.Sprintf("line %d holds more than one JSON value", n)}
-			}
-			out = append(out, v)
-		}
-		if err == io.EOF {
+	for {
+		n, line, err := r.Next()
+		var tooLong *ndjson.LineTooLongError
+		switch {
+		case errors.Is(err, io.EOF):
 			return out, nil
-		}
-		if err != nil {
+		case errors.As(err, &tooLong):
+			return nil, &openapi3filter.ParseError{Kind: openapi3filter.KindInvalidFormat, Reason: tooLong.Error()}
+		case err != nil:
 			return nil, &openapi3filter.ParseError{Kind: openapi3filter.KindOther, Reason: "reading the body", Cause: err}
 		}
+		var v any
+		d := json.NewDecoder(bytes.NewReader(line))
+		d.UseNumber()
+		if derr := d.Decode(&v); derr != nil {
+			return nil, &openapi3filter.ParseError{Kind: openapi3filter.KindInvalidFormat, Reason: fmt.Sprintf("line %d is not JSON", n), Cause: derr}
+		}
+		if d.More() {
+			return nil, &openapi3filter.ParseError{Kind: openapi3filter.KindInvalidFormat, Reason: fmt.Sprintf("line %d holds more than one JSON value", n)}
+		}
+		out = append(out, v)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -56,7 +57,10 @@ func Install(ctx context.Context, hc *http.Client, registryURL, nameAtVersion, c
 	req.Header.Set("Accept", "application/tar+gzip, application/gzip, application/octet-stream")
 	resp, err := hc.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("install %s#%s: %w", name, version, err)
+		if ctx.Err() != nil {
+			return "", fmt.Errorf("install %s#%s: %w", name, version, ctx.Err())
+		}
+		return "", &UnreachableError{Registry: registryURL, Err: err}
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -91,6 +95,162 @@ func Install(ctx context.Context, hc *http.Client, registryURL, nameAtVersion, c
 		return "", fmt.Errorf("install %s#%s: %w", name, version, err)
 	}
 	return dest, nil
+}
+
+// UnreachableError says the package registry could not be reached at all
+// (no answer, as opposed to an answer refusing the package).
+type UnreachableError struct {
+	Registry string
+	Err      error
+}
+
+func (e *UnreachableError) Error() string {
+	return fmt.Sprintf("cannot reach the FHIR package registry %s: %v", e.Registry, e.Err)
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// Installed is one package InstallAll installed or found in the cache.
+type Installed struct {
+	ID  string // name#version
+	Dir string
+	// Cached is true when the package was already there.
+	Cached bool
+	// For names the package that depends on it ("" for those asked for).
+	For string
+}
+
+// InstallAll installs each NAME#VERSION and, as the FHIR tooling does, the
+// dependencies its package.json names, recursively, into cacheDir (each
+// package once, whatever depends on it). It calls done for each package as
+// it is installed or found. A dependency that cannot be installed does not
+// stop the others: the error lists every one that failed. An unreachable
+// registry stops at once, with an *UnreachableError.
+func InstallAll(ctx context.Context, hc *http.Client, registryURL string, ids []string, cacheDir string, done func(Installed)) error {
+	type want struct{ id, by string }
+	queue := make([]want, 0, len(ids))
+	for _, id := range ids {
+		queue = append(queue, want{id, ""})
+	}
+	seen := map[string]bool{}
+	var failed []error
+	for len(queue) > 0 {
+		w := queue[0]
+		queue = queue[1:]
+		name, version, err := splitPackageID(w.id)
+		if err != nil {
+			failed = append(failed, err)
+			continue
+		}
+		if isRange(version) {
+			v, err := resolveVersion(ctx, hc, registryURL, name, version)
+			if err != nil {
+				var ue *UnreachableError
+				if errors.As(err, &ue) {
+					return err
+				}
+				failed = append(failed, fmt.Errorf("%s#%s (needed by %s): %w", name, version, w.by, err))
+				continue
+			}
+			version = v
+		}
+		id := name + "#" + version
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		cached := packageRoot(filepath.Join(cacheDirOr(cacheDir), id)) != ""
+		dir, err := Install(ctx, hc, registryURL, id, cacheDir)
+		if err != nil {
+			var ue *UnreachableError
+			if errors.As(err, &ue) || ctx.Err() != nil {
+				return err
+			}
+			if w.by != "" {
+				err = fmt.Errorf("%w (needed by %s)", err, w.by)
+			}
+			failed = append(failed, err)
+			continue
+		}
+		if done != nil {
+			done(Installed{ID: id, Dir: dir, Cached: cached, For: w.by})
+		}
+		b, err := os.ReadFile(filepath.Join(packageRoot(dir), "package.json"))
+		if err != nil {
+			failed = append(failed, fmt.Errorf("install %s: %w", id, err))
+			continue
+		}
+		pj, err := parsePackageJSON(b, dir)
+		if err != nil {
+			failed = append(failed, err)
+			continue
+		}
+		for _, d := range pj.info(dir).Dependencies {
+			queue = append(queue, want{d.Name + "#" + d.Version, id})
+		}
+	}
+	return errors.Join(failed...)
+}
+
+func cacheDirOr(dir string) string {
+	if dir == "" {
+		return StandardCacheDir()
+	}
+	return dir
+}
+
+// isRange reports whether a dependency version names a range the registry
+// must resolve ("1.0.x", "latest") rather than one version.
+func isRange(v string) bool {
+	return v == "latest" || strings.HasSuffix(v, ".x") || v == "x"
+}
+
+// resolveVersion picks the highest version a registry has of a package
+// that matches a range, from the package's registry document
+// ({registry}/{name}: "versions" and "dist-tags", as npm registries serve).
+func resolveVersion(ctx context.Context, hc *http.Client, registryURL, name, rng string) (string, error) {
+	if registryURL == "" {
+		registryURL = DefaultRegistry
+	}
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	u := strings.TrimSuffix(registryURL, "/") + "/" + url.PathEscape(name)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return "", &UnreachableError{Registry: registryURL, Err: err}
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET %s: %s", u, resp.Status)
+	}
+	var doc struct {
+		Versions map[string]json.RawMessage `json:"versions"`
+		DistTags map[string]string          `json:"dist-tags"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&doc); err != nil {
+		return "", fmt.Errorf("GET %s: %w", u, err)
+	}
+	if rng == "latest" {
+		if v := doc.DistTags["latest"]; v != "" {
+			return v, nil
+		}
+	}
+	best := ""
+	for v := range doc.Versions {
+		if (rng == "latest" || rng == "x" || versionMatches(rng, v)) && !strings.Contains(v, "-") && (best == "" || compareVersions(v, best) > 0) {
+			best = v
+		}
+	}
+	if best == "" {
+		return "", fmt.Errorf("no version of %s matches %s", name, rng)
+	}
+	return best, nil
 }
 
 // splitPackageID splits NAME#VERSION (NAME@VERSION is accepted too).

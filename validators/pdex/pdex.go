@@ -7,7 +7,6 @@ package pdex
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/pdex-conform/pdex-conform/validators"
@@ -21,16 +20,9 @@ const (
 	RuleWindow    = "pdex-since-until"
 )
 
-// IsPriorAuth tells prior-authorization EOBs, which may carry amounts, from
-// claims and encounters.
-func IsPriorAuth(eob map[string]any) bool {
-	use, _ := eob["use"].(string)
-	return use == "preauthorization"
-}
-
 // FinancialIssues lists the remittance and cost-sharing elements present in
-// a claim EOB (SPEC §5: what the CARIN NonFinancial profiles set to max 0).
-// Prior authorizations yield none.
+// a claim EOB (see FinancialElements). Other resources, prior
+// authorizations and predeterminations included, yield none.
 func FinancialIssues(raw []byte) ([]validators.Issue, error) {
 	var eob map[string]any
 	if err := json.Unmarshal(raw, &eob); err != nil {
@@ -42,77 +34,17 @@ func FinancialIssues(raw []byte) ([]validators.Issue, error) {
 // FinancialIssuesOf is FinancialIssues for a resource already decoded (as
 // encoding/json decodes into any).
 func FinancialIssuesOf(eob map[string]any) []validators.Issue {
-	if eob["resourceType"] != "ExplanationOfBenefit" || IsPriorAuth(eob) {
+	if !IsClaimEOB(eob) {
 		return nil
 	}
 	var out []validators.Issue
-	add := func(path string) {
+	VisitFinancial(eob, func(_ map[string]any, key, path string) {
 		out = append(out, validators.Issue{
 			Severity: validators.Error, Path: path, Rule: RuleFinancial,
-			Message: "a claim EOB exported through Provider Access must not carry remittance or cost-sharing (" + lastSegment(path) + ")",
+			Message: "a claim EOB exported through Provider Access must not carry remittance or cost-sharing (" + key + ")",
 		})
-	}
-	const root = "ExplanationOfBenefit"
-	if _, ok := eob["total"]; ok {
-		add(root + ".total")
-	}
-	if pay, ok := eob["payment"].(map[string]any); ok {
-		if _, ok := pay["amount"]; ok {
-			add(root + ".payment.amount")
-		}
-	}
-	for i, bb := range arr(eob["benefitBalance"]) {
-		if m, ok := bb.(map[string]any); ok {
-			if _, ok := m["financial"]; ok {
-				add(fmt.Sprintf("%s.benefitBalance[%d].financial", root, i))
-			}
-		}
-	}
-	adjudications(eob, root, add)
-	lines(eob, root, "item", add)
-	lines(eob, root, "addItem", add)
+	})
 	return out
-}
-
-func lastSegment(p string) string {
-	if i := strings.LastIndexByte(p, '.'); i >= 0 {
-		return p[i+1:]
-	}
-	return p
-}
-
-func arr(v any) []any {
-	a, _ := v.([]any)
-	return a
-}
-
-func adjudications(m map[string]any, path string, add func(string)) {
-	for i, a := range arr(m["adjudication"]) {
-		if am, ok := a.(map[string]any); ok {
-			if _, ok := am["amount"]; ok {
-				add(fmt.Sprintf("%s.adjudication[%d].amount", path, i))
-			}
-		}
-	}
-}
-
-// lines checks item/addItem and their detail and subDetail.
-func lines(m map[string]any, path, key string, add func(string)) {
-	for i, l := range arr(m[key]) {
-		lm, ok := l.(map[string]any)
-		if !ok {
-			continue
-		}
-		p := fmt.Sprintf("%s.%s[%d]", path, key, i)
-		for _, k := range []string{"net", "unitPrice"} {
-			if _, ok := lm[k]; ok {
-				add(p + "." + k)
-			}
-		}
-		adjudications(lm, p, add)
-		lines(lm, p, "detail", add)
-		lines(lm, p, "subDetail", add)
-	}
 }
 
 // Window is a _since/_until request window; nil ends are open.

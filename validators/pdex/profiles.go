@@ -2,102 +2,205 @@ package pdex
 
 import (
 	"encoding/json"
+	"slices"
+	"strings"
 )
 
-// Canonical URLs of the profiles Provider Access exports must meet.
+// Canonical bases of the IGs whose profiles Provider Access data meets.
 const (
 	carin  = "http://hl7.org/fhir/us/carin-bb/StructureDefinition/"
 	usCore = "http://hl7.org/fhir/us/core/StructureDefinition/"
 	pdexSD = "http://hl7.org/fhir/us/davinci-pdex/StructureDefinition/"
+	hrex   = "http://hl7.org/fhir/us/davinci-hrex/StructureDefinition/"
+	coreSD = "http://hl7.org/fhir/StructureDefinition/"
 
 	ProfilePriorAuth  = pdexSD + "pdex-priorauthorization"
-	ProfileVitalSigns = "http://hl7.org/fhir/StructureDefinition/vitalsigns"
+	ProfileVitalSigns = coreSD + "vitalsigns"
 )
 
-// byType is the profile each non-EOB type is held to in edition 2.0.0
-// (SPEC §6): CARIN for the member and the parties of a claim, US Core 3.1.1
-// for clinical data.
-var byType = map[string]string{
-	"Patient":            carin + "C4BB-Patient",
-	"Coverage":           carin + "C4BB-Coverage",
-	"Organization":       carin + "C4BB-Organization",
-	"Practitioner":       carin + "C4BB-Practitioner",
-	"AllergyIntolerance": usCore + "us-core-allergyintolerance",
-	"Condition":          usCore + "us-core-condition",
-	"Encounter":          usCore + "us-core-encounter",
-	"Immunization":       usCore + "us-core-immunization",
-	"MedicationRequest":  usCore + "us-core-medicationrequest",
-	"Procedure":          usCore + "us-core-procedure",
-	"Device":             pdexSD + "pdex-device",
-	"MedicationDispense": pdexSD + "pdex-medicationdispense",
-	"Provenance":         pdexSD + "pdex-provenance",
+// edition holds the versions of the IGs an edition of PDex builds on, as
+// its package (sushi-config.yaml) names them.
+type edition struct {
+	carin, hrex, pdex string
+	// carinEOB is the suffix of the CARIN claim EOB profiles: 2.0.0 (the
+	// November 2023 draft, SPEC §6) names the NonFinancial ones of a CARIN
+	// 2.0.0 build; 2.1.0 and 2.2.0 name CARIN's "Basis" ones (2.1.0
+	// provider-access-api.md "Da Vinci Data Export Payload", 2.2.0
+	// §pdex-75).
+	carinEOB string
+	// usCore lists the US Core versions clinical data may follow: 3.1.1 in
+	// 2.0.0 (datamapping.md: "SHALL map ... to US Core v3.1.1"); 3.1.1,
+	// 6.1.0 or 7.0.0 in 2.1.0 (SHOULD) and 2.2.0 (§pdex-74, SHALL).
+	usCore []string
 }
 
-// packageVersions are the versions of the IGs an edition's profiles come
-// from. The canonicals are versioned because several versions of a package
-// may be loaded at once (PDex 2.0.0 and 2.1.0 both define
-// pdex-priorauthorization, each requiring its own version in meta.profile).
-var packageVersions = map[string]map[string]string{
-	"2.0.0": {carin: "2.0.0", usCore: "3.1.1", pdexSD: "2.0.0", "http://hl7.org/fhir/StructureDefinition/": "4.0.1"},
+// editions are the PDex editions the project knows (SPEC §4, EDITIONS.md).
+// CARIN 2.1.0 and 2.2.0, HRex 1.1.0 and 1.2.0, US Core 6.1.0 and 7.0.0 and
+// PDex 2.2.0 have no package offline: their profiles are reported as not
+// available offline, never passed and never failed.
+var editions = map[string]edition{
+	"2.0.0": {carin: "2.0.0", hrex: "1.0.0", pdex: "2.0.0", carinEOB: "NonFinancial", usCore: []string{"3.1.1"}},
+	"2.1.0": {carin: "2.1.0", hrex: "1.1.0", pdex: "2.1.0", carinEOB: "Basis", usCore: []string{"3.1.1", "6.1.0", "7.0.0"}},
+	"2.2.0": {carin: "2.2.0", hrex: "1.2.0", pdex: "2.2.0", carinEOB: "Basis", usCore: []string{"3.1.1", "6.1.0", "7.0.0"}},
 }
 
-// ExpectedProfiles returns the profiles an exported resource must meet in an
-// edition, whatever it claims in meta.profile: claim EOBs their CARIN
-// NonFinancial profile by type, prior authorizations pdex-priorauthorization,
-// clinical resources US Core 3.1.1. Nil means the edition names none.
-func ExpectedProfiles(edition, resourceType string, raw []byte) []string {
-	var out []string
-	switch resourceType {
-	case "ExplanationOfBenefit":
-		out = eobProfile(raw)
-	case "Observation":
-		out = observationProfile(raw)
-	case "DiagnosticReport":
-		out = diagnosticReportProfile(raw)
-	default:
-		if p, ok := byType[resourceType]; ok {
-			out = []string{p}
-		}
+// Editions lists the editions this table knows, oldest first: the same as
+// package edition's (a test holds them equal), which callers use to refuse
+// an unknown edition.
+func Editions() []string {
+	out := make([]string, 0, len(editions))
+	for e := range editions {
+		out = append(out, e)
 	}
-	return versioned(edition, out)
+	slices.Sort(out)
+	return out
 }
 
-// ExpectedProfilesOf is ExpectedProfiles for a resource already decoded (as
+// Expectation is what an edition expects of one exported resource: that it
+// meets at least one of AnyOf (versioned canonicals). Empty AnyOf means the
+// edition names no profile for it.
+type Expectation struct {
+	AnyOf []string
+	// Label names the expectation in messages: "PDex 2.0.0 for a Patient".
+	Label string
+}
+
+// Expected returns what an edition expects of a resource given as JSON.
+func Expected(edition, resourceType string, raw []byte) Expectation {
+	var res map[string]any
+	if json.Unmarshal(raw, &res) != nil {
+		return Expectation{}
+	}
+	return ExpectedOf(edition, resourceType, res)
+}
+
+// ExpectedOf returns what an edition expects of a decoded resource (as
 // encoding/json decodes into any), whose resourceType is taken when
-// resourceType is empty.
-func ExpectedProfilesOf(edition, resourceType string, res map[string]any) []string {
+// resourceType is empty. An unknown edition expects nothing: callers refuse
+// it first (edition.Lookup).
+//
+// A resource must also meet the profiles it claims; that is the profile
+// validator's part, not this table's.
+func ExpectedOf(editionName, resourceType string, res map[string]any) Expectation {
 	if resourceType == "" {
 		resourceType, _ = res["resourceType"].(string)
 	}
+	ed, ok := editions[editionName]
+	if !ok {
+		return Expectation{}
+	}
 	var out []string
+	usc := func(name string) {
+		for _, v := range ed.usCore {
+			out = append(out, usCore+name+"|"+v)
+		}
+	}
 	switch resourceType {
+	case "Patient", "Practitioner", "Organization":
+		// SPEC §6: CARIN "C4BB-Patient, C4BB-Organization, C4BB-Practitioner
+		// (or US Core equivalents)"; PDex datamapping.md maps the member,
+		// practitioners and organizations to US Core (USCorePatient.md,
+		// USCorePractitioner.md, USCoreOrganization.md), and its own
+		// examples claim US Core.
+		usc("us-core-" + strings.ToLower(resourceType))
+		out = append(out, carin+"C4BB-"+resourceType+"|"+ed.carin)
+	case "Coverage":
+		// PDex coverage.md: "The Coverage resource is profiled in the Da
+		// Vinci HRex IG"; SPEC §6 and CARIN: C4BB-Coverage.
+		out = append(out, hrex+"hrex-coverage|"+ed.hrex, carin+"C4BB-Coverage|"+ed.carin)
 	case "ExplanationOfBenefit":
 		use, _ := res["use"].(string)
-		out = eobProfileFor(use, codesOf(res["type"]), codesOf(res["subType"]))
-	case "Observation":
-		out = observationProfileFor(categoriesOf(res))
-	case "DiagnosticReport":
-		out = diagnosticReportProfileFor(categoriesOf(res))
-	default:
-		if p, ok := byType[resourceType]; ok {
-			out = []string{p}
-		}
-	}
-	return versioned(edition, out)
-}
-
-// versioned pins each canonical to the version its package has in the
-// edition.
-func versioned(edition string, out []string) []string {
-	versions := packageVersions[edition]
-	for i, p := range out {
-		for base, v := range versions {
-			if len(p) > len(base) && p[:len(base)] == base {
-				out[i] = p + "|" + v
+		switch {
+		case use == UsePreauthorization:
+			// SPEC §6; 2.2.0 §pdex-76: "SHALL map prior authorization
+			// information to the PDex Prior Authorization profile".
+			out = append(out, ProfilePriorAuth+"|"+ed.pdex)
+		case claimUse(use):
+			// SPEC §6 (2.0.0): the NonFinancial profile of the claim's
+			// type; 2.1.0/2.2.0 (§pdex-75): the Basis one.
+			if name := eobKind(codesOf(res["type"]), codesOf(res["subType"])); name != "" {
+				out = append(out, carin+"C4BB-ExplanationOfBenefit-"+name+"-"+ed.carinEOB+"|"+ed.carin)
 			}
 		}
+		// A predetermination is neither: PDex names no profile for it.
+	case "Observation":
+		for _, c := range categoriesOf(res) {
+			switch {
+			case c.has("laboratory"):
+				usc("us-core-observation-lab")
+			case c.has("vital-signs"):
+				// US Core 3.1.1 holds vital signs to the R4 vital signs
+				// profile; 6.1.0 and 7.0.0 to their own.
+				out = append(out, ProfileVitalSigns+"|4.0.1")
+				for _, v := range ed.usCore[1:] {
+					out = append(out, usCore+"us-core-vital-signs|"+v)
+				}
+			}
+			if len(out) > 0 {
+				break
+			}
+		}
+	case "DiagnosticReport":
+		name := "us-core-diagnosticreport-note"
+		for _, c := range categoriesOf(res) {
+			if c.has("LAB") {
+				name = "us-core-diagnosticreport-lab"
+			}
+		}
+		usc(name)
+	case "Condition":
+		// US Core 6.1.0 split its Condition profile in two.
+		out = append(out, usCore+"us-core-condition|"+ed.usCore[0])
+		for _, v := range ed.usCore[1:] {
+			out = append(out, usCore+"us-core-condition-encounter-diagnosis|"+v, usCore+"us-core-condition-problems-health-concerns|"+v)
+		}
+	case "AllergyIntolerance", "CarePlan", "CareTeam", "DocumentReference", "Encounter", "Goal",
+		"Immunization", "Location", "Medication", "MedicationRequest", "PractitionerRole", "Procedure":
+		// Clinical data: US Core (datamapping.md; 2.2.0 §pdex-74).
+		usc("us-core-" + strings.ToLower(resourceType))
+	case "Device", "MedicationDispense", "Provenance":
+		// Where US Core defines no profile, PDex's own (datamapping.md; 2.2.0
+		// §pdex-78): pdex-device, pdex-medicationdispense, pdex-provenance.
+		// US Core's implantable device and provenance profiles, and its
+		// medication dispense profile from 6.1.0, serve as well.
+		switch resourceType {
+		case "Device":
+			usc("us-core-implantable-device")
+		case "Provenance":
+			usc("us-core-provenance")
+		case "MedicationDispense":
+			for _, v := range ed.usCore[1:] {
+				out = append(out, usCore+"us-core-medicationdispense|"+v)
+			}
+		}
+		out = append(out, pdexSD+"pdex-"+strings.ToLower(resourceType)+"|"+ed.pdex)
 	}
-	return out
+	if len(out) == 0 {
+		return Expectation{}
+	}
+	article := "a "
+	if strings.ContainsRune("AEIOU", rune(resourceType[0])) {
+		article = "an "
+	}
+	return Expectation{AnyOf: out, Label: "PDex " + editionName + " for " + article + resourceType}
+}
+
+// eobKind names the CARIN EOB profile family of a claim by its type and
+// subType (CARIN's EOB profiles fix type, and institutional ones subType).
+func eobKind(typ, subType coded) string {
+	switch {
+	case typ.has("institutional") && subType.has("inpatient"):
+		return "Inpatient-Institutional"
+	case typ.has("institutional"):
+		return "Outpatient-Institutional"
+	case typ.has("professional"):
+		return "Professional-NonClinician"
+	case typ.has("oral"):
+		return "Oral"
+	case typ.has("pharmacy"):
+		return "Pharmacy"
+	}
+	return ""
 }
 
 // codesOf reads a decoded CodeableConcept's codes.
@@ -108,8 +211,7 @@ func codesOf(v any) coded {
 	for _, x := range cs {
 		cm, _ := x.(map[string]any)
 		code, _ := cm["code"].(string)
-		system, _ := cm["system"].(string)
-		c.Coding = append(c.Coding, codingOf{System: system, Code: code})
+		c = append(c, code)
 	}
 	return c
 }
@@ -123,95 +225,7 @@ func categoriesOf(res map[string]any) []coded {
 	return out
 }
 
-type coded struct {
-	Coding []codingOf `json:"coding"`
-}
+// coded holds the codes of a CodeableConcept.
+type coded []string
 
-type codingOf struct {
-	System string `json:"system"`
-	Code   string `json:"code"`
-}
-
-func (c coded) has(code string) bool {
-	for _, cd := range c.Coding {
-		if cd.Code == code {
-			return true
-		}
-	}
-	return false
-}
-
-func eobProfile(raw []byte) []string {
-	var eob struct {
-		Use     string `json:"use"`
-		Type    coded  `json:"type"`
-		SubType coded  `json:"subType"`
-	}
-	if json.Unmarshal(raw, &eob) != nil {
-		return nil
-	}
-	return eobProfileFor(eob.Use, eob.Type, eob.SubType)
-}
-
-func eobProfileFor(use string, typ, subType coded) []string {
-	if use == "preauthorization" {
-		return []string{ProfilePriorAuth}
-	}
-	nf := func(name string) []string {
-		return []string{carin + "C4BB-ExplanationOfBenefit-" + name + "-NonFinancial"}
-	}
-	switch {
-	case typ.has("institutional") && subType.has("inpatient"):
-		return nf("Inpatient-Institutional")
-	case typ.has("institutional"):
-		return nf("Outpatient-Institutional")
-	case typ.has("professional"):
-		return nf("Professional-NonClinician")
-	case typ.has("oral"):
-		return nf("Oral")
-	case typ.has("pharmacy"):
-		return nf("Pharmacy")
-	}
-	return nil
-}
-
-func observationProfile(raw []byte) []string {
-	var o struct {
-		Category []coded `json:"category"`
-	}
-	if json.Unmarshal(raw, &o) != nil {
-		return nil
-	}
-	return observationProfileFor(o.Category)
-}
-
-func observationProfileFor(categories []coded) []string {
-	for _, c := range categories {
-		switch {
-		case c.has("laboratory"):
-			return []string{usCore + "us-core-observation-lab"}
-		case c.has("vital-signs"):
-			return []string{ProfileVitalSigns}
-		}
-	}
-	return nil
-}
-
-func diagnosticReportProfile(raw []byte) []string {
-	var d struct {
-		Category []coded `json:"category"`
-	}
-	if json.Unmarshal(raw, &d) != nil {
-		return nil
-	}
-	return diagnosticReportProfileFor(d.Category)
-}
-
-func diagnosticReportProfileFor(categories []coded) []string {
-	for _, c := range categories {
-		if c.has("LAB") {
-			return []string{usCore + "us-core-diagnosticreport-lab"}
-		}
-	}
-	return []string{usCore + "us-core-diagnosticreport-note"}
-}
+func (c coded) has(code string) bool { return slices.Contains(c, code) }

@@ -17,6 +17,9 @@ func (w *walker) checkBinding(e *elem, typ string, val any) {
 	case "code", "string", "uri", "url", "canonical":
 		s, _ := val.(string)
 		in, known = vs.hasCode(s)
+		if !in && formatShorthand(e.path, s) {
+			in, known = true, true
+		}
 	case "Coding", "Quantity":
 		m, _ := val.(map[string]any)
 		code, _ := m["code"].(string)
@@ -25,6 +28,9 @@ func (w *walker) checkBinding(e *elem, typ string, val any) {
 		}
 		sys, _ := m["system"].(string)
 		in, known = vs.hasCoding(sys, code)
+		if in && vs.bySystemOnly(sys, code) {
+			w.codeNotChecked(e, sys)
+		}
 	case "CodeableConcept":
 		m, _ := val.(map[string]any)
 		codings, _ := m["coding"].([]any)
@@ -42,6 +48,9 @@ func (w *walker) checkBinding(e *elem, typ string, val any) {
 			i, k := vs.hasCoding(sys, code)
 			if i {
 				in = true
+				if vs.bySystemOnly(sys, code) {
+					w.codeNotChecked(e, sys)
+				}
 				break
 			}
 			known = known && k
@@ -51,9 +60,7 @@ func (w *walker) checkBinding(e *elem, typ string, val any) {
 		return
 	}
 	if !known {
-		if b.Strength == "required" {
-			w.warnf("", e.id, "value set %s cannot be checked (%s): required binding not checked", b.ValueSet, vs.why())
-		}
+		w.bindingNotChecked(e, vs)
 		return
 	}
 	if in {

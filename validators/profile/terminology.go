@@ -38,8 +38,12 @@ type vsIndex struct {
 	bare  map[string]struct{}
 	// systems holds code systems included whole whose codes are not
 	// available here (SNOMED CT, LOINC, CPT...): a Coding from one of
-	// them is accepted by its system, its code not verified.
+	// them is accepted by its system, its code not verified (and counted
+	// as not checked).
 	systems map[string]bool
+	// syntax holds code systems included whole whose codes are checked by
+	// their form (builtinSystems: UCUM, BCP-47, BCP-13).
+	syntax map[string]func(string) bool
 }
 
 // csIndex is a loaded code system.
@@ -91,6 +95,22 @@ func (x *vsIndex) addAll(o *vsIndex) {
 	for s := range o.systems {
 		x.addSystem(s)
 	}
+	for s, f := range o.syntax {
+		x.addSyntax(s, f)
+	}
+}
+
+func (x *vsIndex) addSyntax(system string, f func(string) bool) {
+	if x.syntax == nil {
+		x.syntax = map[string]func(string) bool{}
+	}
+	x.syntax[system] = f
+}
+
+// bySystemOnly reports whether a Coding is in the value set only because
+// its whole code system is, a system whose codes are not available here.
+func (x *vsIndex) bySystemOnly(system, code string) bool {
+	return x.problem == "" && x.systems[system] && !x.has(system, code)
 }
 
 func (x *vsIndex) addSystem(system string) {
@@ -109,6 +129,9 @@ func (x *vsIndex) hasCoding(system, code string) (in, known bool) {
 	if x.has(system, code) {
 		return true, true
 	}
+	if f := x.syntax[system]; f != nil {
+		return f(code), true
+	}
 	if x.systems[system] {
 		return true, true
 	}
@@ -122,6 +145,11 @@ func (x *vsIndex) hasCode(code string) (in, known bool) {
 	}
 	if _, ok := x.bare[code]; ok {
 		return true, true
+	}
+	for _, f := range x.syntax {
+		if f(code) {
+			return true, true
+		}
 	}
 	if len(x.systems) > 0 {
 		return false, false
@@ -246,7 +274,7 @@ func (t *terminology) build(url string, stack []string) *vsIndex {
 	}
 	for _, exc := range vs.Compose.Exclude {
 		part := t.conceptSet(exc, stack)
-		if part.problem != "" || len(part.systems) > 0 {
+		if part.problem != "" || len(part.systems) > 0 || len(part.syntax) > 0 {
 			idx.problem = "value set excludes codes that cannot be enumerated"
 			return idx
 		}
@@ -303,9 +331,22 @@ func (t *terminology) conceptSet(inc packages.ConceptSet, stack []string) *vsInd
 			}
 		default:
 			cs := t.codeSystem(inc.System)
-			if cs == nil || !cs.complete {
+			b, isBuiltin := builtin(inc.System)
+			var codes []string
+			if isBuiltin && b.codes != nil {
+				codes = b.codes(t)
+			}
+			switch {
+			case (cs == nil || !cs.complete) && (len(codes) > 0 || isBuiltin && b.syntax != nil):
+				for _, c := range codes {
+					part.add(inc.System, c)
+				}
+				if b.syntax != nil {
+					part.addSyntax(inc.System, b.syntax)
+				}
+			case cs == nil || !cs.complete:
 				part.addSystem(inc.System)
-			} else {
+			default:
 				for _, c := range cs.order {
 					part.add(inc.System, c)
 				}
@@ -333,7 +374,7 @@ func (t *terminology) conceptSet(inc packages.ConceptSet, stack []string) *vsInd
 			acc.addAll(sub)
 			continue
 		}
-		if len(acc.systems) > 0 || len(sub.systems) > 0 {
+		if len(acc.systems) > 0 || len(sub.systems) > 0 || len(acc.syntax) > 0 || len(sub.syntax) > 0 {
 			p := newVSIndex("")
 			p.problem = "intersection with a code system that cannot be enumerated"
 			return p

@@ -34,6 +34,11 @@ type walker struct {
 	// conforms to a profile (profile discriminators).
 	quiet  bool
 	errors int
+
+	// onlyAsked checks the top resource against the profiles asked for
+	// alone, not those it claims (ValidateExpected weighs one acceptable
+	// profile at a time).
+	onlyAsked bool
 }
 
 // issue records a finding at the current path followed by suffix (such as
@@ -101,7 +106,11 @@ func (w *walker) resource(obj map[string]any, rt string, asked []string, top, co
 		name string
 	}
 	var plans []checked
-	for _, c := range profileList(asked, obj["meta"]) {
+	claims := obj["meta"]
+	if top && w.onlyAsked {
+		claims = nil
+	}
+	for _, c := range profileList(asked, claims) {
 		p, err := w.v.planFor(c)
 		if err != nil {
 			w.issue(validators.Error, "", fmt.Sprintf("profile %s cannot be used: %v", c, err), c, c)
@@ -120,7 +129,7 @@ func (w *walker) resource(obj map[string]any, rt string, asked []string, top, co
 			}
 		}
 		if p == nil {
-			w.issue(validators.Warning, "", fmt.Sprintf("profile %s is not loaded: not checked", c), c, c)
+			w.notLoaded(c)
 			if top {
 				w.res.NotRun = append(w.res.NotRun, c)
 			}

@@ -164,3 +164,83 @@ func TestRunErrors(t *testing.T) {
 		t.Errorf("an emit error must end the run and be returned, got %v", err)
 	}
 }
+
+// TestRunInputProblems: input that holds no resource, or is not JSON, is
+// reported once per problem, with where it is and, when the file is not
+// NDJSON at all, what it looks like instead.
+func TestRunInputProblems(t *testing.T) {
+	pretty := "{\n  \"resourceType\": \"Patient\",\n  \"id\": \"p1\"\n}\n"
+	array := "[\n  {\"resourceType\": \"Patient\", \"id\": \"p1\"},\n  {\"resourceType\": \"Patient\", \"id\": \"p2\"}\n]\n"
+	tests := []struct {
+		name    string
+		file    string
+		content string
+		want    []string // "line:message fragment" of each item with an issue, in order
+		checked int      // resources handed to the checker
+	}{
+		{"empty ndjson", "a.ndjson", "", []string{"0:no resources: the file is empty"}, 0},
+		{"blank lines only", "a.ndjson", "\n \r\n\n", []string{"0:holds 3 blank lines and nothing else"}, 0},
+		{"empty json", "a.json", "  \n", []string{"0:no resources: the file is empty"}, 0},
+		{"bundle without entries", "a.json", `{"resourceType":"Bundle","type":"collection"}`, []string{"0:the Bundle has no entry"}, 0},
+		{"syntax error once, with its column", "a.ndjson", `{"resourceType":"Patient","id":"p1"}` + "\n" + `{"resourceType":"Patient","id":x}` + "\n" + `{"resourceType":"Patient","id":"p3"}`,
+			[]string{"2:invalid JSON at column 32: invalid character 'x'"}, 2},
+		{"truncated line", "a.ndjson", `{"resourceType":"Patient","id":"p1"}` + "\n" + `{"resourceType":"Pat`,
+			[]string{"2:invalid JSON at column 21: unexpected end of JSON input"}, 1},
+		{"a line that is not an object", "a.ndjson", `"Patient"` + "\n" + `{"resourceType":"Patient","id":"p2"}`,
+			[]string{"1:the line is a JSON string, not a resource"}, 1},
+		{"a JSON array on one line", "a.ndjson", `[{"resourceType":"Patient","id":"p1"}]`,
+			[]string{"1:a JSON array, not a resource (a JSON object); NDJSON holds one resource per line, not an array (jq -c '.[]'"}, 0},
+		{"pretty-printed JSON saved as .ndjson: one error with a hint", "a.ndjson", pretty,
+			[]string{"1:unexpected end of JSON input; the file looks like pretty-printed JSON, but NDJSON holds one whole resource per line: save it as .json, or make it NDJSON with jq -c; the rest of the file was not read"}, 0},
+		{"JSON array saved as .ndjson: one error with a hint", "a.ndjson", array,
+			[]string{"1:the file looks like a JSON array, but NDJSON holds one resource per line: save it as .json, or make it NDJSON with jq -c '.[]'; the rest of the file was not read"}, 0},
+		{"pretty-printed JSON from standard input", "-", pretty, []string{"1:(standard input is read as NDJSON)"}, 0},
+		{"syntax error in a JSON document: line and column", "a.json", "{\n  \"resourceType\": \"Patient\",\n  \"id\" \"p1\"\n}\n",
+			[]string{"0:invalid JSON at line 3, column 8: invalid character '\"' after object key"}, 0},
+		{"NDJSON saved as .json", "a.json", `{"resourceType":"Patient","id":"p1"}` + "\n" + `{"resourceType":"Patient","id":"p2"}` + "\n",
+			[]string{"0:the file looks like NDJSON (one resource per line): name it .ndjson"}, 0},
+		{"a JSON document that is not an object", "a.json", `[1, 2]`, []string{"0:the document is a JSON array, not a resource"}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in, stdin := tt.file, ""
+			if tt.file == "-" {
+				stdin = tt.content
+			} else {
+				in = write(t, t.TempDir(), tt.file, tt.content)
+			}
+			var checked atomic.Int64
+			check := func(raw []byte) []validators.Issue { checked.Add(1); return nil }
+			items, tot := collect(t, []string{in}, check, Options{Stdin: strings.NewReader(stdin)})
+			var got []Item
+			for _, it := range items {
+				if len(it.Issues) > 0 {
+					got = append(got, it)
+				}
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %d items with issues, want %d: %+v", len(got), len(tt.want), items)
+			}
+			for i, w := range tt.want {
+				line, frag, _ := strings.Cut(w, ":")
+				it := got[i]
+				if fmt.Sprint(it.Line) != line || len(it.Issues) != 1 || !strings.Contains(it.Issues[0].Message, frag) ||
+					it.Issues[0].Severity != validators.Error || it.Issues[0].Rule != "input" || !it.Input {
+					t.Errorf("item %d = line %d %+v, want line %s with one input error containing %q", i, it.Line, it.Issues, line, frag)
+				}
+			}
+			if int(checked.Load()) != tt.checked || tot.Resources != tt.checked || tot.Errors != len(tt.want) {
+				t.Errorf("checked %d, totals %+v; want %d resources checked and %d errors", checked.Load(), tot, tt.checked, len(tt.want))
+			}
+		})
+	}
+}
+
+func TestRunNoResourceFiles(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "notes.txt", "not a resource file")
+	_, err := Run(context.Background(), []string{dir}, errorIfBad, func(Item) error { return nil }, Options{})
+	if err == nil || !strings.Contains(err.Error(), "no resources") {
+		t.Errorf("a folder without resource files must be an error saying so, got %v", err)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/pdex-conform/pdex-conform/ndjson"
 	"github.com/pdex-conform/pdex-conform/validators"
 )
 
@@ -32,9 +33,14 @@ type Item struct {
 	Type   string
 	ID     string
 	Issues []validators.Issue
+	// Input is set when the item reports a problem with the input itself
+	// (a line that is not JSON, an empty file) rather than a validated
+	// resource.
+	Input bool
 }
 
-// Totals counts what was validated.
+// Totals counts what was validated: Resources counts the resources
+// checked, not the input problems (which count as errors).
 type Totals struct {
 	Files, Resources, Errors, Warnings int
 }
@@ -43,7 +49,8 @@ type Totals struct {
 type Options struct {
 	// Workers validating at once; 0 means GOMAXPROCS.
 	Workers int
-	// MaxLine bounds one NDJSON line or JSON document; 0 means 64 MiB.
+	// MaxLine bounds one NDJSON line or JSON document; 0 means
+	// ndjson.DefaultMaxLine (64 MiB).
 	MaxLine int
 	// Stdin is read for the input "-".
 	Stdin io.Reader
@@ -58,13 +65,16 @@ func Run(ctx context.Context, inputs []string, check Checker, emit func(Item) er
 	if err != nil {
 		return t, err
 	}
+	if len(files) == 0 {
+		return t, fmt.Errorf("no resources: %s holds no .ndjson, .jsonl or .json file", strings.Join(inputs, ", "))
+	}
 	workers := o.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	maxLine := o.MaxLine
 	if maxLine <= 0 {
-		maxLine = 64 << 20
+		maxLine = ndjson.DefaultMaxLine
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -98,6 +108,7 @@ func Run(ctx context.Context, inputs []string, check Checker, emit func(Item) er
 				return false
 			}
 			if raw == nil {
+				it.Input = true
 				out <- it // nothing to check: the issue is already known
 				return true
 			}
@@ -120,7 +131,9 @@ func Run(ctx context.Context, inputs []string, check Checker, emit func(Item) er
 	var emitErr error
 	for out := range order {
 		it := <-out
-		t.Resources++
+		if !it.Input {
+			t.Resources++
+		}
 		for _, is := range it.Issues {
 			switch is.Severity {
 			case validators.Error:
@@ -204,67 +217,177 @@ func readInput(ctx context.Context, name string, stdin io.Reader, maxLine int, s
 		defer f.Close()
 		r = f
 	}
-	br := bufio.NewReaderSize(r, 1<<20)
 	if filepath.Ext(name) == ".json" {
-		return readDocument(name, br, maxLine, send)
+		return readDocument(name, bufio.NewReaderSize(r, 1<<20), maxLine, send)
 	}
-	return readNDJSON(ctx, name, br, maxLine, send)
+	return readNDJSON(ctx, name, r, maxLine, send)
 }
 
-func readNDJSON(ctx context.Context, name string, br *bufio.Reader, maxLine int, send func(Item, []byte) bool) error {
-	for n := 1; ; n++ {
-		line, tooLong, err := readLine(br, maxLine)
-		if len(bytes.TrimSpace(line)) > 0 || tooLong {
-			it := Item{File: name, Line: n, Entry: -1}
-			if tooLong {
-				it.Issues = []validators.Issue{issue(name, n, fmt.Sprintf("the line is longer than %d bytes and was not validated", maxLine))}
-				if !send(it, nil) {
-					return ctx.Err()
-				}
-			} else {
-				it.Type, it.ID = head(line)
-				if !send(it, line) {
-					return ctx.Err()
-				}
-			}
-		}
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("reading %s at line %d: %w", name, n, err)
-		}
-	}
-}
-
-// readLine reads one line, discarding (and reporting) what passes maxLine
-// without holding it.
-func readLine(br *bufio.Reader, maxLine int) ([]byte, bool, error) {
-	var line []byte
+func readNDJSON(ctx context.Context, name string, r io.Reader, maxLine int, send func(Item, []byte) bool) error {
+	nr := ndjson.NewReader(r, maxLine)
+	sent := false
 	for {
-		frag, err := br.ReadSlice('\n')
-		if len(line)+len(frag) > maxLine {
-			// Skip to the end of the line.
-			for errors.Is(err, bufio.ErrBufferFull) {
-				_, err = br.ReadSlice('\n')
+		n, line, err := nr.Next()
+		var tooLong *ndjson.LineTooLongError
+		switch {
+		case errors.Is(err, io.EOF):
+			if !sent {
+				send(Item{File: name, Entry: -1, Issues: []validators.Issue{issue(name, 0, noResources(nr.Line()))}}, nil)
 			}
-			return nil, true, err
+			return nil
+		case errors.As(err, &tooLong):
+			if !send(Item{File: name, Line: n, Entry: -1, Issues: []validators.Issue{issue(name, n, fmt.Sprintf("the line is longer than %d bytes and was not validated", maxLine))}}, nil) {
+				return ctx.Err()
+			}
+			sent = true
+			continue
+		case err != nil:
+			return fmt.Errorf("reading %s: %w", name, err)
 		}
-		line = append(line, frag...)
-		if errors.Is(err, bufio.ErrBufferFull) {
+		first := !sent
+		sent = true
+		if msg, ok := lineProblem(line, first, name); ok {
+			// A line that is not a JSON object is reported once, here,
+			// and not validated: the checks would only repeat it.
+			it := Item{File: name, Line: n, Entry: -1, Issues: []validators.Issue{issue(name, n, msg)}}
+			if !send(it, nil) {
+				return ctx.Err()
+			}
+			if first && multiLine(line) {
+				// Pretty-printed JSON: every further line would fail
+				// the same way.
+				return nil
+			}
 			continue
 		}
-		return line, false, err
+		it := Item{File: name, Line: n, Entry: -1}
+		it.Type, it.ID = head(line)
+		if !send(it, bytes.Clone(line)) {
+			return ctx.Err()
+		}
 	}
 }
 
-func readDocument(name string, br *bufio.Reader, maxLine int, send func(Item, []byte) bool) error {
+func noResources(lines int) string {
+	if lines == 0 {
+		return "no resources: the file is empty"
+	}
+	return fmt.Sprintf("no resources: the file holds %d blank lines and nothing else", lines)
+}
+
+// lineProblem says why an NDJSON line is not a resource, if it is not: a
+// JSON syntax error (with its column; the issue carries the line) or a value that is not an object. A
+// file's first line gets a hint when it shows the file is not NDJSON at
+// all (a JSON array, or pretty-printed JSON saved as .ndjson).
+func lineProblem(line []byte, first bool, name string) (string, bool) {
+	trimmed := bytes.TrimSpace(line)
+	if json.Valid(trimmed) {
+		if trimmed[0] == '{' {
+			return "", false
+		}
+		msg := "the line is " + jsonKindOf(trimmed[0]) + ", not a resource (a JSON object)"
+		if trimmed[0] == '[' {
+			msg += "; NDJSON holds one resource per line, not an array (jq -c '.[]' turns an array into NDJSON)"
+		}
+		return msg, true
+	}
+	msg := "invalid JSON " + syntaxError(line, true)
+	if first && multiLine(line) {
+		msg += "; the file looks like pretty-printed JSON, but NDJSON holds one whole resource per line: save it as .json, or make it NDJSON with jq -c"
+		if trimmed[0] == '[' {
+			msg = "invalid JSON " + syntaxError(line, true) + "; the file looks like a JSON array, but NDJSON holds one resource per line: save it as .json, or make it NDJSON with jq -c '.[]'"
+		}
+		switch ext := filepath.Ext(name); {
+		case name == "-":
+			msg += " (standard input is read as NDJSON)"
+		case ext != ".ndjson" && ext != ".jsonl":
+			msg += " (read as NDJSON because of its name)"
+		}
+		msg += "; the rest of the file was not read"
+	}
+	return msg, true
+}
+
+// multiLine reports whether a line that is not valid JSON looks like the
+// start of a JSON value spread over several lines.
+func multiLine(line []byte) bool {
+	t := bytes.TrimSpace(line)
+	if len(t) == 0 || (t[0] != '{' && t[0] != '[') {
+		return false
+	}
+	var v json.RawMessage
+	err := json.Unmarshal(t, &v)
+	var se *json.SyntaxError
+	return errors.As(err, &se) && truncated(se)
+}
+
+// syntaxError describes a JSON syntax error by line and column (columns
+// count bytes from 1). encoding/json's offset is just past the offending
+// byte, or the length of the input when it ended too soon.
+func syntaxError(doc []byte, oneLine bool) string {
+	var v json.RawMessage
+	err := json.Unmarshal(doc, &v)
+	var se *json.SyntaxError
+	if !errors.As(err, &se) {
+		if err == nil {
+			return ""
+		}
+		return err.Error()
+	}
+	pos := min(max(int(se.Offset)-1, 0), len(doc))
+	if truncated(se) {
+		pos = len(doc)
+	}
+	line := 1 + bytes.Count(doc[:pos], []byte{'\n'})
+	col := pos - bytes.LastIndexByte(doc[:pos], '\n')
+	if oneLine {
+		return fmt.Sprintf("at column %d: %s", col, se.Error())
+	}
+	return fmt.Sprintf("at line %d, column %d: %s", line, col, se.Error())
+}
+
+// truncated reports whether the input ended before the JSON value did.
+func truncated(se *json.SyntaxError) bool {
+	return strings.HasPrefix(se.Error(), "unexpected end of JSON input")
+}
+
+func jsonKindOf(c byte) string {
+	switch c {
+	case '[':
+		return "a JSON array"
+	case '"':
+		return "a JSON string"
+	case 't', 'f':
+		return "a JSON boolean"
+	case 'n':
+		return "JSON null"
+	}
+	return "a JSON number"
+}
+
+func readDocument(name string, br io.Reader, maxLine int, send func(Item, []byte) bool) error {
 	raw, err := io.ReadAll(io.LimitReader(br, int64(maxLine)+1))
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", name, err)
 	}
 	if len(raw) > maxLine {
 		send(Item{File: name, Entry: -1, Issues: []validators.Issue{issue(name, 0, fmt.Sprintf("the document is larger than %d bytes and was not validated", maxLine))}}, nil)
+		return nil
+	}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		send(Item{File: name, Entry: -1, Issues: []validators.Issue{issue(name, 0, "no resources: the file is empty")}}, nil)
+		return nil
+	}
+	if !json.Valid(raw) {
+		msg := "invalid JSON " + syntaxError(raw, false)
+		if looksLikeNDJSON(raw) {
+			msg += "; the file looks like NDJSON (one resource per line): name it .ndjson"
+		}
+		send(Item{File: name, Entry: -1, Issues: []validators.Issue{issue(name, 0, msg)}}, nil)
+		return nil
+	}
+	if t := bytes.TrimSpace(raw); t[0] != '{' {
+		send(Item{File: name, Entry: -1, Issues: []validators.Issue{issue(name, 0, "the document is "+jsonKindOf(t[0])+", not a resource (a JSON object)")}}, nil)
 		return nil
 	}
 	typ, id := head(raw)
@@ -278,17 +401,38 @@ func readDocument(name string, br *bufio.Reader, maxLine int, send func(Item, []
 		} `json:"entry"`
 	}
 	if err := json.Unmarshal(raw, &b); err != nil {
+		// valid JSON of the wrong shape: the checks say what is wrong
 		send(Item{File: name, Entry: -1, Type: typ, ID: id}, raw)
 		return nil
 	}
+	n := 0
 	for i, e := range b.Entry {
 		if len(e.Resource) == 0 {
 			continue
 		}
 		t, rid := head(e.Resource)
 		send(Item{File: name, Entry: i, Type: t, ID: rid}, e.Resource)
+		n++
+	}
+	if n == 0 {
+		send(Item{File: name, Entry: -1, Type: typ, ID: id, Issues: []validators.Issue{issue(name, 0, "no resources: the Bundle has no entry with a resource")}}, nil)
 	}
 	return nil
+}
+
+// looksLikeNDJSON reports whether a document that is not valid JSON holds
+// valid JSON objects line by line.
+func looksLikeNDJSON(raw []byte) bool {
+	lines := 0
+	for l := range bytes.Lines(raw) {
+		if t := bytes.TrimSpace(l); len(t) > 0 {
+			if t[0] != '{' || !json.Valid(t) {
+				return false
+			}
+			lines++
+		}
+	}
+	return lines > 1
 }
 
 func issue(file string, line int, msg string) validators.Issue {
