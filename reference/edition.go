@@ -222,10 +222,11 @@ func (ed *edition) tracksOnGroup(f faults) bool {
 }
 
 // profileClaims rewrites the profiles exported EOBs claim to the
-// edition's: claims add the edition's claim profile (Basis from 2.1.0:
-// provider-access-api.md "Da Vinci Data Export Payload", §pdex-75) beside
-// the NonFinancial one they meet too, and prior authorizations name
-// pdex-priorauthorization as the edition's profile slices it. Nil when the stored
+// edition's: claims name the edition's claim profile (Basis from 2.1.0:
+// provider-access-api.md "Da Vinci Data Export Payload", §pdex-75) instead
+// of the NonFinancial one of the stored export form, and prior
+// authorizations name pdex-priorauthorization as the edition's profile
+// slices it. Nil when the stored
 // export form already names them (2.0.0).
 func (ed *edition) profileClaims() *strings.Replacer {
 	family, version, _ := strings.Cut(ed.ClaimProfile, "|")
@@ -235,11 +236,7 @@ func (ed *edition) profileClaims() *strings.Replacer {
 	var pairs []string
 	for _, name := range []string{"Inpatient-Institutional", "Outpatient-Institutional", "Professional-NonClinician", "Oral", "Pharmacy"} {
 		base := "http://hl7.org/fhir/us/carin-bb/StructureDefinition/C4BB-ExplanationOfBenefit-" + name
-		// The NonFinancial claim stays beside the edition's: the stripped
-		// claim meets it too, and the validator on main still expects it
-		// for every edition (validators/pdex; V-A's per-edition table
-		// replaces that).
-		pairs = append(pairs, base+"-NonFinancial|2.0.0\"", base+"-NonFinancial|2.0.0\",\""+base+"-"+family+"|"+version+"\"")
+		pairs = append(pairs, base+"-NonFinancial|2.0.0\"", base+"-"+family+"|"+version+"\"")
 	}
 	// pdex-priorauthorization from 2.1.0 slices meta.profile on its
 	// canonical without a version (davinci-epdx@2.1.0, and the 2.1.0

@@ -315,12 +315,12 @@ func attestation(patient, npi string) map[string]any {
 	now := time.Now().UTC()
 	return map[string]any{
 		"resourceType": "Consent", "id": "attestation-" + patient,
-		"meta":     map[string]any{"profile": []any{edition.ProfileTreatmentAttestation}},
-		"status":   "active",
-		"scope":    map[string]any{"coding": []any{map[string]any{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}}},
-		"category": []any{map[string]any{"coding": []any{map[string]any{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IDSCL"}}}},
-		"patient":  map[string]any{"reference": "Patient/" + patient},
-		"dateTime": now.Format(time.RFC3339),
+		"meta":      map[string]any{"profile": []any{edition.ProfileTreatmentAttestation}},
+		"status":    "active",
+		"scope":     map[string]any{"coding": []any{map[string]any{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}}},
+		"category":  []any{map[string]any{"coding": []any{map[string]any{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IDSCL"}}}},
+		"patient":   map[string]any{"reference": "Patient/" + patient},
+		"dateTime":  now.Format(time.RFC3339),
 		"performer": []any{map[string]any{"identifier": map[string]any{"system": systemNPI, "value": npi}}},
 		"provision": map[string]any{"type": "permit", "period": map[string]any{"start": now.AddDate(0, -1, 0).Format("2006-01-02")},
 			"purpose": []any{map[string]any{"system": "http://terminology.hl7.org/CodeSystem/v3-ActReason", "code": "TREAT"}}},
