@@ -49,7 +49,7 @@ func hasParam(ps []bulk.Param, name string) bool {
 func mustRefuse(ctx context.Context, e *framework.Env, ps []bulk.Param, what, why string) {
 	resp, err := e.Attempt(ctx, framework.ExportRequest{Params: ps})
 	if err != nil {
-		Fail(fmt.Sprintf("the kick-off %s got no answer: %v", what, err))
+		Fail(fmt.Sprintf("The kick-off %s got no answer: %v.", what, err))
 	}
 	switch {
 	case resp.StatusCode == http.StatusAccepted:

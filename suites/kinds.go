@@ -37,7 +37,7 @@ func registerExportKinds(e *framework.Env) {
 				ps := kindParams(e, k, framework.PatientParams(subset(ctx, e)[0]), param("_type", "valueString", "Patient"))
 				resp, err := e.Attempt(ctx, framework.ExportRequest{Params: ps})
 				if err != nil {
-					Fail(fmt.Sprintf("the kick-off with exportType %s got no answer: %v", value, err))
+					Fail(fmt.Sprintf("The kick-off with exportType %s got no answer: %v.", value, err))
 				}
 				if resp.StatusCode != http.StatusAccepted {
 					Fail(fmt.Sprintf("The server refused exportType %s, one of the values edition %s defines, with HTTP %d: %s. (In other editions: %s.)",
@@ -97,7 +97,7 @@ func registerExportKinds(e *framework.Env) {
 			ps := append(framework.PatientParams(subset(ctx, e)[0]), param("_type", "valueString", "Patient")...)
 			resp, err := e.Attempt(ctx, framework.ExportRequest{Params: ps})
 			if err != nil {
-				Fail(fmt.Sprintf("the kick-off without exportType got no answer: %v", err))
+				Fail(fmt.Sprintf("The kick-off without exportType got no answer: %v.", err))
 			}
 			if resp.StatusCode != http.StatusAccepted {
 				Fail(fmt.Sprintf("The server refused a kick-off without exportType with HTTP %d (%s); edition %s calls exportType an optional parameter.",

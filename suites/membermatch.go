@@ -361,14 +361,14 @@ func runMatch(ctx context.Context, e *framework.Env, bundles ...map[string]any) 
 		"parameter": ps})
 	res, err := e.CallOperation(ctx, "Group/$provider-member-match", body)
 	if err != nil {
-		Fail(fmt.Sprintf("$provider-member-match did not answer with a result: %v. (Edition %s defines the operation; %s.)",
+		Fail(fmt.Sprintf("The server did not answer $provider-member-match with a result: %v. (Edition %s defines the operation; %s.)",
 			err, e.Edition.Name, notInOthers(e)))
 	}
 	r := &matchResult{async: res.Async}
 	for i, raw := range res.Resources {
 		var v map[string]any
 		if json.Unmarshal(raw, &v) != nil {
-			Fail(fmt.Sprintf("resource %d of the member-match answer is not JSON", i+1))
+			Fail(fmt.Sprintf("Resource %d of the member-match answer is not JSON.", i+1))
 		}
 		switch v["resourceType"] {
 		case "Parameters":
