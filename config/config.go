@@ -22,7 +22,9 @@ type Config struct {
 	// Target is the FHIR base URL of the Provider Access endpoint, or
 	// "reference" for the in-process reference server.
 	Target string `yaml:"target"`
-	// Edition of the PDex IG the target implements.
+	// Edition of the PDex IG the target implements: 2.0.0, 2.1.0, 2.2.0,
+	// or auto (the default) to read it from the target's
+	// CapabilityStatement.
 	Edition string `yaml:"edition"`
 	// Group is the id of the provider attribution Group to export.
 	Group string `yaml:"group"`
@@ -41,6 +43,11 @@ type Config struct {
 	// AllowFinancial accepts financial data in claim EOBs (§pdex-323,
 	// value-based contracts). Off by default.
 	AllowFinancial bool `yaml:"allowFinancial,omitempty"`
+	// Consent names a member the run may opt out of provider access and
+	// back in by writing pdex-provider-consent resources (editions 2.1.0
+	// and 2.2.0): the scenarios change that member's sharing preference on
+	// the target while they run.
+	Consent Consent `yaml:"consent,omitempty"`
 
 	Auth     Auth     `yaml:"auth"`
 	TLS      TLS      `yaml:"tls,omitempty"`
@@ -118,6 +125,16 @@ type Client struct {
 	KeyID      string `yaml:"keyId"`
 	Alg        string `yaml:"alg"`
 	PrivateKey string `yaml:"privateKey"`
+}
+
+// Consent configures the consent scenarios.
+type Consent struct {
+	// Member is the patient id of a member of the Group who has not opted
+	// out; empty skips the scenarios that write Consents.
+	Member string `yaml:"member,omitempty"`
+	// Scope is asked for, with the run's client, to write Consents;
+	// default system/Consent.write.
+	Scope string `yaml:"scope,omitempty"`
 }
 
 // TLS configures client certificates (mTLS) and trust.
@@ -274,7 +291,10 @@ func (c *Config) ApplyEnv(getenv func(string) string) {
 // Defaults fills what a run may leave out.
 func (c *Config) Defaults() {
 	if c.Edition == "" {
-		c.Edition = edition.Default
+		c.Edition = edition.Auto
+	}
+	if c.Consent.Scope == "" {
+		c.Consent.Scope = "system/Consent.write"
 	}
 	if c.Auth.Mode == "" {
 		switch {
@@ -342,8 +362,10 @@ func (c *Config) Validate() error {
 			return errors.New("variants can only be switched on for --target reference")
 		}
 	}
-	if _, err := edition.Lookup(c.Edition); err != nil {
-		return err
+	if c.Edition != edition.Auto {
+		if _, err := edition.Lookup(c.Edition); err != nil {
+			return fmt.Errorf("%v, or auto to read it from the target's CapabilityStatement", err)
+		}
 	}
 	switch c.Auth.Mode {
 	case "smart":

@@ -15,7 +15,25 @@ import (
 )
 
 func TestMetadata(t *testing.T) {
-	h := startServer(t, Options{})
+	tests := []struct {
+		edition      string
+		instantiates []string
+		params, ops  []string
+	}{
+		{"2.0.0", nil, []string{"identifier", "characteristic"}, []string{"davinci-data-export"}},
+		{"2.1.0", []string{providerAccessCS + "|2.1.0"}, []string{"identifier", "characteristic", "code"}, []string{"davinci-data-export"}},
+		{"2.2.0", []string{providerAccessCS + "|2.2.0"}, []string{"identifier", "characteristic", "code", "characteristic-value-reference"},
+			[]string{"davinci-data-export", "provider-member-match"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.edition, func(t *testing.T) {
+			h := startServer(t, Options{Edition: tt.edition})
+			checkMetadata(t, h, tt.edition, tt.instantiates, tt.params, tt.ops)
+		})
+	}
+}
+
+func checkMetadata(t *testing.T, h *harness, edition string, instantiates, wantParams, wantOps []string) {
 	r := h.mustDo(http.MethodGet, "/metadata", "", nil, nil)
 	if r.status != http.StatusOK {
 		t.Fatalf("GET /metadata: HTTP %d", r.status)
@@ -24,10 +42,11 @@ func TestMetadata(t *testing.T) {
 		t.Errorf("Content-Type %q, want application/fhir+json", ct)
 	}
 	var cs struct {
-		ResourceType string   `json:"resourceType"`
-		FHIRVersion  string   `json:"fhirVersion"`
-		Instantiates []string `json:"instantiates"`
-		Rest         []struct {
+		ResourceType        string   `json:"resourceType"`
+		FHIRVersion         string   `json:"fhirVersion"`
+		Instantiates        []string `json:"instantiates"`
+		ImplementationGuide []string `json:"implementationGuide"`
+		Rest                []struct {
 			Mode     string `json:"mode"`
 			Resource []struct {
 				Type        string `json:"type"`
@@ -50,8 +69,12 @@ func TestMetadata(t *testing.T) {
 	if cs.ResourceType != "CapabilityStatement" || cs.FHIRVersion != "4.0.1" {
 		t.Errorf("resourceType %q fhirVersion %q", cs.ResourceType, cs.FHIRVersion)
 	}
-	if !slices.Contains(cs.Instantiates, "http://hl7.org/fhir/us/davinci-pdex/CapabilityStatement/pdex-provider-access-server") {
-		t.Errorf("instantiates %v lacks the PDex provider access server", cs.Instantiates)
+	// The edition is declared where `run --edition auto` reads it.
+	if !slices.Equal(cs.Instantiates, instantiates) {
+		t.Errorf("instantiates %v, want %v", cs.Instantiates, instantiates)
+	}
+	if want := []string{pdexIG + "|" + edition}; !slices.Equal(cs.ImplementationGuide, want) {
+		t.Errorf("implementationGuide %v, want %v", cs.ImplementationGuide, want)
 	}
 	if len(cs.Rest) != 1 || cs.Rest[0].Mode != "server" {
 		t.Fatalf("rest: %+v", cs.Rest)
@@ -62,7 +85,7 @@ func TestMetadata(t *testing.T) {
 			continue
 		}
 		group = true
-		var interactions, params []string
+		var interactions, params, ops []string
 		for _, i := range res.Interaction {
 			interactions = append(interactions, i.Code)
 		}
@@ -74,14 +97,17 @@ func TestMetadata(t *testing.T) {
 				t.Errorf("Group interactions %v lack %s", interactions, want)
 			}
 		}
-		for _, want := range []string{"identifier", "characteristic"} {
-			if !slices.Contains(params, want) {
-				t.Errorf("Group search parameters %v lack %s", params, want)
+		if !slices.Equal(params, wantParams) {
+			t.Errorf("Group search parameters %v, want %v", params, wantParams)
+		}
+		for _, o := range res.Operation {
+			ops = append(ops, o.Name)
+			if o.Name == "davinci-data-export" && o.Definition != "http://hl7.org/fhir/us/davinci-atr/OperationDefinition/davinci-data-export" {
+				t.Errorf("davinci-data-export has definition %s, want the ATR one", o.Definition)
 			}
 		}
-		if len(res.Operation) != 1 || res.Operation[0].Name != "davinci-data-export" ||
-			res.Operation[0].Definition != "http://hl7.org/fhir/us/davinci-atr/OperationDefinition/davinci-data-export" {
-			t.Errorf("Group operations %+v, want davinci-data-export with the ATR definition", res.Operation)
+		if !slices.Equal(ops, wantOps) {
+			t.Errorf("Group operations %v, want %v", ops, wantOps)
 		}
 	}
 	if !group {

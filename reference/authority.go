@@ -132,7 +132,7 @@ func makeTestClients(groups []string) ([]byte, error) {
 		}
 		out = append(out, TestClient{
 			ID: sp.id, KeyID: sp.kid, Alg: sp.alg, PrivateKey: string(pem),
-			Groups: sp.groups, Scopes: []string{"system/*.read", "system/*.rs"},
+			Groups: sp.groups, Scopes: []string{"system/*.read", "system/*.rs", "system/Consent.cud"},
 		})
 	}
 	return json.Marshal(out)

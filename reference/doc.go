@@ -1,10 +1,12 @@
 // Package reference is the reference Provider Access server: a payer's FHIR
-// endpoint for edition 2.0.0 of the PDex IG over an embedded SQLite store,
-// implementing Group read and search and the asynchronous
-// Group/$davinci-data-export operation with SMART Backend Services
-// authorization, optionally over TLS or mutual TLS (Options.TLS,
-// LoadTLSConfig). Fault switches (Faults) break one behaviour at a time so
-// that the conformance suites can be proven able to fail.
+// endpoint for editions 2.0.0, 2.1.0 and 2.2.0 of the PDex IG (edition.go)
+// over an embedded SQLite store, implementing Group read and search, the
+// asynchronous Group/$davinci-data-export operation, and from 2.1.0
+// pdex-provider-consent writes and (2.2.0) $provider-member-match, with SMART
+// Backend Services authorization, optionally over TLS or mutual TLS
+// (Options.TLS, LoadTLSConfig). Fault switches (Faults) break one behaviour
+// at a time so that the conformance suites can be proven able to fail;
+// variants (Variants) show the readings a conformant server may take.
 //
 // # Choices where the specification is silent
 //
@@ -38,4 +40,18 @@
 //   - A job cut off by a stop or a crash starts again from the beginning on
 //     the next start, with a new transactionTime; a job that fails answers
 //     500 with an OperationOutcome.
+//   - From 2.1.0, an attribution Group is stored as the payer keeps it and
+//     shown as the edition says (groups.go): opted-out members left out and
+//     counted, pdex-provider-group's code and characteristic; 2.1.0's
+//     Group.member tracking is stored in the Group and recorded on download
+//     and delta exports (not snapshots, nor exports without exportType), at
+//     the job's transactionTime or _until when earlier; lastResources and
+//     lastFilters hold _type and _typeFilter as sent, and are removed by an
+//     export that sends none.
+//   - A member's latest active pdex-provider-consent decides its sharing
+//     (consent.go); Consents loaded with the data and written through the
+//     API count alike, and they are read when a job runs, a Group is shown
+//     or a match is made.
+//   - $provider-member-match (2.2.0): see membermatch.go for how members are
+//     matched and attestations verified.
 package reference

@@ -17,11 +17,19 @@ type Facts struct {
 	BaseURL string
 	// Edition is the PDex edition served.
 	Edition string
-	// Group is the first Group the test client may export; Members are all
-	// its members in Group order, OptedOut those of them who opted out.
+	// Group is the first Group the test client may export; Members are its
+	// members as the Group lists them, in Group order; OptedOut the members
+	// attributed to it who opted out (from 2.1.0 the Group does not list
+	// them).
 	Group    string
 	Members  []string
 	OptedOut []string
+	// ConsentMember is a listed member who has not opted out, the last in
+	// Group order, whom a tester may opt out and back in by writing
+	// Consents; "" when the edition takes no Consent writes.
+	ConsentMember string
+	// ConsentScope is the scope that covers those writes.
+	ConsentScope string
 	// NonMember is a patient the server holds who is in no Group and has
 	// not opted out; "" when there is none.
 	NonMember string
@@ -52,10 +60,6 @@ func (s *Server) Facts(ctx context.Context) (*Facts, error) {
 		return nil, fmt.Errorf("the data set holds no Group")
 	}
 	group := groups[0]
-	members, err := s.groupMembers(ctx, group)
-	if err != nil {
-		return nil, err
-	}
 	opted, err := s.optedOut(ctx)
 	if err != nil {
 		return nil, err
@@ -64,23 +68,38 @@ func (s *Server) Facts(ctx context.Context) (*Facts, error) {
 		BaseURL:               s.opts.BaseURL,
 		Edition:               s.edition.Name,
 		Group:                 group,
-		Members:               members,
 		LastDownloadExtension: s.edition.LastDownloadURL,
 		Scope:                 "system/*.read",
 		Operation:             s.opts.Operation,
 	}
-	// The members who opted out, whether or not the Group as served lists
-	// them (the opted-out-outside-group variant does not).
+	// Every stored member, whether or not the Group as served lists the
+	// opted-out ones (2.1.0 and later, and the opted-out-outside-group
+	// variant, do not).
 	stored, err := s.storedMembers(ctx, group)
 	if err != nil {
 		return nil, err
 	}
+	outside := s.optedOutOutsideGroup()
 	for _, m := range stored {
-		if opted[m] {
+		switch {
+		case !opted[m]:
+			f.Members = append(f.Members, m)
+		case outside:
+			f.OptedOut = append(f.OptedOut, m)
+		default:
+			f.Members = append(f.Members, m)
 			f.OptedOut = append(f.OptedOut, m)
 		}
 	}
-	if nm, err := s.nonMember(ctx, members); err == nil {
+	if s.edition.ConsentWrite {
+		for i := len(stored) - 1; i >= 2; i-- {
+			if !opted[stored[i]] {
+				f.ConsentMember, f.ConsentScope = stored[i], "system/Consent.cud"
+				break
+			}
+		}
+	}
+	if nm, err := s.nonMember(ctx, stored); err == nil {
 		f.NonMember = nm
 	}
 	var main *TestClient

@@ -36,7 +36,7 @@ func FuzzParseParameters(f *testing.F) {
 			}
 			return
 		}
-		if p.ExportType != ed.ExportType || !slices.Contains(ed.Modes, p.ExportMode) {
+		if _, ok := ed.ExportTypes[p.ExportType]; !ok || !slices.Contains(ed.Modes, p.ExportMode) {
 			t.Fatalf("accepted exportType %q exportMode %q", p.ExportType, p.ExportMode)
 		}
 		for _, typ := range p.Types {

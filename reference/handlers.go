@@ -36,13 +36,27 @@ func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
 	if s.faults.has(FaultCapabilityNoExport) {
 		ops = nil
 	}
+	if s.edition.MemberMatch && !s.faults.has(FaultCapabilityNoExport) {
+		ops = append(ops, map[string]any{"name": "provider-member-match", "definition": operationMemberMatch})
+	}
+	var searchParams []any
+	for _, name := range s.edition.SearchParams {
+		if (name == "code" || name == "characteristic-value-reference") && s.faults.has(FaultCapabilityOldSearch) {
+			continue // only 2.0.0's identifier and characteristic
+		}
+		typ := "token"
+		if name == "characteristic-value-reference" {
+			typ = "reference"
+		}
+		searchParams = append(searchParams, map[string]any{"name": name, "type": typ, "definition": groupSearchDefinitions[name]})
+	}
 	group := map[string]any{
 		"type":        "Group",
 		"interaction": []any{map[string]any{"code": "read"}, map[string]any{"code": "search-type"}},
-		"searchParam": []any{
-			map[string]any{"name": "identifier", "type": "token"},
-			map[string]any{"name": "characteristic", "type": "token"},
-		},
+		"searchParam": searchParams,
+	}
+	if s.edition.ProviderGroups {
+		group["supportedProfile"] = []any{"http://hl7.org/fhir/us/davinci-atr/StructureDefinition/atr-group", profileProviderGroup}
 	}
 	if ops != nil {
 		group["operation"] = ops
@@ -55,16 +69,21 @@ func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
 	for _, t := range exportableTypes {
 		resources = append(resources, map[string]any{"type": t, "interaction": []any{map[string]any{"code": "read"}}})
 	}
+	if s.edition.ConsentWrite {
+		resources = append(resources, map[string]any{"type": "Consent",
+			"supportedProfile": []any{pdexSD + "pdex-provider-consent"},
+			"interaction":      []any{map[string]any{"code": "create"}, map[string]any{"code": "update"}, map[string]any{"code": "delete"}}})
+	}
 	cs := map[string]any{
-		"resourceType":   "CapabilityStatement",
-		"status":         "active",
-		"date":           "2026-01-01",
-		"kind":           "instance",
-		"fhirVersion":    "4.0.1",
-		"format":         []string{"application/fhir+json"},
-		"instantiates":   s.instantiates(),
-		"implementation": map[string]any{"description": "pdex-conform reference Provider Access server", "url": s.opts.BaseURL},
-		"software":       map[string]any{"name": "pdex-conform reference server", "version": "edition " + s.edition.Name},
+		"resourceType":        "CapabilityStatement",
+		"status":              "active",
+		"date":                "2026-01-01",
+		"kind":                "instance",
+		"fhirVersion":         "4.0.1",
+		"format":              []string{"application/fhir+json"},
+		"implementationGuide": []string{pdexIG + "|" + s.edition.Name},
+		"implementation":      map[string]any{"description": "pdex-conform reference Provider Access server", "url": s.opts.BaseURL},
+		"software":            map[string]any{"name": "pdex-conform reference server", "version": "edition " + s.edition.Name},
 		"rest": []any{map[string]any{
 			"mode": "server",
 			"security": map[string]any{
@@ -79,7 +98,21 @@ func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
 			"resource": resources,
 		}},
 	}
+	if in := s.instantiates(); in != nil {
+		cs["instantiates"] = in
+	}
 	writeJSON(w, http.StatusOK, "application/fhir+json", cs)
+}
+
+const operationMemberMatch = "http://hl7.org/fhir/us/davinci-pdex/OperationDefinition/ProviderMemberMatch"
+
+// groupSearchDefinitions are the SearchParameters behind the Group search
+// parameters (base R4, and PDex 2.2.0's characteristic-value-reference).
+var groupSearchDefinitions = map[string]string{
+	"identifier":                     "http://hl7.org/fhir/SearchParameter/Group-identifier",
+	"characteristic":                 "http://hl7.org/fhir/SearchParameter/Group-characteristic",
+	"code":                           "http://hl7.org/fhir/SearchParameter/Group-code",
+	"characteristic-value-reference": "http://hl7.org/fhir/us/davinci-pdex/SearchParameter/pdex-group-characteristic-value-reference",
 }
 
 // handleRead answers GET /{type}/{id}. A read must not be a way around the
@@ -112,12 +145,26 @@ func (s *Server) handleRead(w http.ResponseWriter, r *http.Request, c *caller) {
 		s.internalError(w, err)
 		return
 	}
-	if typ == "Group" && !c.entitledTo(id) {
-		writeOutcome(w, http.StatusForbidden, "forbidden", fmt.Sprintf("this client is not entitled to Group/%s", id))
+	if typ == "Group" && s.faults.has(FaultMatchGroupHidden) && strings.HasPrefix(id, matchGroupPrefix) {
+		notFound()
 		return
 	}
 	if typ == "Group" {
-		if raw, err = s.servedGroup(r.Context(), raw); err != nil {
+		ok, err := s.entitled(r.Context(), c, id)
+		if err != nil {
+			s.internalError(w, err)
+			return
+		}
+		if !ok {
+			writeOutcome(w, http.StatusForbidden, "forbidden", fmt.Sprintf("this client is not entitled to Group/%s", id))
+			return
+		}
+		opted, err := s.optedOut(r.Context())
+		if err != nil {
+			s.internalError(w, err)
+			return
+		}
+		if raw, err = s.presentGroup(r.Context(), raw, opted); err != nil {
 			s.internalError(w, err)
 			return
 		}
@@ -166,7 +213,9 @@ func (s *Server) mayRead(ctx context.Context, c *caller, patient string) (bool, 
 		return false, err
 	}
 	for _, g := range groups {
-		if !c.entitledTo(g) {
+		if ok, err := s.entitled(ctx, c, g); err != nil {
+			return false, err
+		} else if !ok {
 			continue
 		}
 		members, err := s.groupMembers(ctx, g)
@@ -197,21 +246,24 @@ func (s *Server) handleGroupSearch(w http.ResponseWriter, r *http.Request, c *ca
 		writeOutcome(w, http.StatusBadRequest, "invalid", "the query string is malformed: "+err.Error())
 		return
 	}
+	supported := append([]string{"_id", "_count"}, s.edition.SearchParams...)
 	for k := range q {
-		switch k {
-		case "identifier", "characteristic", "_id", "_count":
-		default:
-			writeOutcome(w, http.StatusBadRequest, "not-supported", fmt.Sprintf("search parameter %q is not supported on Group (use identifier or characteristic)", k))
+		if !slices.Contains(supported, k) {
+			writeOutcome(w, http.StatusBadRequest, "not-supported", fmt.Sprintf("search parameter %q is not supported on Group (use %s)", k, strings.Join(s.edition.SearchParams, ", ")))
 			return
 		}
 	}
 	var filters []*typeFilter
-	for _, p := range []string{"identifier", "characteristic", "_id"} {
+	for _, p := range append([]string{"_id"}, s.edition.SearchParams...) {
 		if p == "identifier" && s.faults.has(FaultIgnoreGroupIdentifier) || p == "characteristic" && s.faults.has(FaultIgnoreGroupCharacteristic) {
 			continue
 		}
 		for _, v := range q[p] {
-			f := &typeFilter{Type: "Group", criteria: []criterion{{param: p, kind: tokenParam, paths: groupSearchPaths[p], values: strings.Split(v, ",")}}}
+			kind := tokenParam
+			if p == "characteristic-value-reference" {
+				kind = referenceParam
+			}
+			f := &typeFilter{Type: "Group", criteria: []criterion{{param: p, kind: kind, paths: groupSearchPaths[p], values: strings.Split(v, ",")}}}
 			filters = append(filters, f)
 		}
 	}
@@ -220,16 +272,34 @@ func (s *Server) handleGroupSearch(w http.ResponseWriter, r *http.Request, c *ca
 		s.internalError(w, err)
 		return
 	}
+	opted, err := s.optedOut(r.Context())
+	if err != nil {
+		s.internalError(w, err)
+		return
+	}
 	var entries []any
-	for _, raw := range groups {
+	for _, stored := range groups {
 		var g map[string]any
-		if err := json.Unmarshal(raw, &g); err != nil {
+		if err := json.Unmarshal(stored, &g); err != nil {
 			s.internalError(w, fmt.Errorf("stored Group is not JSON: %w", err))
 			return
 		}
 		id, _ := g["id"].(string)
-		if !c.entitledTo(id) {
+		if ok, err := s.entitled(r.Context(), c, id); err != nil {
+			s.internalError(w, err)
+			return
+		} else if !ok {
 			continue
+		}
+		raw, err := s.presentGroup(r.Context(), stored, opted)
+		if err != nil {
+			s.internalError(w, err)
+			return
+		}
+		g = nil
+		if err := json.Unmarshal(raw, &g); err != nil {
+			s.internalError(w, err)
+			return
 		}
 		ok := true
 		for _, f := range filters {
@@ -240,15 +310,16 @@ func (s *Server) handleGroupSearch(w http.ResponseWriter, r *http.Request, c *ca
 		if s.faults.has(FaultGroupSearchBroken) && len(q["identifier"])+len(q["characteristic"]) > 0 {
 			ok = false
 		}
+		if s.faults.has(FaultGroupSearchNoCode) && len(q["code"])+len(q["characteristic-value-reference"]) > 0 {
+			ok = false
+		}
+		if s.faults.has(FaultMatchGroupHidden) && strings.HasPrefix(id, matchGroupPrefix) {
+			ok = false
+		}
 		if ok {
-			served, err := s.servedGroup(r.Context(), raw)
-			if err != nil {
-				s.internalError(w, err)
-				return
-			}
 			entries = append(entries, map[string]any{
 				"fullUrl":  s.opts.BaseURL + "/Group/" + id,
-				"resource": json.RawMessage(served),
+				"resource": json.RawMessage(raw),
 				"search":   map[string]any{"mode": "match"},
 			})
 		}
@@ -266,9 +337,11 @@ func (s *Server) handleGroupSearch(w http.ResponseWriter, r *http.Request, c *ca
 }
 
 var groupSearchPaths = map[string][]string{
-	"identifier":     {"identifier"},
-	"characteristic": {"characteristic.code"},
-	"_id":            {"id"},
+	"identifier":                     {"identifier"},
+	"characteristic":                 {"characteristic.code"},
+	"code":                           {"code"},
+	"characteristic-value-reference": {"characteristic.valueReference"},
+	"_id":                            {"id"},
 }
 
 // handleKickoff starts a $davinci-data-export job.
@@ -296,7 +369,10 @@ func (s *Server) handleKickoff(w http.ResponseWriter, r *http.Request, c *caller
 		s.internalError(w, rerr)
 		return
 	}
-	if !c.entitledTo(groupID) && !(unknown && s.faults.has(FaultAcceptUnknownGroup)) {
+	if ok, err := s.entitled(r.Context(), c, groupID); err != nil {
+		s.internalError(w, err)
+		return
+	} else if (!ok && !(unknown && s.faults.has(FaultAcceptUnknownGroup))) || s.faults.has(FaultMatchGroupNotExportable) && strings.HasPrefix(groupID, matchGroupPrefix) {
 		writeOutcome(w, http.StatusForbidden, "forbidden", fmt.Sprintf("this client is not entitled to Group/%s", groupID))
 		return
 	}

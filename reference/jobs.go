@@ -262,7 +262,7 @@ func (s *Server) groupIDs(ctx context.Context) ([]string, error) {
 // opted-out-outside-group variant.
 func (s *Server) groupMembers(ctx context.Context, id string) ([]string, error) {
 	ms, err := s.storedMembers(ctx, id)
-	if err != nil || !s.variants.has(VariantOptedOutOutsideGroup) {
+	if err != nil || s.edition.ProviderGroups || !s.variants.has(VariantOptedOutOutsideGroup) {
 		return ms, err
 	}
 	opted, err := s.optedOut(ctx)
@@ -340,63 +340,14 @@ func (s *Server) memberStarts(ctx context.Context, id string) (map[string]time.T
 	return out, nil
 }
 
-// servedGroup is a stored Group as the server serves it: under the
-// opted-out-outside-group variant, without its opted-out members.
-func (s *Server) servedGroup(ctx context.Context, raw []byte) ([]byte, error) {
-	if !s.variants.has(VariantOptedOutOutsideGroup) {
-		return raw, nil
+// optedOutOutsideGroup reports whether the Group as served leaves opted-out
+// members out: from 2.1.0 it must (§pdex-343/344, unless a fault keeps them
+// listed); in 2.0.0 the opted-out-outside-group variant does.
+func (s *Server) optedOutOutsideGroup() bool {
+	if s.edition.ProviderGroups {
+		return !s.faults.has(FaultListOptedOut)
 	}
-	opted, err := s.optedOut(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var g map[string]any
-	if err := json.Unmarshal(raw, &g); err != nil {
-		return nil, fmt.Errorf("stored Group is not JSON: %w", err)
-	}
-	ms, _ := g["member"].([]any)
-	ms = slices.DeleteFunc(ms, func(m any) bool {
-		mm, _ := m.(map[string]any)
-		ent, _ := mm["entity"].(map[string]any)
-		ref, _ := ent["reference"].(string)
-		pid, ok := patientID(ref)
-		return ok && opted[pid]
-	})
-	g["member"] = ms
-	if _, ok := g["quantity"]; ok {
-		g["quantity"] = len(ms)
-	}
-	return json.Marshal(g)
-}
-
-// optedOut reads, at the time the job runs, which patients have an active
-// Consent that denies disclosure (PDex provider consent: provision.type deny).
-func (s *Server) optedOut(ctx context.Context) (map[string]bool, error) {
-	consents, err := s.store.ofType(ctx, "Consent")
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]bool{}
-	for _, raw := range consents {
-		var c struct {
-			Status  string `json:"status"`
-			Patient struct {
-				Reference string `json:"reference"`
-			} `json:"patient"`
-			Provision struct {
-				Type string `json:"type"`
-			} `json:"provision"`
-		}
-		if err := json.Unmarshal(raw, &c); err != nil {
-			return nil, fmt.Errorf("stored Consent: %w", err)
-		}
-		if c.Status == "active" && c.Provision.Type == "deny" {
-			if pid, ok := patientID(c.Patient.Reference); ok {
-				out[pid] = true
-			}
-		}
-	}
-	return out, nil
+	return s.variants.has(VariantOptedOutOutsideGroup)
 }
 
 // nonMember picks a stored patient outside the group who has not opted out:

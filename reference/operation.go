@@ -88,10 +88,17 @@ func (s *Server) parseKickoff(raw []rawParam, lenient bool) (*exportParams, erro
 	return p, nil
 }
 
-// instantiates is the CapabilityStatement the server claims to implement.
+// instantiates is the CapabilityStatement the server claims to implement:
+// Bulk Data's when it serves plain $export; from 2.1.0 the Provider Access
+// server CapabilityStatement in the edition's version (2.0.0 has none). The
+// PDex IG with its version is declared either way (implementationGuide):
+// the edition is read from there too.
 func (s *Server) instantiates() []string {
-	if s.plainBulk() {
+	switch {
+	case s.plainBulk():
 		return []string{"http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"}
+	case s.edition.Capability != "" && !s.faults.has(FaultCapabilityNoInstantiates):
+		return []string{s.edition.Capability + "|" + s.edition.Name}
 	}
-	return []string{"http://hl7.org/fhir/us/davinci-pdex/CapabilityStatement/pdex-provider-access-server"}
+	return nil
 }

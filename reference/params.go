@@ -12,17 +12,26 @@ import (
 // exportParams is a parsed and validated $davinci-data-export request. It is
 // stored with the job as JSON, so a job can run again after a restart.
 type exportParams struct {
-	ExportType string     `json:"exportType,omitempty"`
-	ExportMode string     `json:"exportMode,omitempty"`
-	Patients   []string   `json:"patients,omitempty"` // patient ids asked for; empty = all members
-	Since      *time.Time `json:"since,omitempty"`
-	Until      *time.Time `json:"until,omitempty"`
-	Types      []string   `json:"types,omitempty"`
+	ExportType string `json:"exportType,omitempty"`
+	ExportMode string `json:"exportMode,omitempty"`
+	// Kind is the kind of export asked for (snapshot, download, delta), from
+	// exportMode in 2.0.0 and the exportType fragment from 2.1.0; "" when a
+	// 2.1.0 request names no exportType.
+	Kind     string     `json:"kind,omitempty"`
+	Patients []string   `json:"patients,omitempty"` // patient ids asked for; empty = all members
+	Since    *time.Time `json:"since,omitempty"`
+	Until    *time.Time `json:"until,omitempty"`
+	Types    []string   `json:"types,omitempty"`
 	// TypeAsked records that _type was given, so that a lenient request
 	// whose every type was ignored exports nothing rather than everything.
-	TypeAsked    bool     `json:"typeAsked,omitempty"`
-	TypeFilters  []string `json:"typeFilters,omitempty"`
-	OutputFormat string   `json:"outputFormat,omitempty"`
+	TypeAsked   bool     `json:"typeAsked,omitempty"`
+	TypeFilters []string `json:"typeFilters,omitempty"`
+	// TypesSent and FiltersSent are _type and _typeFilter as the request
+	// carried them (several occurrences joined by commas): 2.1.0 records
+	// them in Group.member (lastResources, lastFilters) "as sent".
+	TypesSent    string `json:"typesSent,omitempty"`
+	FiltersSent  string `json:"filtersSent,omitempty"`
+	OutputFormat string `json:"outputFormat,omitempty"`
 	// Ignored holds what a lenient request asked for that the server does not
 	// support; the job reports each in an error file.
 	Ignored []string `json:"ignored,omitempty"`
@@ -213,6 +222,14 @@ func validate(raw []rawParam, ed *edition, lenient bool, f faults) (*exportParam
 			}
 			p.ExportType = rp.value
 		case "exportMode":
+			if ed.Modes == nil && !f.has(FaultAnyExportMode) && !f.has(FaultAcceptUnknownParam) {
+				// 2.1.0 removed exportMode: it is an unsupported parameter.
+				if lenient {
+					p.Ignored = append(p.Ignored, "parameter exportMode is not supported in edition "+ed.Name+" and was ignored (the kind of export is the exportType fragment)")
+					continue
+				}
+				return nil, badf("parameter exportMode is not supported in edition %s: the kind of export is the exportType value (%s)", ed.Name, ed.exportTypes())
+			}
 			if err := once(rp.name); err != nil {
 				return nil, err
 			}
@@ -239,6 +256,7 @@ func validate(raw []rawParam, ed *edition, lenient bool, f faults) (*exportParam
 			}
 		case "_type":
 			p.TypeAsked = true
+			p.TypesSent = joinSent(p.TypesSent, rp.value)
 			for _, t := range strings.Split(rp.value, ",") {
 				t = strings.TrimSpace(t)
 				if !slices.Contains(exportableTypes, t) {
@@ -256,6 +274,7 @@ func validate(raw []rawParam, ed *edition, lenient bool, f faults) (*exportParam
 				return nil, badf("_type is empty")
 			}
 		case "_typeFilter":
+			p.FiltersSent = joinSent(p.FiltersSent, rp.value)
 			for _, q := range splitTypeFilters(rp.value) {
 				if _, err := parseTypeFilter(q); err != nil {
 					if lenient {
@@ -297,6 +316,13 @@ func validate(raw []rawParam, ed *edition, lenient bool, f faults) (*exportParam
 		return nil, err
 	}
 	return p, nil
+}
+
+func joinSent(prev, v string) string {
+	if prev == "" {
+		return v
+	}
+	return prev + "," + v
 }
 
 // patientID accepts "Patient/id" (and a full URL ending in it).

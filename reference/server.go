@@ -80,6 +80,14 @@ type Server struct {
 	now      func() time.Time
 	mux      *http.ServeMux
 	auth     *authority
+	// claims rewrites exported claim EOBs' profiles to the edition's
+	// (nil when the stored export form already names them).
+	claims *strings.Replacer
+
+	// orgs maps provider NPIs to Organization ids, read once.
+	orgsOnce sync.Once
+	orgs     map[string]string
+	orgsErr  error
 
 	// kickoffMu makes counting a client's active jobs and creating a new one
 	// atomic, so concurrent kick-offs cannot exceed MaxJobsPerClient.
@@ -125,11 +133,11 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := parseFaults(opts.Faults)
+	f, err := parseFaults(opts.Faults, ed.Name)
 	if err != nil {
 		return nil, err
 	}
-	v, err := parseVariants(opts.Variants)
+	v, err := parseVariants(opts.Variants, ed.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +147,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	s := &Server{
 		opts: opts, store: st, edition: ed, faults: f, variants: v, log: opts.Logger, now: opts.Now,
-		queue: make(chan string, 1024),
+		queue: make(chan string, 1024), claims: ed.profileClaims(),
 	}
 	if err := s.loadData(ctx); err != nil {
 		st.Close()
@@ -204,7 +212,11 @@ func (s *Server) routes() {
 	m.Handle("POST /auth/token", s.auth.tokenHandler())
 	m.HandleFunc("GET /Group/{id}", s.authorized(s.handleGroupRead))
 	m.HandleFunc("GET /Group", s.authorized(s.handleGroupSearch))
+	m.HandleFunc("POST /Group/$provider-member-match", s.authorized(s.handleMemberMatch))
 	m.HandleFunc("POST /Group/{id}/{op}", s.authorized(s.handleKickoff))
+	m.HandleFunc("POST /Consent", s.consentWriter("c", s.handleConsentCreate))
+	m.HandleFunc("PUT /Consent/{id}", s.consentWriter("u", s.handleConsentUpdate))
+	m.HandleFunc("DELETE /Consent/{id}", s.consentWriter("d", s.handleConsentDelete))
 	m.HandleFunc("GET /Group/{id}/{op}", s.authorized(s.handleKickoff))
 	m.HandleFunc("GET /jobs/{id}", s.authorized(s.handleStatus))
 	m.HandleFunc("DELETE /jobs/{id}", s.authorized(s.handleDelete))

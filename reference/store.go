@@ -69,6 +69,13 @@ CREATE TABLE IF NOT EXISTS file_chunks(
 	PRIMARY KEY(file, seq)
 );
 CREATE INDEX IF NOT EXISTS file_chunks_job ON file_chunks(job);
+-- Matched Groups of $provider-member-match: who asked for each, and until
+-- when it may be read and exported.
+CREATE TABLE IF NOT EXISTS match_groups(
+	id TEXT PRIMARY KEY,
+	client TEXT NOT NULL,
+	expires INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS settings(
 	key TEXT PRIMARY KEY,
 	value BLOB NOT NULL

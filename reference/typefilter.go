@@ -27,6 +27,9 @@ type paramKind int
 const (
 	tokenParam paramKind = iota
 	dateParam
+	// referenceParam matches Reference.reference: "Type/id", or an
+	// absolute URL ending in it.
+	referenceParam
 )
 
 type searchParam struct {
@@ -176,6 +179,10 @@ func (c criterion) match(res map[string]any) bool {
 			if matchDate(found, v) {
 				return true
 			}
+		case referenceParam:
+			if matchReference(found, v) {
+				return true
+			}
 		}
 	}
 	return false
@@ -256,6 +263,18 @@ func codings(v any) [][2]string {
 		}
 	}
 	return nil
+}
+
+// matchReference matches a reference search value against References.
+func matchReference(found []any, want string) bool {
+	for _, f := range found {
+		m, _ := f.(map[string]any)
+		ref, _ := m["reference"].(string)
+		if ref != "" && (ref == want || strings.HasSuffix(ref, "/"+want) || strings.HasSuffix(want, "/"+ref)) {
+			return true
+		}
+	}
+	return false
 }
 
 // parseDateSearch reads a date search value with an optional prefix and

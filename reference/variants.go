@@ -32,6 +32,14 @@ const (
 	// VariantUSCoreProfiles has Patients, Practitioners and Organizations
 	// claim their US Core profiles instead of CARIN's.
 	VariantUSCoreProfiles = "us-core-profiles"
+	// VariantTrackSnapshot records 2.1.0's Group.member tracking on
+	// provider-snapshot exports too.
+	VariantTrackSnapshot = "track-snapshot"
+	// VariantSuppressConstrained reports opted-out members of a member
+	// match as not matched instead of consent-constrained.
+	VariantSuppressConstrained = "suppress-consent-constrained"
+	// VariantMemberMatchSync answers $provider-member-match synchronously.
+	VariantMemberMatchSync = "member-match-sync"
 )
 
 // Variant describes one conformant variation of the server.
@@ -64,25 +72,39 @@ var variantTable = []Variant{
 		Reading: "FHIR R4 Resource.meta.lastUpdated: when the resource last changed on the server; nothing asks for distinct values. _since and _until cannot select a part of such data, so their specs skip, saying so",
 		MaySkip: []string{"PA-SINCE-01", "PA-SINCE-02"}},
 	{Name: VariantOptedOutOutsideGroup, Description: "leave opted-out members out of the attribution Group (read, search and export)",
-		Reading: "PDex 2.0.0 is silent on whether an opted-out member stays listed in the Group (2.1.0 requires leaving them out, §pdex-343/344); either way their data is never exported"},
+		Reading:  "PDex 2.0.0 is silent on whether an opted-out member stays listed in the Group (2.1.0 requires leaving them out, §pdex-343/344); either way their data is never exported",
+		Editions: []string{"2.0.0"}},
 	{Name: VariantUSCoreProfiles, Description: "Patients, Practitioners and Organizations claim US Core 3.1.1 profiles instead of the CARIN ones",
 		Reading: "SPEC §6: Coverage, Patient, Organization, Practitioner: CARIN C4BB profiles \"(or US Core equivalents)\"; PDex datamapping.md maps them to US Core"},
+	{Name: VariantTrackSnapshot, Description: "record lastTransmitted, lastResources and lastFilters on provider-snapshot exports too",
+		Reading:  "PDex 2.1.0 provider-access-api.md: the member extensions \"SHALL be updated by the $davinci-data-export PDex Use Case Operation\" and _type/_typeFilter \"SHALL record\" with no kind exempted; only download is tied to tracking explicitly (EDITIONS.md §2, §9.3)",
+		Editions: []string{"2.1.0"}},
+	{Name: VariantSuppressConstrained, Description: "report opted-out members of a member match in NonMatchedMembers, with no ConsentConstrainedMembers Group",
+		Reading:  "PDex 2.2.0 §pdex-261a: the payer SHOULD suppress ConsentConstrainedMembers when opt-out status is sensitive; the response Parameters profile makes it 0..1",
+		Editions: []string{"2.2.0"}},
+	{Name: VariantMemberMatchSync, Description: "answer $provider-member-match with 200 and the response Parameters, even under Prefer: respond-async",
+		Reading:  "The ProviderMemberMatch OperationDefinition declares out parameters and the IG has a Parameters response example; provider-access-api-v2.md describes the async form (EDITIONS.md §1, §9.4: accept both)",
+		Editions: []string{"2.2.0"}},
 }
 
 type variants map[string]bool
 
 func (v variants) has(name string) bool { return v[name] }
 
-// parseVariants checks variant names against the table.
-func parseVariants(names []string) (variants, error) {
+// parseVariants checks variant names against the table and the edition.
+func parseVariants(names []string, edition string) (variants, error) {
 	v := variants{}
 	for _, n := range names {
 		n = strings.TrimSpace(n)
 		if n == "" {
 			continue
 		}
-		if !slices.ContainsFunc(variantTable, func(k Variant) bool { return k.Name == n }) {
+		i := slices.IndexFunc(variantTable, func(k Variant) bool { return k.Name == n })
+		if i < 0 {
 			return nil, fmt.Errorf("unknown variant %q (see serve --list-variants)", n)
+		}
+		if eds := variantTable[i].Editions; len(eds) > 0 && !slices.Contains(eds, edition) {
+			return nil, fmt.Errorf("variant %q exists in edition %s, not %s", n, strings.Join(eds, " and "), edition)
 		}
 		v[n] = true
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -272,6 +273,9 @@ func (s *Server) export(ctx context.Context, j *job) error {
 	if (len(p.Types) > 0 || p.TypeAsked) && !s.faults.has(FaultIgnoreType) {
 		types = p.Types
 	}
+	if p.Kind == "download" && s.faults.has(FaultDownloadDiffers) {
+		types = slices.DeleteFunc(slices.Clone(types), func(t string) bool { return t == "Observation" })
+	}
 	filters := map[string][]*typeFilter{}
 	if !s.faults.has(FaultIgnoreTypeFilter) {
 		for _, q := range p.TypeFilters {
@@ -290,6 +294,9 @@ func (s *Server) export(ctx context.Context, j *job) error {
 		for _, t := range types {
 			filters[t] = all
 		}
+	}
+	if err := s.deltaCutoff(ctx, j, eligible); err != nil {
+		return err
 	}
 	fw := &fileWriter{s: s, ctx: ctx, job: j.id, maxLines: maxLinesPerFile}
 	if s.variants.has(VariantSeveralFiles) {
@@ -339,6 +346,38 @@ func (s *Server) export(ctx context.Context, j *job) error {
 		tracked = slices.DeleteFunc(slices.Clone(members), func(pid string) bool { return optedOut[pid] })
 	}
 	return s.complete(ctx, j, fw.files, tracked)
+}
+
+// deltaCutoff gives a 2.1.0 provider-delta without _since a cut-off: "new,
+// or updated data" since what the provider last received, read from the
+// members' lastTransmitted (EDITIONS.md §1, FHIR-51571: inferred). The
+// earliest of the selected members' times is used, so that nothing new to
+// any of them is left out; when one of them was never transmitted,
+// everything is new. 2.2.0 refuses such a kick-off instead (§pdex-363).
+func (s *Server) deltaCutoff(ctx context.Context, j *job, members []string) error {
+	if j.params.Kind != "delta" || j.params.Since != nil || !s.edition.TrackOnGroup || len(members) == 0 {
+		return nil
+	}
+	raw, err := s.store.read(ctx, "Group", j.group)
+	if err != nil {
+		return err
+	}
+	last, err := lastTransmitted(raw)
+	if err != nil {
+		return fmt.Errorf("stored Group/%s: %w", j.group, err)
+	}
+	var cut time.Time
+	for _, m := range members {
+		t, ok := last[m]
+		if !ok {
+			return nil
+		}
+		if cut.IsZero() || t.Before(cut) {
+			cut = t
+		}
+	}
+	j.params.Since = &cut
+	return nil
 }
 
 // exportType writes the resources of one type for the job's patients
@@ -402,6 +441,11 @@ func (s *Server) exportType(ctx context.Context, fw *fileWriter, j *job, typ, pa
 		}
 		if !keep {
 			continue
+		}
+		if s.claims != nil && typ == "ExplanationOfBenefit" {
+			// The edition's claim profiles (Basis from 2.1.0) in place of
+			// the NonFinancial ones the stored export form names.
+			out = []byte(s.claims.Replace(string(out)))
 		}
 		if err := fw.line(out); err != nil {
 			return err
@@ -484,10 +528,20 @@ func (s *Server) complete(ctx context.Context, j *job, files []pendingFile, pati
 			return fmt.Errorf("listing file: %w", err)
 		}
 	}
-	if s.edition.tracks(j.params.ExportMode, s.faults) {
-		for _, pid := range patients {
-			if err := s.recordDownload(ctx, tx, pid, j.transactionTime); err != nil {
+	kind := j.params.Kind
+	if kind == "" {
+		kind = j.params.ExportMode // a job stored before kinds were recorded
+	}
+	if s.edition.tracks(kind, s.faults, s.variants) && !strings.HasPrefix(j.group, matchGroupPrefix) {
+		if s.edition.tracksOnGroup(s.faults) {
+			if err := s.recordOnGroup(ctx, tx, j.group, patients, j.params, j.transactionTime); err != nil {
 				return err
+			}
+		} else {
+			for _, pid := range patients {
+				if err := s.recordDownload(ctx, tx, pid, j.transactionTime); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -528,7 +582,7 @@ func (s *Server) recordDownload(ctx context.Context, tx *sql.Tx, pid string, at 
 	if !s.faults.has(FaultAppendLastDownload) {
 		exts = slices.DeleteFunc(exts, func(e any) bool {
 			m, _ := e.(map[string]any)
-			return m["url"] == s.edition.LastDownloadURL
+			return m["url"] == LastTransmissionURL
 		})
 	}
 	stamp := at.UTC().Format(time.RFC3339Nano)

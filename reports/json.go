@@ -53,6 +53,7 @@ type JSONCause struct {
 type JSONRun struct {
 	Target      string    `json:"target"`
 	Edition     string    `json:"edition"`
+	EditionWhy  string    `json:"editionWhy,omitempty"`
 	ToolVersion string    `json:"toolVersion"`
 	Started     time.Time `json:"started"`
 	DurationMS  int64     `json:"durationMs"`
@@ -134,7 +135,7 @@ func JSON(r *Run) JSONResults {
 	out := JSONResults{
 		SchemaVersion: JSONSchemaVersion,
 		Run: JSONRun{
-			Target: r.Meta.Target, Edition: r.Meta.Edition, ToolVersion: r.Meta.ToolVersion,
+			Target: r.Meta.Target, Edition: r.Meta.Edition, EditionWhy: r.Meta.EditionWhy, ToolVersion: r.Meta.ToolVersion,
 			Started: r.Meta.Started.UTC(), DurationMS: r.Meta.Duration.Milliseconds(),
 			Group: r.Meta.Group, AuthMode: r.Meta.AuthMode, LabelFilter: r.Meta.LabelFilter,
 			FailOn: failOn, Faults: nonNil(r.Meta.Faults),

@@ -24,8 +24,11 @@ import (
 type Meta struct {
 	Target string
 	// Reference says the target was the in-process reference server.
-	Reference   bool
-	Edition     string
+	Reference bool
+	Edition   string
+	// EditionWhy says how the run chose the edition (configured, or read
+	// from the target's CapabilityStatement).
+	EditionWhy  string
 	ToolVersion string
 	Started     time.Time
 	Duration    time.Duration
@@ -357,11 +360,19 @@ func Build(r types.Report, out *verdict.Outcome, m Meta) *Run {
 	}
 	// Every catalog area is listed, with no specs when none ran, so that a
 	// reader sees what the run did not cover.
+	// An area none of whose requirements the edition has (2.0.0's
+	// exportMode in 2.1.0) is left out: nothing there was to run.
+	applies := map[string]bool{}
+	for _, q := range out.Requirements {
+		if q.Status != verdict.NotApplicable {
+			applies[q.Area] = true
+		}
+	}
 	for _, name := range catalog.Areas {
 		if a := areas[name]; a != nil {
 			run.Areas = append(run.Areas, *a)
 			delete(areas, name)
-		} else {
+		} else if applies[name] {
 			run.Areas = append(run.Areas, Area{Name: name})
 		}
 	}

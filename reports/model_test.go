@@ -64,8 +64,19 @@ func TestBuildCountsAreasAndOrder(t *testing.T) {
 	if !slices.Equal(names, want) {
 		t.Errorf("specs in order %q, want %q (catalog area order, then source order)", names, want)
 	}
-	if len(run.Areas) != len(catalog.Areas)+1 {
-		t.Errorf("%d areas, want every catalog area plus the new one (%d)", len(run.Areas), len(catalog.Areas)+1)
+	// Every catalog area the edition has a requirement in, plus the new
+	// one; an area whose requirements the edition lacks is left out.
+	applicable := map[string]bool{}
+	for _, q := range catalog.ForEdition(edition) {
+		applicable[q.Area] = true
+	}
+	if len(run.Areas) != len(applicable)+1 {
+		t.Errorf("%d areas, want every catalog area the edition has plus the new one (%d)", len(run.Areas), len(applicable)+1)
+	}
+	for _, a := range run.Areas {
+		if a.Name != "A new area" && !applicable[a.Name] {
+			t.Errorf("area %s is shown, but edition %s has no requirement in it", a.Name, edition)
+		}
 	}
 	for _, a := range run.Areas {
 		switch a.Name {

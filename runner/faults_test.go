@@ -60,11 +60,17 @@ type tableRun struct {
 	// the exported resources' shape runs without the validation specs,
 	// half of a run's work (see validationSpecs).
 	Filter string `json:"filter,omitempty"`
+	// Served, when set, is the edition the reference server serves, for a
+	// suite of another edition (TestEditionMismatch).
+	Served string `json:"served,omitempty"`
 	Out    string `json:"out"`
 }
 
 func (r tableRun) name() string {
 	parts := append(slices.Clone(r.Faults), r.Variants...)
+	if r.Served != "" {
+		parts = append(parts, "served-"+r.Served)
+	}
 	if len(parts) == 0 {
 		return r.Edition + "/clean"
 	}
@@ -99,9 +105,14 @@ func TestFaultTableChild(t *testing.T) {
 
 func runOne(t *testing.T, r tableRun) error {
 	cfg := &config.Config{Target: "reference", Edition: r.Edition, Faults: r.Faults, Variants: r.Variants, LabelFilter: r.Filter}
-	res, err := Run(context.Background(), cfg, Options{NoColor: true, Registry: SharedRegistry(t)})
+	res, err := Run(context.Background(), cfg, Options{NoColor: true, Registry: SharedRegistry(t), ReferenceEdition: r.Served})
 	if err != nil {
 		return err
+	}
+	// The verdict's reasons, for the tests that read what the run said
+	// beside its specs.
+	if err := os.WriteFile(r.Out+".reasons", []byte(strings.Join(res.Outcome.Reasons, "\n")), 0o600); err != nil {
+		t.Fatal(err)
 	}
 	var outs []outcome
 	for _, s := range res.Outcome.Specs {
@@ -277,10 +288,22 @@ func matches(entry string, o outcome) bool {
 // which leave the resources' shape alone, leave them out.
 var validationSpecs = []string{"PA-EXP-05", "PA-PROF-01"}
 
+// tableEditionsEnv, when set, restricts the table to the editions it lists
+// (comma-separated), e.g. to try one edition's faults while working on it.
+const tableEditionsEnv = "PDEX_CONFORM_TABLE_EDITIONS"
+
+func tableEditions() []string {
+	eds := reference.Editions()
+	if v := os.Getenv(tableEditionsEnv); v != "" {
+		eds = slices.DeleteFunc(eds, func(e string) bool { return !slices.Contains(strings.Split(v, ","), e) })
+	}
+	return eds
+}
+
 func TestFaultTable(t *testing.T) {
 	profiles := SharedRegistry(t) != nil
 	var runs []tableRun
-	for _, ed := range reference.Editions() {
+	for _, ed := range tableEditions() {
 		runs = append(runs, tableRun{Edition: ed})
 		for _, f := range reference.Faults() {
 			if len(f.Editions) == 0 || slices.Contains(f.Editions, ed) {
@@ -307,7 +330,7 @@ func TestFaultTable(t *testing.T) {
 	if t.Failed() {
 		t.FailNow()
 	}
-	for _, ed := range reference.Editions() {
+	for _, ed := range tableEditions() {
 		t.Run(ed, func(t *testing.T) { checkEdition(t, ed, runs, results, profiles) })
 	}
 }
@@ -339,10 +362,10 @@ func checkEdition(t *testing.T, ed string, runs []tableRun, results map[string][
 			var breaks []string
 			if len(r.Faults) > 0 {
 				f, _ := faultNamed(r.Faults[0])
-				if len(f.Breaks) == 0 {
-					t.Fatalf("fault %s breaks nothing: every fault must name the specs that prove it", f.Name)
+				breaks = breaksIn(f, ed)
+				if len(breaks) == 0 {
+					t.Fatalf("fault %s breaks nothing in edition %s: every fault must name the specs that prove it", f.Name, ed)
 				}
-				breaks = f.Breaks
 			}
 			matched := map[string]bool{}
 			for _, o := range outs {
@@ -400,6 +423,20 @@ func checkEdition(t *testing.T, ed string, runs []tableRun, results map[string][
 	}
 }
 
+// breaksIn is what a fault breaks in an edition: the entries of its Breaks
+// whose requirement the edition has (a fault of several editions names what
+// it breaks in each).
+func breaksIn(f reference.Fault, ed string) []string {
+	out := slices.Clone(f.BreaksIn[ed])
+	for _, b := range f.Breaks {
+		id, _, _ := strings.Cut(b, ": ")
+		if r, ok := catalog.Lookup(id); !ok || r.AppliesTo(ed) {
+			out = append(out, b) // an unknown ID is reported by the caller
+		}
+	}
+	return out
+}
+
 func faultNamed(name string) (reference.Fault, bool) {
 	for _, f := range reference.Faults() {
 		if f.Name == name {
@@ -407,4 +444,42 @@ func faultNamed(name string) (reference.Fault, bool) {
 		}
 	}
 	return reference.Fault{}, false
+}
+
+// TestFaultBreaksApply shows every Breaks entry names a requirement of one
+// of the fault's editions: an entry no edition has would never be checked.
+func TestFaultBreaksApply(t *testing.T) {
+	for _, f := range reference.Faults() {
+		eds := f.Editions
+		if len(eds) == 0 {
+			eds = reference.Editions()
+		}
+		for _, b := range f.Breaks {
+			id, _, _ := strings.Cut(b, ": ")
+			r, ok := catalog.Lookup(id)
+			if !ok {
+				t.Errorf("fault %s: Breaks names unknown requirement %s", f.Name, id)
+				continue
+			}
+			if !slices.ContainsFunc(eds, r.AppliesTo) {
+				t.Errorf("fault %s: Breaks entry %q names a requirement none of its editions (%v) has", f.Name, b, eds)
+			}
+		}
+		for ed, bs := range f.BreaksIn {
+			if !slices.Contains(eds, ed) {
+				t.Errorf("fault %s: BreaksIn names edition %s, which the fault does not exist in", f.Name, ed)
+			}
+			for _, b := range bs {
+				id, _, _ := strings.Cut(b, ": ")
+				if r, ok := catalog.Lookup(id); !ok || !r.AppliesTo(ed) {
+					t.Errorf("fault %s: BreaksIn[%s] names %s, which that edition does not have", f.Name, ed, id)
+				}
+			}
+		}
+		for _, ed := range eds {
+			if len(breaksIn(f, ed)) == 0 {
+				t.Errorf("fault %s breaks nothing in edition %s", f.Name, ed)
+			}
+		}
+	}
 }

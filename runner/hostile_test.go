@@ -243,6 +243,7 @@ func TestHostileTargets(t *testing.T) {
 			defer srv.Close()
 			cfg := &config.Config{
 				Target:  srv.URL,
+				Edition: "2.0.0",
 				Group:   "g1",
 				Members: []string{"p1", "p2"},
 				Auth:    config.Auth{Mode: "none"},
@@ -358,7 +359,7 @@ func TestRunEndsWhenDiscoveryStalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := &config.Config{
-		Target: srv.URL, Group: "g1",
+		Target: srv.URL, Edition: "2.0.0", Group: "g1",
 		Auth: config.Auth{Mode: "smart", ClientID: "c1", KeyID: "k1", Alg: "ES384",
 			PrivateKey: string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))},
 		Timeouts: config.Timeouts{Request: config.Duration{Duration: time.Second}},

@@ -41,6 +41,13 @@ var messageFaults = []string{
 	"refuse-output-format", "refuse-pdex-export-type", "capability-no-export", "include-non-member",
 }
 
+// editionMessageFaults break the specs only 2.1.0 and 2.2.0 have, by
+// edition.
+var editionMessageFaults = map[string][]string{
+	"2.1.0": {"skip-member-tracking", "refuse-provider-snapshot", "atr-group-only", "ignore-written-consent", "accept-any-export-mode"},
+	"2.2.0": {"match-opted-out", "match-drops-unmatched", "match-group-not-exportable", "keep-member-tracking", "refuse-consent-write"},
+}
+
 func TestFailureMessages(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the suites against faults")
@@ -48,6 +55,11 @@ func TestFailureMessages(t *testing.T) {
 	var runs []tableRun
 	for _, f := range messageFaults {
 		runs = append(runs, tableRun{Edition: "2.0.0", Faults: []string{f}})
+	}
+	for ed, fs := range editionMessageFaults {
+		for _, f := range fs {
+			runs = append(runs, tableRun{Edition: ed, Faults: []string{f}})
+		}
 	}
 	results := runAll(t, runs)
 	tolerated := map[string]int{}

@@ -11,7 +11,7 @@ import (
 func (res *Result) Meta(toolVersion string, reference bool) reports.Meta {
 	cfg := res.Config
 	m := reports.Meta{
-		Target: cfg.Target, Reference: reference, Edition: cfg.Edition, ToolVersion: toolVersion,
+		Target: cfg.Target, Reference: reference, Edition: cfg.Edition, EditionWhy: res.EditionWhy, ToolVersion: toolVersion,
 		Started: res.Started, Duration: res.Duration, Ended: res.Started.Add(res.Duration),
 		Group: cfg.Group, AuthMode: cfg.Auth.Mode, LabelFilter: cfg.LabelFilter,
 		FailOnShould: cfg.FailOn == "should", Operation: cfg.Operation,

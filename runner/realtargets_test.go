@@ -48,7 +48,7 @@ func standInRun(t *testing.T, crashAfter int64) (*standIn, *config.Config) {
 	k, pemKey := ecKey(t)
 	s := newStandIn(t, "standin-client", &k.PublicKey, crashAfter)
 	return s, &config.Config{
-		Target: s.srv.URL, Group: "g1", Members: []string{"p1", "p2"},
+		Target: s.srv.URL, Edition: "2.0.0", Group: "g1", Members: []string{"p1", "p2"},
 		Auth: config.Auth{Mode: "smart", ClientID: "standin-client", KeyID: "k1", Alg: "ES384", PrivateKey: pemKey},
 		Timeouts: config.Timeouts{
 			Request: config.Duration{Duration: 2 * time.Second},

@@ -18,6 +18,7 @@ func ReferenceConfig(f *reference.Facts) *config.Config {
 		NonMember:             f.NonMember,
 		OtherGroup:            f.OtherGroup,
 		LastDownloadExtension: f.LastDownloadExtension,
+		Consent:               config.Consent{Member: f.ConsentMember, Scope: f.ConsentScope},
 	}
 	if f.Operation != config.OperationPDex {
 		c.Operation = f.Operation

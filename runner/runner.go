@@ -46,6 +46,10 @@ type Options struct {
 	// Registry, when set, is used instead of loading packages (tests share
 	// one across runs).
 	Registry *packages.Registry
+	// ReferenceEdition, when set, serves the reference server in this
+	// edition whatever the run's edition: a server of one edition tested
+	// against another's suite (the runner's own tests).
+	ReferenceEdition string
 }
 
 // Result is a finished, judged run.
@@ -75,6 +79,9 @@ type Result struct {
 	// ran, and how many resources it gave (zero span when none ran).
 	FullExport          framework.Span
 	FullExportResources int
+	// EditionWhy says how the run chose its edition; EditionMismatch, when
+	// set, that the target declares another one.
+	EditionWhy, EditionMismatch string
 }
 
 // Run runs the suites against cfg.Target. The error is for a run that could
@@ -99,9 +106,15 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Result, error) {
 	defer os.RemoveAll(work)
 
 	if cfg.Target == "reference" {
+		// --edition auto serves the reference server's default edition and
+		// reads it back from its CapabilityStatement, as from any target.
+		served := o.ReferenceEdition
+		if served == "" && cfg.Edition != edition.Auto {
+			served = cfg.Edition
+		}
 		srv, err := reference.Listen(ctx, "127.0.0.1:0", reference.Options{
 			DB:        work + "/reference.db",
-			Edition:   cfg.Edition,
+			Edition:   served,
 			Faults:    cfg.Faults,
 			Variants:  cfg.Variants,
 			Operation: cfg.Operation,
@@ -132,7 +145,17 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Config: cfg, Started: started, Capability: cs}
+	choice, err := chooseEdition(cfg, cs)
+	if err != nil {
+		return nil, err
+	}
+	if o.Progress != nil {
+		o.Progress("%s", choice.Why)
+		if choice.Mismatch != "" {
+			o.Progress("%s", choice.Mismatch)
+		}
+	}
+	res := &Result{Config: cfg, Started: started, Capability: cs, EditionWhy: choice.Why, EditionMismatch: choice.Mismatch}
 	reg, why := o.Registry, ""
 	if reg == nil {
 		if reg, why, err = LoadPackages(append(cfg.Packages, o.Packages...)); err != nil {
@@ -207,6 +230,9 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Result, error) {
 	opts := verdict.Options{
 		Edition: cfg.Edition, FailOnShould: cfg.FailOn == "should", LabelFilter: cfg.LabelFilter,
 		GapAnalysis: cfg.GapAnalysis(),
+	}
+	if choice.Mismatch != "" {
+		opts.Notes = append(opts.Notes, choice.Mismatch)
 	}
 	// Judged twice: the first judgement counts the specs each root cause
 	// blocked, which the verdict's first lines then say.
@@ -317,6 +343,9 @@ func mergeReference(cfg, d *config.Config) {
 		}
 	}
 	cfg.LastDownloadExtension = d.LastDownloadExtension
+	if cfg.Consent.Member == "" {
+		cfg.Consent.Member = d.Consent.Member
+	}
 }
 
 // httpClient builds the run's HTTP client: timeouts, TLS, bounded

@@ -87,7 +87,7 @@ func TestMutualTLS(t *testing.T) {
 			seen = nil
 			mu.Unlock()
 			cfg := &config.Config{
-				Target: srv.URL, Group: "g1", Auth: config.Auth{Mode: "none"}, TLS: tt.tls,
+				Target: srv.URL, Edition: "2.0.0", Group: "g1", Auth: config.Auth{Mode: "none"}, TLS: tt.tls,
 				LabelFilter: "/^PA-CAP-02$/",
 				Timeouts: config.Timeouts{
 					Request: config.Duration{Duration: 2 * time.Second},

@@ -13,15 +13,6 @@ import (
 	"github.com/pdex-conform/pdex-conform/validators/pdex"
 )
 
-// NonFinancialProfiles are the CARIN profiles claim EOBs must claim.
-var nonFinancialProfiles = []string{
-	"http://hl7.org/fhir/us/carin-bb/StructureDefinition/C4BB-ExplanationOfBenefit-Inpatient-Institutional-NonFinancial",
-	"http://hl7.org/fhir/us/carin-bb/StructureDefinition/C4BB-ExplanationOfBenefit-Outpatient-Institutional-NonFinancial",
-	"http://hl7.org/fhir/us/carin-bb/StructureDefinition/C4BB-ExplanationOfBenefit-Professional-NonClinician-NonFinancial",
-	"http://hl7.org/fhir/us/carin-bb/StructureDefinition/C4BB-ExplanationOfBenefit-Oral-NonFinancial",
-	"http://hl7.org/fhir/us/carin-bb/StructureDefinition/C4BB-ExplanationOfBenefit-Pharmacy-NonFinancial",
-}
-
 // claimEOBs calls fn with every claim EOB of an export, as written and
 // decoded, and returns how many there were; the spec fails when a file
 // cannot be read. What a claim EOB is comes from validators/pdex
@@ -81,8 +72,9 @@ func registerFinancial(e *framework.Env) {
 		})
 
 		// SPEC §6: claims and encounters are the CARIN NonFinancial EOB
-		// profiles; each claim EOB must say which it meets. No claim EOB is
-		// nothing to judge: the spec skips.
+		// profiles (from 2.1.0 the Basis profiles, EDITIONS.md; the
+		// edition's ClaimProfiles); each claim EOB must say which it meets.
+		// No claim EOB is nothing to judge: the spec skips.
 		It("exports claim EOBs that claim their CARIN NonFinancial profile", e.Req("PA-FIN-02"), func(ctx SpecContext) {
 			var wrong []string
 			offending := 0
@@ -91,7 +83,7 @@ func registerFinancial(e *framework.Env) {
 				profiles, _ := meta["profile"].([]any)
 				for _, p := range profiles {
 					s, _ := p.(string)
-					if slices.Contains(nonFinancialProfiles, canonicalBase(s)) {
+					if slices.Contains(e.Edition.ClaimProfiles, canonicalBase(s)) {
 						return
 					}
 				}
@@ -104,7 +96,7 @@ func registerFinancial(e *framework.Env) {
 				Skip("the full Group export holds no claim EOB: no profile claim to check")
 			}
 			if offending > 0 {
-				framework.Failf("%d of %d claim EOBs do not claim a CARIN NonFinancial profile, e.g. %s", offending, claims, strings.Join(first(wrong, 2), "; "))
+				framework.Failf("%d of %d claim EOBs do not claim one of edition %s's claim profiles (%s), e.g. %s", offending, claims, e.Edition.Name, strings.Join(e.Edition.ClaimProfiles, ", "), strings.Join(first(wrong, 2), "; "))
 			}
 		})
 	})

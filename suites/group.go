@@ -57,6 +57,15 @@ type atrGroup struct {
 	} `json:"member"`
 }
 
+// groupIDs lists the ids of Groups, in order.
+func groupIDs(gs []atrGroup) []string {
+	out := make([]string, len(gs))
+	for i, g := range gs {
+		out[i] = g.ID
+	}
+	return out
+}
+
 // readATRGroup reads the configured Group, failing the spec when it cannot.
 func readATRGroup(ctx context.Context, e *framework.Env) atrGroup {
 	g, err := e.ReadGroup(ctx)

@@ -114,6 +114,10 @@ type Options struct {
 	Interrupted []string
 	// Causes are the root causes the run found, first first.
 	Causes []Cause
+	// Notes are facts about the run that explain failures without changing
+	// the verdict, such as a target that declares another edition than the
+	// one the run holds it to; they lead the reasons.
+	Notes []string
 	// GapAnalysis marks a run against plain Bulk Data Group/[id]/$export:
 	// the requirements only $davinci-data-export has are not applicable,
 	// and the verdict is a gap analysis (exit 1), never conformant.
@@ -289,7 +293,7 @@ func judge(out *Outcome, o Options) (string, []string) {
 			blocked = append(blocked, q.ID)
 		}
 	}
-	var reasons []string
+	reasons := append([]string(nil), o.Notes...)
 	var notApplicable []string
 	if o.GapAnalysis {
 		for _, q := range out.Requirements {

@@ -188,3 +188,12 @@ func TestNotApplicable(t *testing.T) {
 		t.Errorf("verdict %q exit %d: %q", out.Verdict, out.ExitCode, out.Reasons)
 	}
 }
+
+func TestNotesLeadTheReasonsWithoutChangingTheVerdict(t *testing.T) {
+	note := "The target declares PDex edition 2.1.0, but the run holds it to edition 2.0.0."
+	specs := []Spec{{Name: "s", Requirements: []string{"PA-EXP-01"}, Level: catalog.SHALL, State: Failed}}
+	out := Judge(specs, Options{Edition: "2.0.0", Notes: []string{note}})
+	if out.Verdict != NotConformant || len(out.Reasons) == 0 || out.Reasons[0] != note {
+		t.Errorf("verdict %s, reasons %q", out.Verdict, out.Reasons)
+	}
+}

@@ -39,7 +39,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var (
 		cfgFile   = fs.String("config", "", "YAML run configuration (see README)")
 		target    = fs.String("target", "", `FHIR base URL of the endpoint, or "reference"`)
-		edition   = fs.String("edition", "", "PDex edition the target implements (default 2.0.0)")
+		edition   = fs.String("edition", "", `PDex edition the target implements: 2.0.0, 2.1.0, 2.2.0, or "auto" (the default) to read it from the target's CapabilityStatement`)
 		group     = fs.String("group", "", "id of the attribution Group to export")
 		members   listFlag
 		optedOut  listFlag

@@ -16,8 +16,9 @@ import (
 
 const serveUsage = `Usage: pdex-conform serve [flags]
 
-Runs the reference Provider Access server (PDex edition 2.0.0) over an
-embedded SQLite database, loaded from the built-in data set or --data.
+Runs the reference Provider Access server, PDex edition 2.0.0 (the November
+2023 draft), 2.1.0 or 2.2.0, over an embedded SQLite database, loaded from
+the built-in data set or --data.
 
 Flags:
 `
@@ -30,7 +31,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		data        = fs.String("data", "", "folder of NDJSON files (from 'fixtures generate') to load into an empty database (not read when the database holds data)")
 		writeConfig = fs.String("write-config", "", "write a run configuration for this server to this file")
 		baseURL     = fs.String("base-url", "", "public base URL (default http://ADDR)")
-		edition     = fs.String("edition", "2.0.0", "PDex edition")
+		edition     = fs.String("edition", "2.0.0", "PDex edition: 2.0.0, 2.1.0 or 2.2.0")
 		operation   = fs.String("operation", "davinci-data-export", `export operation to serve: "davinci-data-export" (PDex) or "export" (plain Bulk Data Group/[id]/$export, as a payer that starts from Bulk Data)`)
 		listFaults  = fs.Bool("list-faults", false, "list the fault switches and exit")
 		listVars    = fs.Bool("list-variants", false, "list the conformant variations and exit")
@@ -48,14 +49,14 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *listFaults {
 		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 		for _, f := range reference.Faults() {
-			fmt.Fprintf(tw, "%s\t%s\t(breaks %s)\n", f.Name, f.Description, strings.Join(f.Breaks, "; "))
+			fmt.Fprintf(tw, "%s\t%s\t(breaks %s%s)\n", f.Name, f.Description, strings.Join(f.Breaks, "; "), editionsOf(f.Editions))
 		}
 		return tw.Flush()
 	}
 	if *listVars {
 		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 		for _, v := range reference.Variants() {
-			fmt.Fprintf(tw, "%s\t%s\t(%s)\n", v.Name, v.Description, v.Reading)
+			fmt.Fprintf(tw, "%s\t%s\t(%s%s)\n", v.Name, v.Description, v.Reading, editionsOf(v.Editions))
 		}
 		return tw.Flush()
 	}
@@ -163,4 +164,12 @@ func cmdFixtures(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	fmt.Fprintf(stdout, "wrote %d resources to %s\n", len(d.Resources), *out)
 	return nil
+}
+
+// editionsOf says which editions a fault or variant exists in, "" for all.
+func editionsOf(eds []string) string {
+	if len(eds) == 0 {
+		return ""
+	}
+	return "; edition " + strings.Join(eds, ", ")
 }

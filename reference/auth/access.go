@@ -83,6 +83,19 @@ func (g *Grant) CanReadType(resourceType string) bool {
 	return false
 }
 
+// Can reports whether the grant allows system-level access to resourceType
+// with every one of perms (SMART v2 letters: c create, r read, u update, d
+// delete, s search).
+func (g *Grant) Can(resourceType, perms string) bool {
+	want := scope{smart: true, context: "system", resource: resourceType, perms: perms}
+	for _, s := range g.Scopes {
+		if parseScope(s).covers(want) {
+			return true
+		}
+	}
+	return false
+}
+
 // EntitledTo reports whether the client may access the Group groupID.
 func (g *Grant) EntitledTo(groupID string) bool { return slices.Contains(g.Groups, groupID) }
 

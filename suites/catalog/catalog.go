@@ -71,8 +71,8 @@ func (r Requirement) For(edition string) (Requirement, bool) {
 // Areas in report order.
 var Areas = []string{
 	"Discovery", "Authorization", "Group", "Full export", "Member subset", "Type-limited export",
-	"Since and until", "exportType", "exportMode", "Opt-out", "Remittance and cost-sharing",
-	"Profiles", "Bulk mechanics", "API description",
+	"Since and until", "exportType", "exportMode", "Download tracking", "Opt-out", "Consent", "Member match",
+	"Remittance and cost-sharing", "Profiles", "Bulk mechanics", "API description",
 }
 
 const (
@@ -221,14 +221,18 @@ var all = []Requirement{
 		Text: "Every exchange conforms to the OpenAPI description of the Provider Access API."},
 }
 
+// requirements are the shared ones, as they read in every edition, and
+// those of later editions (editions.go).
+var requirements = withEditions(all, editionRequirements, editionVariants)
+
 // All returns every requirement, in catalog order.
-func All() []Requirement { return slices.Clone(all) }
+func All() []Requirement { return slices.Clone(requirements) }
 
 // ForEdition returns the requirements that apply to an edition, as they
 // read in it.
 func ForEdition(edition string) []Requirement {
 	var out []Requirement
-	for _, r := range all {
+	for _, r := range requirements {
 		if rr, ok := r.For(edition); ok {
 			out = append(out, rr)
 		}
@@ -239,11 +243,11 @@ func ForEdition(edition string) []Requirement {
 // Lookup finds a requirement by ID, as the catalog states it for every
 // edition (see Requirement.For).
 func Lookup(id string) (Requirement, bool) {
-	i := slices.IndexFunc(all, func(r Requirement) bool { return r.ID == id })
+	i := slices.IndexFunc(requirements, func(r Requirement) bool { return r.ID == id })
 	if i < 0 {
 		return Requirement{}, false
 	}
-	return all[i], true
+	return requirements[i], true
 }
 
 // IsID reports whether a label is a requirement ID.

@@ -584,7 +584,10 @@ func (e *Env) Attempt(ctx context.Context, r ExportRequest) (*bulk.Response, err
 		r.Group = e.Config.Group
 	}
 	c := e.Client()
-	resp, err := c.StartExport(ctx, bulk.Kickoff{Group: r.Group, Method: r.Method, Params: r.Params, Prefer: r.Prefer})
+	// A 429 (too many exports at once: earlier accepted attempts may still
+	// run) is waited out for up to one request timeout.
+	resp, err := c.StartExport(ctx, bulk.Kickoff{Group: r.Group, Method: r.Method, Params: r.Params, Prefer: r.Prefer,
+		RetryUntil: time.Now().Add(e.Config.Timeouts.Request.Duration)})
 	if err != nil {
 		return nil, err
 	}

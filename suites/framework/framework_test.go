@@ -11,6 +11,7 @@ import (
 	"github.com/pdex-conform/pdex-conform/client/bulk"
 	"github.com/pdex-conform/pdex-conform/evidence"
 	"github.com/pdex-conform/pdex-conform/validators"
+	"github.com/pdex-conform/pdex-conform/validators/compartment"
 )
 
 func exportOf(t *testing.T, lines ...string) *Export {
@@ -22,10 +23,24 @@ func exportOf(t *testing.T, lines ...string) *Export {
 	return &Export{Files: []bulk.File{{Ref: bulk.ManifestRef{Type: "Patient", URL: "http://x/Patient.ndjson"}, Path: p}}}
 }
 
+// testCompartment is a Patient compartment of Conditions by subject, as
+// the R4 definition has it, for tests that run without FHIR packages.
+func testCompartment() (*compartment.Definition, error) {
+	def := `{"resourceType":"CompartmentDefinition","url":"` + compartment.PatientURL + `","version":"4.0.1","code":"Patient",
+		"resource":[{"code":"Condition","param":["patient"]}]}`
+	sp := compartment.SearchParameter{URL: "http://hl7.org/fhir/SearchParameter/clinical-patient", Code: "patient",
+		Base: []string{"Condition"}, Expression: "Condition.subject.where(resolve() is Patient)"}
+	return compartment.New([]byte(def), []compartment.SearchParameter{sp})
+}
+
 // indexOnly runs an export's files through the pipeline as RunExport does,
 // indexing without validating.
 func indexOnly(x *Export) error {
-	p := (&Env{}).newPipeline(context.Background(), true, false)
+	d, err := testCompartment()
+	if err != nil {
+		return err
+	}
+	p := (&Env{Compartment: d}).newPipeline(context.Background(), true, false)
 	for _, f := range x.Files {
 		p.add(f)
 	}

@@ -55,6 +55,7 @@ var kindPaths = map[Kind]string{
 const (
 	opKickoffPost = "kickoffPost"
 	opKickoffGet  = "kickoffGet"
+	opMemberMatch = "providerMemberMatch"
 	opStatus      = "status"
 	opSmartConfig = "smartConfiguration"
 )
@@ -338,7 +339,7 @@ func checkHeaders(r *openapi3.Response, h http.Header) []string {
 // manifest lists and the token endpoint the SMART configuration names.
 func (c *Checker) learnFrom(opID string, req *http.Request, resp *http.Response, body []byte) {
 	switch {
-	case (opID == opKickoffPost || opID == opKickoffGet) && resp.StatusCode == http.StatusAccepted:
+	case (opID == opKickoffPost || opID == opKickoffGet || opID == opMemberMatch) && resp.StatusCode == http.StatusAccepted:
 		if u, ok := resolve(req.URL, resp.Header.Get("Content-Location")); ok {
 			c.learn(Status, u)
 		}
