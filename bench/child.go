@@ -23,10 +23,12 @@ import (
 	"github.com/pdex-conform/pdex-conform/client/smart"
 	"github.com/pdex-conform/pdex-conform/config"
 	"github.com/pdex-conform/pdex-conform/fixtures"
+	"github.com/pdex-conform/pdex-conform/ndjson"
 	"github.com/pdex-conform/pdex-conform/reference"
 	"github.com/pdex-conform/pdex-conform/runner"
 	"github.com/pdex-conform/pdex-conform/validators"
 	"github.com/pdex-conform/pdex-conform/validators/check"
+	"github.com/pdex-conform/pdex-conform/validators/pdex"
 	"github.com/pdex-conform/pdex-conform/validators/r4"
 	"github.com/pdex-conform/pdex-conform/validators/stream"
 	"github.com/pdex-conform/pdex-conform/verdict"
@@ -256,10 +258,8 @@ func writeClaims(files []bulk.File, path string) (int, error) {
 			continue
 		}
 		err := eachLine(f.Path, func(line []byte) error {
-			var h struct {
-				Use string `json:"use"`
-			}
-			if json.Unmarshal(line, &h) != nil || h.Use == "preauthorization" {
+			var eob map[string]any
+			if json.Unmarshal(line, &eob) != nil || !pdex.IsClaimEOB(eob) {
 				return nil
 			}
 			n++
@@ -284,21 +284,18 @@ func eachLine(path string, fn func([]byte) error) error {
 		return err
 	}
 	defer f.Close()
-	r := bufio.NewReaderSize(f, 1<<20)
+	r := ndjson.NewReader(f, 0)
 	for {
-		line, err := r.ReadBytes('\n')
-		if len(bytes.TrimSpace(line)) > 0 {
-			if line[len(line)-1] != '\n' {
-				line = append(line, '\n')
-			}
-			if ferr := fn(line); ferr != nil {
-				return ferr
-			}
-		}
+		_, line, err := r.Next()
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		// A fresh slice with its newline: callers keep lines and write
+		// them out again.
+		if err := fn(append(bytes.Clone(line), '\n')); err != nil {
 			return err
 		}
 	}

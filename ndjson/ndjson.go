@@ -35,6 +35,9 @@ type Reader struct {
 	n    int // lines read so far
 	buf  []byte
 	done bool
+	// pos is how many bytes have been consumed; start is where the line
+	// Next returned last begins.
+	pos, start int64
 }
 
 // NewReader reads r with lines bounded to maxLine bytes (line ending
@@ -59,6 +62,7 @@ func (r *Reader) Next() (int, []byte, error) {
 		if r.done {
 			return r.n, nil, io.EOF
 		}
+		r.start = r.pos
 		line, tooLong, err := r.readLine()
 		if err != nil && !errors.Is(err, io.EOF) {
 			r.done = true
@@ -88,6 +92,10 @@ func (r *Reader) Next() (int, []byte, error) {
 // Line is the number of the last line read (blank lines included).
 func (r *Reader) Line() int { return r.n }
 
+// Offset is the byte offset in the stream at which the line Next returned
+// last begins: reading len(line) bytes from there gives the line again.
+func (r *Reader) Offset() int64 { return r.start }
+
 // readLine reads one line with its ending into r.buf. Past the bound it
 // discards the rest of the line without holding it and reports tooLong.
 func (r *Reader) readLine() (line []byte, tooLong bool, err error) {
@@ -96,9 +104,11 @@ func (r *Reader) readLine() (line []byte, tooLong bool, err error) {
 	limit := r.max + 2
 	for {
 		frag, err := r.br.ReadSlice('\n')
+		r.pos += int64(len(frag))
 		if len(r.buf)+len(frag) > limit {
 			for errors.Is(err, bufio.ErrBufferFull) {
-				_, err = r.br.ReadSlice('\n')
+				frag, err = r.br.ReadSlice('\n')
+				r.pos += int64(len(frag))
 			}
 			return nil, true, err
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -135,4 +136,33 @@ func FuzzReader(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestOffset: each line read again from its Offset is the line, whatever
+// the line endings, blank lines and too-long lines before it.
+func TestOffset(t *testing.T) {
+	in := "{\"a\":1}\r\n\n   \n{\"b\":22}\n" + strings.Repeat("x", 40) + "\n  {\"c\":333}"
+	r := NewReader(strings.NewReader(in), 20)
+	var got []string
+	for {
+		_, line, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		var tooLong *LineTooLongError
+		if errors.As(err, &tooLong) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		off := r.Offset()
+		if again := in[off : off+int64(len(line))]; again != string(line) {
+			t.Errorf("line %q read again from offset %d as %q", line, off, again)
+		}
+		got = append(got, string(line))
+	}
+	if want := []string{`{"a":1}`, `{"b":22}`, `  {"c":333}`}; !slices.Equal(got, want) {
+		t.Errorf("lines %q, want %q", got, want)
+	}
 }

@@ -1,7 +1,6 @@
 package framework
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/pdex-conform/pdex-conform/client/bulk"
 	"github.com/pdex-conform/pdex-conform/edition"
+	"github.com/pdex-conform/pdex-conform/ndjson"
 )
 
 // ExportRequest describes a kick-off; zero fields take the run's defaults.
@@ -301,27 +301,32 @@ func EachLine(path string, fn func(n int, line []byte) error) error {
 	return eachLineAt(path, func(n int, _ int64, line []byte) error { return fn(n, line) })
 }
 
-// eachLineAt is EachLine with each line's byte offset in the file.
+// eachLineAt is EachLine with each line's byte offset in the file. A line
+// longer than ndjson.DefaultMaxLine is skipped without being held, and
+// reported once the rest of the file has been read.
 func eachLineAt(path string, fn func(n int, offset int64, line []byte) error) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	r := bufio.NewReaderSize(f, 1<<20)
-	var off int64
-	for n := 1; ; n++ {
-		line, err := r.ReadBytes('\n')
-		if len(bytes.TrimSpace(line)) > 0 {
-			if ferr := fn(n, off, line); ferr != nil {
-				return ferr
+	r := ndjson.NewReader(f, 0)
+	var tooLong error
+	for {
+		n, line, err := r.Next()
+		var long *ndjson.LineTooLongError
+		switch {
+		case errors.Is(err, io.EOF):
+			return tooLong
+		case errors.As(err, &long):
+			if tooLong == nil {
+				tooLong = err
 			}
+			continue
+		case err != nil:
+			return err
 		}
-		off += int64(len(line))
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
+		if err := fn(n, r.Offset(), bytes.Clone(line)); err != nil {
 			return err
 		}
 	}
