@@ -163,7 +163,7 @@ var faultTable = []Fault{
 		Breaks: []string{"PA-OPT-01", "PA-CONSENT-02"},
 		// From 2.1.0 the Group leaves opted-out members out: their data is
 		// then data of patients who are not members.
-		BreaksIn: map[string][]string{"2.1.0": {"PA-EXP-06"}, "2.2.0": {"PA-EXP-06"}}},
+		BreaksIn: map[string][]string{"2.1.0": {"PA-EXP-06: exports only members of the Group"}, "2.2.0": {"PA-EXP-06: exports only members of the Group"}}},
 	{Name: FaultKeepFinancial, Description: "export claim EOBs with their financial detail",
 		Breaks: []string{"PA-FIN-01", "PA-FIN-02", "PA-PROF-01"}},
 	{Name: FaultIgnoreSince, Description: "ignore _since",
@@ -273,7 +273,7 @@ var faultTable = []Fault{
 	{Name: FaultPartialMemberData, Description: "leave the Conditions of every other member out of a full Group export, while exports naming the members carry them",
 		Breaks: []string{"PA-SUB-01"}},
 	{Name: FaultSinceSkipsClaims, Description: "apply _since to every type but ExplanationOfBenefit (claims come from another store)",
-		Breaks: []string{"PA-SINCE-01"}},
+		Breaks: []string{"PA-SINCE-01", "PA-KIND-05"}},
 	{Name: FaultUntilLookback, Description: "apply _until as a one-year window ending at it: nothing after it, but older data left out",
 		Breaks: []string{"PA-SINCE-02"}},
 	{Name: FaultUntilAsSince, Description: "apply _until the wrong way round, as a lower bound",
@@ -297,7 +297,7 @@ var faultTable = []Fault{
 	{Name: FaultMisattributeImmunization, Description: "in exports naming members, give each named member the Immunizations of the next member of the Group (an off-by-one join)",
 		Breaks: []string{"PA-SUB-01", "PA-SUB-02", "PA-OPT-01: named in patient, and the other member's data"}},
 	{Name: FaultLeakOptedOutNamed, Description: "apply opt-out to full Group exports only: an opted-out member named in patient is exported",
-		Breaks: []string{"PA-OPT-01: named in patient, and the other member's data"}},
+		Breaks: []string{"PA-OPT-01: named in patient, and the other member's data", "PA-CONSENT-02"}},
 	{Name: FaultOptedOutEmptiesExport, Description: "export nothing at all when an opted-out member is named in patient",
 		Breaks: []string{"PA-OPT-01: named in patient, and the other member's data"}},
 	{Name: FaultNonMemberEmptiesExport, Description: "export nothing but the error file when a patient that is not a member is named",

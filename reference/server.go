@@ -5,9 +5,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -19,6 +21,12 @@ import (
 type Options struct {
 	// DB is the SQLite database file; it is created when missing.
 	DB string
+	// Template, when set, is a database file made by Prepare that a
+	// missing DB starts as a copy of: its data set and registered clients
+	// are loaded already, so that many short-lived servers over the same
+	// data (the fault tables) skip generating, loading and key making. It
+	// must come from the same variants (they shape the data).
+	Template string
 	// Data is loaded into an empty database. Nil means Load, or else the
 	// default fixtures.
 	Data *fixtures.Dataset
@@ -141,6 +149,11 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.Template != "" {
+		if err := copyTemplate(opts.Template, opts.DB); err != nil {
+			return nil, err
+		}
+	}
 	st, err := openStore(ctx, opts.DB)
 	if err != nil {
 		return nil, err
@@ -166,6 +179,47 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// Prepare makes a database at path holding the data set and the registered
+// clients of a server with opts (its DB is path), for Options.Template.
+func Prepare(ctx context.Context, path string, opts Options) error {
+	opts.DB = path
+	if opts.BaseURL == "" {
+		opts.BaseURL = "http://127.0.0.1"
+	}
+	s, err := New(ctx, opts)
+	if err != nil {
+		return err
+	}
+	// Everything into the database file itself, so that the file alone is
+	// the template.
+	if _, err := s.store.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		s.Close()
+		return fmt.Errorf("checkpointing the template: %w", err)
+	}
+	return s.Close()
+}
+
+// copyTemplate copies a prepared database to db unless db exists.
+func copyTemplate(template, db string) error {
+	if _, err := os.Stat(db); err == nil {
+		return nil
+	}
+	src, err := os.Open(template)
+	if err != nil {
+		return fmt.Errorf("reading the database template: %w", err)
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(db, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("creating %s from the template: %w", db, err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		return fmt.Errorf("copying the database template to %s: %w", db, err)
+	}
+	return dst.Close()
 }
 
 func (s *Server) loadData(ctx context.Context) error {

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
@@ -64,6 +65,8 @@ type tableRun struct {
 	// suite of another edition (TestEditionMismatch).
 	Served string `json:"served,omitempty"`
 	Out    string `json:"out"`
+	// template is the worker's prepared reference database for the run.
+	template string
 }
 
 func (r tableRun) name() string {
@@ -88,6 +91,10 @@ func TestFaultTableChild(t *testing.T) {
 	if os.Getenv(childEnv) == "" {
 		t.Skip("runs only as a worker of TestFaultTable")
 	}
+	// A worker's runs are short and many: collect less often (memory is
+	// plentiful next to the CPU time the collector takes).
+	debug.SetGCPercent(400)
+	templates := templates{dir: t.TempDir(), made: map[string]string{}}
 	ack := os.NewFile(3, "ack")
 	sc := bufio.NewScanner(os.Stdin)
 	for sc.Scan() {
@@ -95,6 +102,12 @@ func TestFaultTableChild(t *testing.T) {
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			t.Fatal(err)
 		}
+		tmpl, err := templates.get(r)
+		if err != nil {
+			fmt.Fprintf(ack, "error %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
+			continue
+		}
+		r.template = tmpl
 		if err := runOne(t, r); err != nil {
 			fmt.Fprintf(ack, "error %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
 			continue
@@ -103,9 +116,37 @@ func TestFaultTableChild(t *testing.T) {
 	}
 }
 
+// templates are a worker's reference databases, one per edition and set
+// of variants (the variants shape the stored data), made once and copied
+// for each run: generating and loading the data set and making the test
+// clients' keys is a fifth of a run's work.
+type templates struct {
+	dir  string
+	made map[string]string
+}
+
+func (ts templates) get(r tableRun) (string, error) {
+	vs := slices.Clone(r.Variants)
+	slices.Sort(vs)
+	key := r.Edition + "+" + r.Served + "+" + strings.Join(vs, ",")
+	if p, ok := ts.made[key]; ok {
+		return p, nil
+	}
+	p := filepath.Join(ts.dir, fmt.Sprintf("template-%d.db", len(ts.made)))
+	ed := r.Edition
+	if r.Served != "" {
+		ed = r.Served
+	}
+	if err := reference.Prepare(context.Background(), p, reference.Options{Edition: ed, Variants: vs}); err != nil {
+		return "", fmt.Errorf("preparing a reference database for %s: %w", r.name(), err)
+	}
+	ts.made[key] = p
+	return p, nil
+}
+
 func runOne(t *testing.T, r tableRun) error {
 	cfg := &config.Config{Target: "reference", Edition: r.Edition, Faults: r.Faults, Variants: r.Variants, LabelFilter: r.Filter}
-	res, err := Run(context.Background(), cfg, Options{NoColor: true, Registry: SharedRegistry(t), ReferenceEdition: r.Served})
+	res, err := Run(context.Background(), cfg, Options{NoColor: true, Registry: SharedRegistry(t), ReferenceEdition: r.Served, ReferenceTemplate: r.template})
 	if err != nil {
 		return err
 	}
@@ -397,6 +438,7 @@ func TestFaultTable(t *testing.T) {
 	for _, ed := range eds {
 		t.Run(ed, func(t *testing.T) { checkEdition(t, ed, runs, results, profiles, failedSomewhere) })
 	}
+	t.Run("messages", func(t *testing.T) { checkMessages(t, runs, results) })
 }
 
 func checkEdition(t *testing.T, ed string, runs []tableRun, results map[string][]outcome, profiles bool, failedSomewhere map[string]bool) {

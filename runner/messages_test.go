@@ -2,7 +2,6 @@ package runner
 
 import (
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 	"unicode"
@@ -11,10 +10,8 @@ import (
 )
 
 // Every failure message is a sentence about the server: never a matcher's
-// dump of values, a pointer, a Go type name or a source location. This test
-// runs the suites against real faults of the reference server (each a whole
-// run, in a child process like the fault table) and scans every message a
-// reader sees.
+// dump of values, a pointer, a Go type name or a source location. The fault
+// table (TestFaultTable) checks the messages of its runs against these.
 
 // notForReaders are what must never reach the console or a report.
 var notForReaders = []struct {
@@ -30,41 +27,15 @@ var notForReaders = []struct {
 	{"a struct dump", regexp.MustCompile(`\{\s*\n\s+\w+: `)},
 }
 
-// h11Files are spec files whose raw messages are tolerated as Gomega's
-// while another helper rewrites them; none is left.
-var h11Files []string
-
-// messageFaults break specs of every area.
-var messageFaults = []string{
-	"wrong-content-type", "keep-financial", "manifest-missing-field", "no-content-location", "ignore-since",
-	"ignore-type", "leak-opted-out", "accept-bad-signature", "no-group-read", "break-profile", "invalid-r4",
-	"refuse-output-format", "refuse-pdex-export-type", "capability-no-export", "include-non-member",
-}
-
-// editionMessageFaults break the specs only 2.1.0 and 2.2.0 have, by
-// edition.
-var editionMessageFaults = map[string][]string{
-	"2.1.0": {"skip-member-tracking", "refuse-provider-snapshot", "atr-group-only", "ignore-written-consent", "accept-any-export-mode"},
-	"2.2.0": {"match-opted-out", "match-drops-unmatched", "match-group-not-exportable", "keep-member-tracking", "refuse-consent-write"},
-}
-
-func TestFailureMessages(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the suites against faults")
-	}
-	var runs []tableRun
-	for _, f := range messageFaults {
-		runs = append(runs, tableRun{Edition: "2.0.0", Faults: []string{f}})
-	}
-	for ed, fs := range editionMessageFaults {
-		for _, f := range fs {
-			runs = append(runs, tableRun{Edition: ed, Faults: []string{f}})
-		}
-	}
-	results := runAll(t, runs)
-	tolerated := map[string]int{}
-	checked := 0
+// checkMessages scans the messages of every failed or blocked spec of the
+// fault table's runs (every fault, every area, each edition): the fault
+// table runs the suites once, and this reads what they said.
+func checkMessages(t *testing.T, runs []tableRun, results map[string][]outcome) {
+	checked, faultRuns := 0, 0
 	for _, r := range runs {
+		if len(r.Faults) > 0 {
+			faultRuns++
+		}
 		for _, o := range results[r.name()] {
 			if o.State != verdict.Failed && o.State != verdict.Blocked {
 				continue
@@ -75,24 +46,15 @@ func TestFailureMessages(t *testing.T) {
 					t.Errorf("%s: %s: the message readers see holds %s (%q):\n%s", r.name(), o.Key, bad.what, m, o.Summary)
 				}
 			}
-			if o.State == verdict.Blocked {
-				continue
-			}
-			if slices.Contains(h11Files, o.File) {
-				if !isSentence(o.Raw) {
-					tolerated[o.File]++
-				}
-				continue
-			}
-			if !isSentence(o.Raw) {
+			if o.State == verdict.Failed && !isSentence(o.Raw) {
 				t.Errorf("%s: %s (%s): the spec's own message is not a sentence about the server:\n%s", r.name(), o.Key, o.File, o.Raw)
 			}
 		}
 	}
-	if checked < len(runs) {
-		t.Errorf("only %d failure messages in %d fault runs", checked, len(runs))
+	if checked < faultRuns {
+		t.Errorf("only %d failure messages in %d fault runs", checked, faultRuns)
 	}
-	t.Logf("%d messages checked; tolerated for now (H11's spec files, not on main yet): %v", checked, tolerated)
+	t.Logf("%d failure messages of %d fault runs checked", checked, faultRuns)
 }
 
 // isSentence reports whether a spec's own message reads as a sentence: it

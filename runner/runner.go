@@ -50,6 +50,11 @@ type Options struct {
 	// edition whatever the run's edition: a server of one edition tested
 	// against another's suite (the runner's own tests).
 	ReferenceEdition string
+	// ReferenceTemplate, when set, is a database made by reference.Prepare
+	// for the run's edition and variants, that the reference server starts
+	// from instead of loading its data set (the fault tables run hundreds
+	// of servers over the same data).
+	ReferenceTemplate string
 }
 
 // Result is a finished, judged run.
@@ -114,6 +119,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Result, error) {
 		}
 		srv, err := reference.Listen(ctx, "127.0.0.1:0", reference.Options{
 			DB:        work + "/reference.db",
+			Template:  o.ReferenceTemplate,
 			Edition:   served,
 			Faults:    cfg.Faults,
 			Variants:  cfg.Variants,
