@@ -10,6 +10,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -39,6 +41,48 @@ func testData(t testing.TB) *fixtures.Dataset {
 		t.Fatalf("generating the default data set: %v", dataErr)
 	}
 	return dataSet
+}
+
+// templateDir holds the test binary's prepared databases (TestMain makes
+// and removes it); templates maps an edition and its variants to one.
+var (
+	templateDir string
+	templatesMu sync.Mutex
+	templates   = map[string]string{}
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "reference-templates-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	templateDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// templateFor returns a database holding the default data set and the test
+// clients for the edition and variants, prepared once: most tests start a
+// server of their own, and loading the data and making keys is most of a
+// start.
+func templateFor(t testing.TB, opts Options) string {
+	t.Helper()
+	vs := slices.Clone(opts.Variants)
+	slices.Sort(vs)
+	key := opts.Edition + "+" + strings.Join(vs, ",")
+	templatesMu.Lock()
+	defer templatesMu.Unlock()
+	if p, ok := templates[key]; ok {
+		return p
+	}
+	p := filepath.Join(templateDir, fmt.Sprintf("template-%d.db", len(templates)))
+	if err := Prepare(context.Background(), p, Options{Edition: opts.Edition, Variants: vs, Data: testData(t)}); err != nil {
+		t.Fatalf("preparing a database template: %v", err)
+	}
+	templates[key] = p
+	return p
 }
 
 // testClock is a settable clock for the server and the token assertions.
@@ -87,6 +131,11 @@ func startServerHeld(t testing.TB, opts Options, held bool) *harness {
 	h := &harness{t: t, data: opts.Data, tokens: map[string]string{}, release: make(chan struct{})}
 	if held {
 		h.hold()
+	}
+	if opts.DB == "" && opts.Data == nil && opts.Load == nil && opts.Template == "" {
+		// The default data set in a database of the test's own, copied
+		// from a prepared one.
+		opts.Template = templateFor(t, opts)
 	}
 	if h.data == nil {
 		h.data = testData(t)
