@@ -165,7 +165,12 @@ var faultTable = []Fault{
 		// then data of patients who are not members.
 		BreaksIn: map[string][]string{"2.1.0": {"PA-EXP-06: exports only members of the Group"}, "2.2.0": {"PA-EXP-06: exports only members of the Group"}}},
 	{Name: FaultKeepFinancial, Description: "export claim EOBs with their financial detail",
-		Breaks: []string{"PA-FIN-01", "PA-FIN-02", "PA-PROF-01"}},
+		Breaks: []string{"PA-FIN-01", "PA-FIN-02"},
+		// 2.0.0's claims claim the NonFinancial profiles, whose amounts are
+		// max 0; from 2.1.0 they claim CARIN's Basis profiles, which allow
+		// amounts (and are not in the offline packages): only the
+		// Provider Access rule itself (PA-FIN-01) catches them there.
+		BreaksIn: map[string][]string{"2.0.0": {"PA-PROF-01"}}},
 	{Name: FaultIgnoreSince, Description: "ignore _since",
 		Breaks: []string{"PA-SINCE-01", "PA-KIND-05"}},
 	{Name: FaultIgnoreUntil, Description: "ignore _until",
@@ -269,7 +274,9 @@ var faultTable = []Fault{
 		Breaks: []string{"PA-BULK-07"}},
 
 	{Name: FaultPartialMembers, Description: "export only the first half of the members in a full Group export (a paging bug): no outsider, but not every member",
-		Breaks: []string{"PA-EXP-06: exports every member of the Group who has not opted out"}},
+		Breaks: []string{"PA-EXP-06: exports every member of the Group who has not opted out"},
+		// 2.2.0's matched Groups are exported as Group exports too.
+		BreaksIn: map[string][]string{"2.2.0": {"PA-MATCH-05: data of the matched members only, and of each"}}},
 	{Name: FaultPartialMemberData, Description: "leave the Conditions of every other member out of a full Group export, while exports naming the members carry them",
 		Breaks: []string{"PA-SUB-01"}},
 	{Name: FaultSinceSkipsClaims, Description: "apply _since to every type but ExplanationOfBenefit (claims come from another store)",
