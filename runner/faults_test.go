@@ -346,15 +346,16 @@ func tableEditions() []string {
 const tableFullEnv = "PDEX_CONFORM_TABLE_FULL"
 
 // faultEditions plans the editions a fault (or variant) runs in. Most
-// faults break code that every edition shares, the same specs in each
-// (their Breaks apply in all their editions): running each in every
-// edition would prove the same spec code three times over. Such a fault
-// runs in one of its editions, taken in turn (the i-th fault of the table
-// in edition i mod n), so that each edition's server and suite meet a
-// share of them. A fault whose Breaks differ by edition (BreaksIn, or
-// entries of requirements some of its editions lack) runs in each edition,
-// since what it proves differs. PDEX_CONFORM_TABLE_FULL=1 runs the whole
-// cross product.
+// faults break code that every edition shares, the same specs in each:
+// running each in every edition would prove the same spec code three times
+// over. So a fault runs in the editions its proofs need and no more: each
+// edition whose BreaksIn names specs of its own, then, for every Breaks
+// entry not yet covered, the edition (taken in turn from the i-th, so that
+// each edition's server and suite meet a share of the faults) that covers
+// the most of them. A fault whose entries apply in every edition runs in
+// one. PDEX_CONFORM_TABLE_FULL=1 runs the whole cross product, which is how
+// a fault that breaks something more in one edition is found (then named
+// in its BreaksIn).
 func faultEditions(i int, f reference.Fault, eds []string) []string {
 	var in []string
 	for _, ed := range eds {
@@ -362,15 +363,46 @@ func faultEditions(i int, f reference.Fault, eds []string) []string {
 			in = append(in, ed)
 		}
 	}
-	if len(in) < 2 || os.Getenv(tableFullEnv) == "1" || len(f.BreaksIn) > 0 {
+	if len(in) < 2 || os.Getenv(tableFullEnv) == "1" {
 		return in
 	}
+	chosen := map[string]bool{}
 	for _, ed := range in {
-		if len(breaksIn(f, ed)) != len(f.Breaks) {
-			return in
+		if len(f.BreaksIn[ed]) > 0 {
+			chosen[ed] = true
 		}
 	}
-	return []string{in[i%len(in)]}
+	covered := func(b string) bool {
+		for ed := range chosen {
+			if slices.Contains(breaksIn(f, ed), b) {
+				return true
+			}
+		}
+		return false
+	}
+	for {
+		best, most := "", 0
+		for k := range in {
+			ed := in[(i+k)%len(in)]
+			n := 0
+			for _, b := range breaksIn(f, ed) {
+				if slices.Contains(f.Breaks, b) && !covered(b) {
+					n++
+				}
+			}
+			if n > most {
+				best, most = ed, n
+			}
+		}
+		if best == "" {
+			break
+		}
+		chosen[best] = true
+	}
+	if len(chosen) == 0 {
+		chosen[in[i%len(in)]] = true
+	}
+	return slices.DeleteFunc(in, func(ed string) bool { return !chosen[ed] })
 }
 
 // variantEditions is faultEditions for a variant: one of its editions,
