@@ -13,6 +13,7 @@ import (
 // another edition, and fail specs with messages that name the difference
 // between the two editions.
 func TestEditionMismatch(t *testing.T) {
+	t.Parallel() // child processes, like TestFaultTable
 	if testing.Short() {
 		t.Skip("runs four whole suites")
 	}

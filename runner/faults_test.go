@@ -422,6 +422,10 @@ func variantEditions(i int, v reference.Variant, eds []string) []string {
 }
 
 func TestFaultTable(t *testing.T) {
+	// In parallel with the other long tests that mostly wait (its runs are
+	// child processes; TestHostileTargets is the one parallel test that
+	// runs the suites in this process, which Ginkgo allows once at a time).
+	t.Parallel()
 	profiles := SharedRegistry(t) != nil
 	eds := tableEditions()
 	var runs []tableRun

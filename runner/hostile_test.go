@@ -107,8 +107,12 @@ const (
 // one way each. Every run must end well within its bound, without a panic
 // or a suite-level failure, with every spec passed, skipped or failed with
 // a message, and the specs that meet the misbehaviour failed with a message
-// that names its cause. Runs use Ginkgo's global state: no t.Parallel.
+// that names its cause. Runs use Ginkgo's global state, so its subtests
+// run one after another; the test itself runs beside TestFaultTable and
+// TestEditionMismatch, whose suites run in child processes: it is the one
+// parallel test that runs suites in this process.
 func TestHostileTargets(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		server hostile
