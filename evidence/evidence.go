@@ -158,11 +158,37 @@ var (
 
 // RedactBody removes secrets from a body preview.
 func RedactBody(s string) string {
-	s = formSecret.ReplaceAllString(s, "${1}"+url.QueryEscape(Redacted))
-	s = jsonSecret.ReplaceAllString(s, "${1}"+Redacted+"${2}")
-	s = jwt.ReplaceAllString(s, Redacted)
-	s = pemKey.ReplaceAllString(s, Redacted)
+	// Every exchange's body passes here: a regular expression runs only
+	// where a literal it needs is present (most bodies hold none).
+	if containsAny(s, formNames) {
+		s = formSecret.ReplaceAllString(s, "${1}"+url.QueryEscape(Redacted))
+	}
+	if containsAny(s, jsonNames) {
+		s = jsonSecret.ReplaceAllString(s, "${1}"+Redacted+"${2}")
+	}
+	if strings.Contains(s, "eyJ") {
+		s = jwt.ReplaceAllString(s, Redacted)
+	}
+	if strings.Contains(s, "PRIVATE KEY-----") {
+		s = pemKey.ReplaceAllString(s, Redacted)
+	}
 	return s
+}
+
+// The literals formSecret and jsonSecret cannot match without.
+var (
+	formNames = []string{"client_assertion=", "access_token=", "refresh_token=", "id_token=", "client_secret="}
+	jsonNames = []string{`"access_token"`, `"refresh_token"`, `"id_token"`, `"client_assertion"`, `"client_secret"`,
+		`"d"`, `"p"`, `"q"`, `"dp"`, `"dq"`, `"qi"`, `"privateKey"`}
+)
+
+func containsAny(s string, subs []string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
 }
 
 // RedactURL removes secrets that some servers put in query strings.

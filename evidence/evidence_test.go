@@ -48,3 +48,26 @@ func TestPreviewCutsOnRuneBoundary(t *testing.T) {
 		t.Errorf("preview not cut cleanly: ...%q", p[len(p)-10:])
 	}
 }
+
+// TestRedactEveryName runs every secret name the redaction knows through
+// it: the literal checks that spare most bodies the regular expressions
+// must let each one through to them.
+func TestRedactEveryName(t *testing.T) {
+	for _, name := range formNames {
+		in := "a=1&" + name + "form-secret-value&b=2"
+		if got := RedactBody(in); strings.Contains(got, "form-secret-value") {
+			t.Errorf("RedactBody(%q) = %q still holds the secret", in, got)
+		}
+	}
+	for _, name := range jsonNames {
+		in := `{"kty":"RSA", ` + name + ` : "json-secret-value"}`
+		if got := RedactBody(in); strings.Contains(got, "json-secret-value") {
+			t.Errorf("RedactBody(%q) = %q still holds the secret", in, got)
+		}
+	}
+	for _, in := range []string{`{"resourceType":"Patient","id":"p1"}`, "grant_type=client_credentials&scope=system/*.read"} {
+		if got := RedactBody(in); got != in {
+			t.Errorf("RedactBody(%q) = %q, want it unchanged", in, got)
+		}
+	}
+}

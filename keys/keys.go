@@ -17,6 +17,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"sync"
 
 	jose "github.com/go-jose/go-jose/v4"
 )
@@ -272,4 +273,36 @@ func (k Public) Fits(alg string) bool {
 	}
 	got, err := algForPublic(k.Key)
 	return err == nil && got == alg
+}
+
+// Strangers hands out keys that no server has registered, one per
+// algorithm, made on first use and kept: the specs that prove a server
+// refuses a signature by an unregistered key need only that it is not the
+// client's. An RSA key takes a tenth of a second or more to make, so runs
+// made in one process (the runner's fault tables) share one. A nil
+// *Strangers makes a fresh key each time.
+type Strangers struct {
+	mu   sync.Mutex
+	made map[string]crypto.Signer
+}
+
+// Key returns the stranger's key for alg.
+func (s *Strangers) Key(alg string) (crypto.Signer, error) {
+	if s == nil {
+		return Generate(alg)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if k, ok := s.made[alg]; ok {
+		return k, nil
+	}
+	k, err := Generate(alg)
+	if err != nil {
+		return nil, err
+	}
+	if s.made == nil {
+		s.made = map[string]crypto.Signer{}
+	}
+	s.made[alg] = k
+	return k, nil
 }

@@ -46,7 +46,11 @@ func NewReader(r io.Reader, maxLine int) *Reader {
 	if maxLine <= 0 {
 		maxLine = DefaultMaxLine
 	}
-	size := 1 << 20
+	// Lines longer than the buffer are gathered in r.buf (readLine): the
+	// buffer only sets how much is read at once. 64 KiB reads files at
+	// full speed, and a reader per small file (exports hold many) costs
+	// little to make.
+	size := 64 << 10
 	if maxLine < size {
 		size = max(maxLine+2, 16)
 	}

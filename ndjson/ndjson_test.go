@@ -56,6 +56,9 @@ func TestReader(t *testing.T) {
 		{"line over the bound, then more", "123456\n7\n", 5, []got{{1, "", true}, {2, "7", false}}},
 		{"last line over the bound without newline", "1\n123456", 5, []got{{1, "1", false}, {2, "", true}}},
 		{"line far over the buffer", "1\n" + strings.Repeat("x", 100) + "\n2", 16, []got{{1, "1", false}, {2, "", true}, {3, "2", false}}},
+		// Under the default bound the read buffer (64 KiB) is smaller than
+		// a line may be: a longer line is gathered whole.
+		{"line longer than the read buffer", "1\n" + strings.Repeat("y", 200<<10) + "\n2\n", 0, []got{{1, "1", false}, {2, strings.Repeat("y", 200<<10), false}, {3, "2", false}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -157,9 +157,21 @@ type payerIndex struct {
 	payerOrg   string
 }
 
-func (s *Server) payerIndex(ctx context.Context, c *caller) (*payerIndex, error) {
-	ix := &payerIndex{byPerson: map[string][]string{}, gender: map[string]string{}, byCoverage: map[string]string{},
-		attributed: map[string]map[string]bool{}, npis: map[string]bool{}}
+// people indexes the stored Patients and Coverages, which never change
+// once loaded: made on the first match request and kept.
+type people struct {
+	byPerson   map[string][]string
+	gender     map[string]string
+	byCoverage map[string]string
+}
+
+func (s *Server) people(ctx context.Context) (*people, error) {
+	s.peopleMu.Lock()
+	defer s.peopleMu.Unlock()
+	if s.peopleIx != nil {
+		return s.peopleIx, nil
+	}
+	ix := &people{byPerson: map[string][]string{}, gender: map[string]string{}, byCoverage: map[string]string{}}
 	patients, err := s.store.ofType(ctx, "Patient")
 	if err != nil {
 		return nil, err
@@ -193,6 +205,19 @@ func (s *Server) payerIndex(ctx context.Context, c *caller) (*payerIndex, error)
 			ix.byCoverage[k] = pid
 		}
 	}
+	s.peopleIx = ix
+	return ix, nil
+}
+
+func (s *Server) payerIndex(ctx context.Context, c *caller) (*payerIndex, error) {
+	ppl, err := s.people(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// The attribution lists change (match Groups come and go): read each
+	// time.
+	ix := &payerIndex{byPerson: ppl.byPerson, gender: ppl.gender, byCoverage: ppl.byCoverage,
+		attributed: map[string]map[string]bool{}, npis: map[string]bool{}}
 	groups, err := s.groupIDs(ctx)
 	if err != nil {
 		return nil, err

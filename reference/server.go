@@ -97,6 +97,10 @@ type Server struct {
 	orgs     map[string]string
 	orgsErr  error
 
+	// peopleIx indexes members for member-match (see people).
+	peopleMu sync.Mutex
+	peopleIx *people
+
 	// kickoffMu makes counting a client's active jobs and creating a new one
 	// atomic, so concurrent kick-offs cannot exceed MaxJobsPerClient.
 	kickoffMu sync.Mutex

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -18,7 +19,78 @@ import (
 // export jobs, their files, and settings such as the token-signing secret.
 // Everything a restart must not lose lives here.
 type store struct {
-	db *sql.DB
+	db *statements
+}
+
+// statements is the database with its statements prepared once: the
+// server runs a few dozen fixed queries over and over, and preparing one
+// (parsing and planning the SQL) costs as much as running it on a small
+// export. Queries beyond maxStatements run unprepared, so that no caller
+// can grow the cache without end.
+type statements struct {
+	*sql.DB
+	mu       sync.Mutex
+	prepared map[string]*sql.Stmt
+}
+
+const maxStatements = 128
+
+func (d *statements) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if st, ok := d.prepared[query]; ok {
+		return st, nil
+	}
+	if len(d.prepared) >= maxStatements {
+		return nil, nil
+	}
+	st, err := d.DB.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if d.prepared == nil {
+		d.prepared = map[string]*sql.Stmt{}
+	}
+	d.prepared[query] = st
+	return st, nil
+}
+
+// QueryContext is sql.DB's, through the prepared statement.
+func (d *statements) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := d.stmt(ctx, query)
+	if err != nil || st == nil {
+		return d.DB.QueryContext(ctx, query, args...)
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// QueryRowContext is sql.DB's, through the prepared statement.
+func (d *statements) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := d.stmt(ctx, query)
+	if err != nil || st == nil {
+		return d.DB.QueryRowContext(ctx, query, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// ExecContext is sql.DB's, through the prepared statement.
+func (d *statements) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := d.stmt(ctx, query)
+	if err != nil || st == nil {
+		return d.DB.ExecContext(ctx, query, args...)
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// Close closes the statements, then the database.
+func (d *statements) Close() error {
+	d.mu.Lock()
+	for _, st := range d.prepared {
+		st.Close()
+	}
+	d.prepared = nil
+	d.mu.Unlock()
+	return d.DB.Close()
 }
 
 const schema = `
@@ -94,7 +166,7 @@ func openStore(ctx context.Context, path string) (*store, error) {
 		db.Close()
 		return nil, fmt.Errorf("creating schema in %s: %w", path, err)
 	}
-	st := &store{db: db}
+	st := &store{db: &statements{DB: db}}
 	if err := st.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("upgrading %s: %w", path, err)

@@ -408,12 +408,20 @@ func (s *Server) exportType(ctx context.Context, fw *fileWriter, j *job, typ, pa
 			until--
 		}
 	}
-	query := `SELECT json, export FROM resources WHERE type = ? AND (
-		(patient IN (SELECT value FROM json_each(?)) AND last_updated >= ? AND last_updated <= ?)
-		OR (patient IN (SELECT value FROM json_each(?)) AND last_updated <= ?)) ORDER BY patient, id`
-	args := []any{typ, patientsJSON, since, until, freshJSON, until}
+	// The patients' resources within the window, and the fresh members'
+	// up to its end: two disjoint parts (the fresh are left out of the
+	// first), each found through the (patient, type) index rather than by
+	// reading every resource of the type.
+	query := `SELECT json, export, patient, id FROM resources WHERE type = ?
+			AND patient IN (SELECT value FROM json_each(?)) AND patient NOT IN (SELECT value FROM json_each(?) WHERE value IS NOT NULL)
+			AND last_updated >= ? AND last_updated <= ?
+		UNION ALL
+		SELECT json, export, patient, id FROM resources WHERE type = ?
+			AND patient IN (SELECT value FROM json_each(?)) AND last_updated <= ?
+		ORDER BY 3, 4`
+	args := []any{typ, patientsJSON, freshJSON, since, until, typ, freshJSON, until}
 	if slices.Contains(sharedTypes, typ) {
-		query = `SELECT json, export FROM resources WHERE type = ? AND id IN (
+		query = `SELECT json, export, '', id FROM resources WHERE type = ? AND id IN (
 			SELECT DISTINCT id FROM patient_refs WHERE type = ? AND patient IN (SELECT value FROM json_each(?)))
 			AND last_updated >= ? AND last_updated <= ? ORDER BY id`
 		args = []any{typ, typ, patientsJSON, since, until}
@@ -430,9 +438,9 @@ func (s *Server) exportType(ctx context.Context, fw *fileWriter, j *job, typ, pa
 	// RawBytes point into the driver's copy of the row, valid until the
 	// next row: each line is copied once, into the file buffer, instead of
 	// once more by database/sql for every row of a large export.
-	var raw, export sql.RawBytes
+	var raw, export, patient, id sql.RawBytes
 	for rows.Next() {
-		if err := rows.Scan(&raw, &export); err != nil {
+		if err := rows.Scan(&raw, &export, &patient, &id); err != nil {
 			return err
 		}
 		out, keep, err := s.transform(typ, raw, export, filters, &broke)

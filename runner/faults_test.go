@@ -3,9 +3,12 @@ package runner
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,8 +19,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pdex-conform/pdex-conform/config"
+	"github.com/pdex-conform/pdex-conform/keys"
 	"github.com/pdex-conform/pdex-conform/reference"
 	"github.com/pdex-conform/pdex-conform/reports"
 	"github.com/pdex-conform/pdex-conform/suites/catalog"
@@ -64,15 +69,23 @@ type tableRun struct {
 	// Served, when set, is the edition the reference server serves, for a
 	// suite of another edition (TestEditionMismatch).
 	Served string `json:"served,omitempty"`
-	Out    string `json:"out"`
-	// template is the worker's prepared reference database for the run.
-	template string
+	// Bare runs without any FHIR package, as on a machine that has none:
+	// the profile and compartment specs skip, saying why, and nothing
+	// fails.
+	Bare bool   `json:"bare,omitempty"`
+	Out  string `json:"out"`
+	// Template is the prepared reference database the run's server starts
+	// from (prepareTemplates).
+	Template string `json:"template"`
 }
 
 func (r tableRun) name() string {
 	parts := append(slices.Clone(r.Faults), r.Variants...)
 	if r.Served != "" {
 		parts = append(parts, "served-"+r.Served)
+	}
+	if r.Bare {
+		parts = append(parts, "without-packages")
 	}
 	if len(parts) == 0 {
 		return r.Edition + "/clean"
@@ -94,7 +107,7 @@ func TestFaultTableChild(t *testing.T) {
 	// A worker's runs are short and many: collect less often (memory is
 	// plentiful next to the CPU time the collector takes).
 	debug.SetGCPercent(400)
-	templates := templates{dir: t.TempDir(), made: map[string]string{}}
+	strangers := &keys.Strangers{}
 	ack := os.NewFile(3, "ack")
 	sc := bufio.NewScanner(os.Stdin)
 	for sc.Scan() {
@@ -102,13 +115,7 @@ func TestFaultTableChild(t *testing.T) {
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			t.Fatal(err)
 		}
-		tmpl, err := templates.get(r)
-		if err != nil {
-			fmt.Fprintf(ack, "error %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
-			continue
-		}
-		r.template = tmpl
-		if err := runOne(t, r); err != nil {
+		if err := runOne(t, r, strangers); err != nil {
 			fmt.Fprintf(ack, "error %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
 			continue
 		}
@@ -116,39 +123,90 @@ func TestFaultTableChild(t *testing.T) {
 	}
 }
 
-// templates are a worker's reference databases, one per edition and set
-// of variants (the variants shape the stored data), made once and copied
-// for each run: generating and loading the data set and making the test
-// clients' keys is a fifth of a run's work.
-type templates struct {
-	dir  string
-	made map[string]string
+// prepareTemplates makes the reference databases the runs start from, one
+// per edition served and set of variants (the variants shape the stored
+// data), each once for the whole table: generating and loading the data
+// set and making the test clients' keys is a fifth of a run's work. The
+// servers of the runs copy them.
+func prepareTemplates(t *testing.T, runs []tableRun) {
+	t.Helper()
+	dir := t.TempDir()
+	type want struct {
+		edition  string
+		variants []string
+		runs     []int
+	}
+	var wants []*want
+	byKey := map[string]*want{}
+	for i, r := range runs {
+		ed := r.Edition
+		if r.Served != "" {
+			ed = r.Served
+		}
+		vs := slices.Clone(r.Variants)
+		slices.Sort(vs)
+		key := ed + "+" + strings.Join(vs, ",")
+		w, ok := byKey[key]
+		if !ok {
+			w = &want{edition: ed, variants: vs}
+			byKey[key] = w
+			wants = append(wants, w)
+		}
+		w.runs = append(w.runs, i)
+	}
+	queue := make(chan int, len(wants))
+	for i := range wants {
+		queue <- i
+	}
+	close(queue)
+	var wg sync.WaitGroup
+	errs := make([]error, len(wants))
+	for range min(runtime.NumCPU(), len(wants)) {
+		wg.Go(func() {
+			for i := range queue {
+				w := wants[i]
+				p := filepath.Join(dir, fmt.Sprintf("template-%d.db", i))
+				if err := reference.Prepare(context.Background(), p, reference.Options{Edition: w.edition, Variants: w.variants}); err != nil {
+					errs[i] = fmt.Errorf("preparing a reference database for edition %s, variants %v: %w", w.edition, w.variants, err)
+					continue
+				}
+				for _, r := range w.runs {
+					runs[r].Template = p
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d reference databases prepared for %d runs", len(wants), len(runs))
 }
 
-func (ts templates) get(r tableRun) (string, error) {
-	vs := slices.Clone(r.Variants)
-	slices.Sort(vs)
-	key := r.Edition + "+" + r.Served + "+" + strings.Join(vs, ",")
-	if p, ok := ts.made[key]; ok {
-		return p, nil
-	}
-	p := filepath.Join(ts.dir, fmt.Sprintf("template-%d.db", len(ts.made)))
-	ed := r.Edition
-	if r.Served != "" {
-		ed = r.Served
-	}
-	if err := reference.Prepare(context.Background(), p, reference.Options{Edition: ed, Variants: vs}); err != nil {
-		return "", fmt.Errorf("preparing a reference database for %s: %w", r.name(), err)
-	}
-	ts.made[key] = p
-	return p, nil
-}
-
-func runOne(t *testing.T, r tableRun) error {
+func runOne(t *testing.T, r tableRun, strangers *keys.Strangers) error {
 	cfg := &config.Config{Target: "reference", Edition: r.Edition, Faults: r.Faults, Variants: r.Variants, LabelFilter: r.Filter}
-	res, err := Run(context.Background(), cfg, Options{NoColor: true, Registry: SharedRegistry(t), ReferenceEdition: r.Served, ReferenceTemplate: r.template})
+	reg := SharedRegistry(t)
+	if r.Bare {
+		// Nowhere to find packages: neither FHIR_PACKAGES nor a home with
+		// ~/.fhir/packages. A worker runs one run at a time, so the
+		// process's environment is this run's.
+		reg = nil
+		for k, v := range map[string]string{"FHIR_PACKAGES": "", "HOME": t.TempDir()} {
+			old, had := os.LookupEnv(k)
+			os.Setenv(k, v)
+			if had {
+				defer os.Setenv(k, old)
+			} else {
+				defer os.Unsetenv(k)
+			}
+		}
+	}
+	res, err := Run(context.Background(), cfg, Options{NoColor: true, Registry: reg, ReferenceEdition: r.Served, ReferenceTemplate: r.Template, Strangers: strangers})
 	if err != nil {
 		return err
+	}
+	if r.Bare && len(res.Packages) > 0 {
+		return fmt.Errorf("%s: the run found FHIR packages: %v", r.name(), res.Packages)
 	}
 	// The verdict's reasons, for the tests that read what the run said
 	// beside its specs.
@@ -188,23 +246,39 @@ func firstLine(s string) string {
 // polls, not computing), each taking the next run from a shared queue.
 func runAll(t *testing.T, runs []tableRun) map[string][]outcome {
 	t.Helper()
+	prepareTemplates(t, runs)
 	dir := t.TempDir()
-	queue := make(chan tableRun, len(runs))
 	for i := range runs {
 		runs[i].Out = filepath.Join(dir, fmt.Sprintf("run-%d.json", i))
-		queue <- runs[i]
+	}
+	// Runs with slow jobs take half a minute or more, mostly waiting:
+	// queued first, they wait beside the others instead of after them.
+	order := slices.Clone(runs)
+	slices.SortStableFunc(order, func(a, b tableRun) int {
+		slow := func(r tableRun) int {
+			if slices.Contains(r.Variants, reference.VariantSlowJobs) {
+				return 0
+			}
+			return 1
+		}
+		return cmp.Compare(slow(a), slow(b))
+	})
+	queue := make(chan tableRun, len(order))
+	for _, r := range order {
+		queue <- r
 	}
 	close(queue)
 	results := make(map[string][]outcome, len(runs))
+	took := map[string]time.Duration{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for range max(1, min(3*runtime.NumCPU(), len(runs))) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := worker(queue, func(r tableRun, outs []outcome) {
+			if err := worker(queue, func(r tableRun, outs []outcome, d time.Duration) {
 				mu.Lock()
-				results[r.name()] = outs
+				results[r.name()], took[r.name()] = outs, d
 				mu.Unlock()
 			}); err != nil {
 				t.Error(err)
@@ -212,11 +286,17 @@ func runAll(t *testing.T, runs []tableRun) map[string][]outcome {
 		}()
 	}
 	wg.Wait()
+	// The slowest runs, for whoever works on the table's time.
+	names := slices.Collect(maps.Keys(took))
+	slices.SortFunc(names, func(a, b string) int { return cmp.Compare(took[b], took[a]) })
+	for _, n := range names[:min(5, len(names))] {
+		t.Logf("slow run: %s took %s", n, took[n].Round(time.Millisecond))
+	}
 	return results
 }
 
 // worker runs queued runs in one child process until the queue is empty.
-func worker(queue <-chan tableRun, done func(tableRun, []outcome)) error {
+func worker(queue <-chan tableRun, done func(tableRun, []outcome, time.Duration)) error {
 	ackR, ackW, err := os.Pipe()
 	if err != nil {
 		return err
@@ -243,6 +323,7 @@ func worker(queue <-chan tableRun, done func(tableRun, []outcome)) error {
 			failed = err
 			break
 		}
+		began := time.Now()
 		if _, err := in.Write(append(line, '\n')); err != nil {
 			failed = fmt.Errorf("%s: the worker is gone: %v", r.name(), err)
 			break
@@ -265,7 +346,7 @@ func worker(queue <-chan tableRun, done func(tableRun, []outcome)) error {
 			failed = fmt.Errorf("%s: %v", r.name(), err)
 			continue
 		}
-		done(r, outs)
+		done(r, outs, time.Since(began))
 	}
 	in.Close()
 	if err := cmd.Wait(); err != nil && failed == nil {
@@ -430,7 +511,7 @@ func TestFaultTable(t *testing.T) {
 	eds := tableEditions()
 	var runs []tableRun
 	for _, ed := range eds {
-		runs = append(runs, tableRun{Edition: ed})
+		runs = append(runs, tableRun{Edition: ed}, tableRun{Edition: ed, Bare: true})
 	}
 	for i, f := range reference.Faults() {
 		for _, ed := range faultEditions(i, f, eds) {
@@ -488,6 +569,15 @@ func checkEdition(t *testing.T, ed string, runs []tableRun, results map[string][
 		if o.State != verdict.Passed && !(o.State == verdict.Skipped && allowedSkip(o, profiles)) {
 			t.Errorf("clean reference server: %s %s: %s", o.Key, o.State, o.Why)
 		}
+	}
+	if bare, ok := results[tableRun{Edition: ed, Bare: true}.name()]; ok {
+		t.Run("without-packages", func(t *testing.T) {
+			for _, o := range bare {
+				if o.State != verdict.Passed && !(o.State == verdict.Skipped && allowedSkip(o, false)) {
+					t.Errorf("clean reference server, no FHIR packages: %s %s: %s", o.Key, o.State, o.Why)
+				}
+			}
+		})
 	}
 	all := 0
 	for _, r := range runs {

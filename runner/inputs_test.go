@@ -49,7 +49,7 @@ func TestConfigurationChecked(t *testing.T) {
 			cfg := runner.ReferenceConfig(facts)
 			cfg.LabelFilter = "/^PA-CAP-02$/"
 			tt.change(cfg)
-			_, err := runner.Run(ctx, cfg, runner.Options{NoColor: true})
+			_, err := runner.Run(ctx, cfg, runner.Options{NoColor: true, Registry: runner.SharedRegistry(t)})
 			var ce *runner.ConfigError
 			switch {
 			case tt.want == "" && err != nil:

@@ -24,6 +24,7 @@ import (
 	"github.com/pdex-conform/pdex-conform/client/bulk"
 	"github.com/pdex-conform/pdex-conform/config"
 	"github.com/pdex-conform/pdex-conform/edition"
+	"github.com/pdex-conform/pdex-conform/keys"
 	"github.com/pdex-conform/pdex-conform/reference"
 	"github.com/pdex-conform/pdex-conform/suites"
 	"github.com/pdex-conform/pdex-conform/suites/catalog"
@@ -55,6 +56,9 @@ type Options struct {
 	// from instead of loading its data set (the fault tables run hundreds
 	// of servers over the same data).
 	ReferenceTemplate string
+	// Strangers, when set, keeps the unregistered keys the authorization
+	// specs sign with across runs; nil makes them afresh.
+	Strangers *keys.Strangers
 }
 
 // Result is a finished, judged run.
@@ -193,6 +197,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Result, error) {
 		Progress:   o.Progress,
 		Capability: cs,
 		Disk:       &bulk.Disk{},
+		Strangers:  o.Strangers,
 
 		Compartment:    comp,
 		CompartmentWhy: compWhy,

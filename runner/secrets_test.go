@@ -22,7 +22,7 @@ import (
 // outputs; this checks the raw evidence they are rendered from.
 func TestEvidenceHoldsNoSecrets(t *testing.T) {
 	cfg := &config.Config{Target: "reference"}
-	res, err := runner.Run(context.Background(), cfg, runner.Options{NoColor: true})
+	res, err := runner.Run(context.Background(), cfg, runner.Options{NoColor: true, Registry: runner.SharedRegistry(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -94,7 +94,7 @@ func TestMutualTLS(t *testing.T) {
 					Export:  config.Duration{Duration: 3 * time.Second},
 				},
 			}
-			res, err := runner.Run(context.Background(), cfg, runner.Options{NoColor: true})
+			res, err := runner.Run(context.Background(), cfg, runner.Options{NoColor: true, Registry: runner.SharedRegistry(t)})
 			if tt.runErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.runErr) {
 					t.Fatalf("Run error %v, want one mentioning %q", err, tt.runErr)

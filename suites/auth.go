@@ -180,7 +180,7 @@ func registerAuth(e *framework.Env) {
 			Entry("signed with a key that is not registered", e.Req("PA-AUTH-02"), refusal{
 				// Same kid and algorithm, another key: only the signature
 				// check can tell.
-				assertion: func(_ *framework.Env, c smart.Credentials) (smart.AssertionOptions, error) {
+				assertion: func(e *framework.Env, c smart.Credentials) (smart.AssertionOptions, error) {
 					alg := c.Alg
 					if alg == "" {
 						var err error
@@ -188,7 +188,7 @@ func registerAuth(e *framework.Env) {
 							return smart.AssertionOptions{}, err
 						}
 					}
-					k, err := keys.Generate(alg)
+					k, err := e.Strangers.Key(alg)
 					return smart.AssertionOptions{SignWith: k}, err
 				},
 				codes: invalidClient,

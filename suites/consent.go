@@ -49,6 +49,7 @@ func registerConsent(e *framework.Env) {
 		})
 
 		It("withholds a member's data once it opts out, and exports it again once it revokes", e.Req("PA-CONSENT-02"), func(ctx SpecContext) {
+			needCompartment(e)
 			w := newConsentWriter(ctx, e)
 			m := w.member
 			if x := consentExport(ctx, e, m); x.count(m) == 0 {

@@ -60,6 +60,7 @@ func registerExportKinds(e *framework.Env) {
 		})
 
 		It("exports with provider-delta and _since only what changed since, and all of it", e.Req("PA-KIND-05"), func(ctx SpecContext) {
+			needCompartment(e)
 			members := subset(ctx, e)
 			full := fullExport(ctx, e)
 			since, ok := boundary(full)

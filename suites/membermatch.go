@@ -157,6 +157,7 @@ func registerMemberMatch(e *framework.Env) {
 		})
 
 		It("exports the matched Group: data of the matched members only, and of each", e.Req("PA-MATCH-05"), func(ctx SpecContext) {
+			needCompartment(e)
 			in, r := matchedPair(ctx, e)
 			x, err := e.RunExport(ctx, framework.ExportRequest{Group: r.matchedID, Params: kindParams(e, edition.Snapshot, param("_type", "valueString", "Patient,Coverage,Condition"))})
 			if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/pdex-conform/pdex-conform/config"
 	"github.com/pdex-conform/pdex-conform/edition"
 	"github.com/pdex-conform/pdex-conform/evidence"
+	"github.com/pdex-conform/pdex-conform/keys"
 	"github.com/pdex-conform/pdex-conform/suites/catalog"
 	"github.com/pdex-conform/pdex-conform/validators"
 	"github.com/pdex-conform/pdex-conform/validators/compartment"
@@ -63,6 +64,9 @@ type Env struct {
 	// Disk counts the bytes downloaded files hold in WorkDir; nil counts
 	// nothing (files are still released).
 	Disk *bulk.Disk
+	// Strangers are the keys no server has registered (keys.Strangers:
+	// nil makes a fresh one each time).
+	Strangers *keys.Strangers
 
 	mu           sync.Mutex
 	causes       []Cause

@@ -80,6 +80,18 @@ func reasons(err error) []string {
 	return out
 }
 
+// oneOf says the values an enum allows: 'a', or one of 'a', 'b'.
+func oneOf(values []any) string {
+	quoted := make([]string, len(values))
+	for i, v := range values {
+		quoted[i] = fmt.Sprintf("'%v'", v)
+	}
+	if len(quoted) == 1 {
+		return quoted[0]
+	}
+	return "one of " + strings.Join(quoted, ", ")
+}
+
 // located joins what was checked and a reason that may start with a JSON
 // pointer: "body /a/b: reason", or "body: reason" at the top.
 func located(what, reason string) string {
@@ -108,11 +120,21 @@ func schemaReasons(err error) []string {
 				return rs
 			}
 		}
-		path := "/" + strings.Join(e.JSONPointer(), "/")
+		pointer := e.JSONPointer()
 		reason := e.Reason
-		if reason == "" {
+		switch {
+		case e.SchemaField == "required" && len(pointer) > 0:
+			// Said of the object that lacks the property.
+			reason = fmt.Sprintf("missing property '%s'", pointer[len(pointer)-1])
+			pointer = pointer[:len(pointer)-1]
+		case e.SchemaField == "enum" && e.Schema != nil:
+			reason = "value must be " + oneOf(e.Schema.Enum)
+		case e.SchemaField == "pattern" && e.Schema != nil:
+			reason = fmt.Sprintf("'%s' does not match pattern '%s'", clip(fmt.Sprint(e.Value), 80), e.Schema.Pattern)
+		case reason == "":
 			reason = "does not match " + e.SchemaField
 		}
+		path := "/" + strings.Join(pointer, "/")
 		// Reasons from the JSON Schema 2020-12 validator name the location
 		// themselves, as "at '/a/b': ..."; put it the way the others do.
 		if m := at.FindStringSubmatch(reason); m != nil {

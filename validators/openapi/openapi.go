@@ -80,6 +80,9 @@ type Checker struct {
 	// is wrong (it stops at the first header error); headers are checked
 	// separately, all of them.
 	bodyOnly map[*openapi3.Operation]*openapi3.Operation
+	// native is the description as kin-openapi's own schema validator
+	// reads it (see nativeSpec).
+	native *openapi3.T
 
 	mu      sync.RWMutex
 	learned map[string]Kind
@@ -117,8 +120,12 @@ func New(baseURL string) (*Checker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("openapi: building the router: %w", err)
 	}
+	native, err := nativeSpec(doc)
+	if err != nil {
+		return nil, err
+	}
 	c := &Checker{
-		doc: doc, router: router,
+		doc: doc, router: router, native: native,
 		kinds:    map[Kind]map[string]*routers.Route{},
 		bodyOnly: map[*openapi3.Operation]*openapi3.Operation{},
 		learned:  map[string]Kind{},
@@ -141,6 +148,93 @@ func New(baseURL string) (*Checker, error) {
 		}
 	}
 	return c, nil
+}
+
+// nativeSpec returns the description for kin-openapi's own schema
+// validator. For an OpenAPI 3.1 document kin-openapi compiles a JSON Schema
+// 2020-12 validator anew for every body it checks (v0.152), a tenth of a
+// run's CPU, and falls back to its own validator for schemas without the
+// keywords only 2020-12 knows. This description uses one of them, const,
+// which nativeSpec turns into the one-value enum it means; any other makes
+// it fail, so that no keyword is ever silently left unchecked. The copy
+// differs from doc only in its version, which is what selects the
+// validator.
+func nativeSpec(doc *openapi3.T) (*openapi3.T, error) {
+	var unsupported []string
+	seen := map[*openapi3.Schema]bool{}
+	visit := func(where string, ref *openapi3.SchemaRef) {
+		if ref == nil {
+			return
+		}
+		_ = ref.WalkSubtree(func(_ string, r *openapi3.SchemaRef) error {
+			sch := r.Value
+			if sch == nil || seen[sch] {
+				return nil
+			}
+			seen[sch] = true
+			if sch.Const != nil {
+				if len(sch.Enum) == 0 {
+					sch.Enum = []any{sch.Const}
+				}
+				sch.Const = nil
+			}
+			if only2020(sch) {
+				unsupported = append(unsupported, where)
+			}
+			return nil
+		})
+	}
+	if doc.Components != nil {
+		for name, ref := range doc.Components.Schemas {
+			visit("components.schemas."+name, ref)
+		}
+	}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			for status, resp := range op.Responses.Map() {
+				if resp.Value == nil {
+					continue
+				}
+				for ct, mt := range resp.Value.Content {
+					visit(method+" "+path+" "+status+" "+ct, mt.Schema)
+				}
+				for name, h := range resp.Value.Headers {
+					if h.Value != nil {
+						visit(method+" "+path+" "+status+" header "+name, h.Value.Schema)
+					}
+				}
+			}
+			if op.RequestBody != nil && op.RequestBody.Value != nil {
+				for ct, mt := range op.RequestBody.Value.Content {
+					visit(method+" "+path+" request "+ct, mt.Schema)
+				}
+			}
+			for _, p := range op.Parameters {
+				if p.Value != nil {
+					visit(method+" "+path+" parameter "+p.Value.Name, p.Value.Schema)
+				}
+			}
+		}
+	}
+	if len(unsupported) > 0 {
+		sort.Strings(unsupported)
+		return nil, fmt.Errorf("openapi: the description uses JSON Schema 2020-12 keywords the checker's validator does not check, in %s", strings.Join(unsupported, ", "))
+	}
+	native := *doc
+	native.OpenAPI = "3.0.3"
+	return &native, nil
+}
+
+// only2020 reports a keyword of JSON Schema 2020-12 that kin-openapi's own
+// validator does not check.
+func only2020(s *openapi3.Schema) bool {
+	return len(s.PrefixItems) != 0 || s.Contains != nil || len(s.PatternProperties) != 0 ||
+		len(s.DependentSchemas) != 0 || s.PropertyNames != nil ||
+		s.UnevaluatedItems.Has != nil || s.UnevaluatedItems.Schema != nil ||
+		s.UnevaluatedProperties.Has != nil || s.UnevaluatedProperties.Schema != nil ||
+		s.If != nil || s.Then != nil || s.Else != nil ||
+		len(s.DependentRequired) != 0 || len(s.Defs) != 0 || s.ContentSchema != nil ||
+		s.Type != nil && len(*s.Type) > 1
 }
 
 func withoutHeaders(op *openapi3.Operation) *openapi3.Operation {
@@ -292,6 +386,7 @@ func (c *Checker) checkResponse(route *routers.Route, params map[string]string, 
 	}
 	bodyRoute := *route
 	bodyRoute.Operation = c.bodyOnly[route.Operation]
+	bodyRoute.Spec = c.native
 	in := &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: &bodyRoute},
 		Status:                 resp.StatusCode,
@@ -328,7 +423,7 @@ func checkHeaders(r *openapi3.Response, h http.Header) []string {
 		if hd.Schema == nil || hd.Schema.Value == nil {
 			continue
 		}
-		if err := hd.Schema.Value.VisitJSON(strings.Join(vals, ", "), openapi3.EnableJSONSchema2020(), openapi3.MultiErrors()); err != nil {
+		if err := hd.Schema.Value.VisitJSON(strings.Join(vals, ", "), openapi3.MultiErrors()); err != nil {
 			out = append(out, fmt.Sprintf("header %s %q: %s", name, clip(strings.Join(vals, ", "), 80), strings.Join(schemaReasons(err), "; ")))
 		}
 	}
