@@ -531,7 +531,8 @@ func TestFaultTable(t *testing.T) {
 		}
 	}
 	if testing.Short() {
-		runs = runs[:min(3, len(runs))]
+		// Each edition's clean server, with and without packages.
+		runs = runs[:2*len(eds)]
 	}
 	t.Logf("%d runs over editions %s (%s=1 for every fault in every edition)", len(runs), strings.Join(eds, ", "), tableFullEnv)
 	results := runAll(t, runs)
