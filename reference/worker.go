@@ -411,7 +411,8 @@ func (s *Server) exportType(ctx context.Context, fw *fileWriter, j *job, typ, pa
 	// The patients' resources within the window, and the fresh members'
 	// up to its end: two disjoint parts (the fresh are left out of the
 	// first), each found through the (patient, type) index rather than by
-	// reading every resource of the type.
+	// reading every resource of the type. patient and id are selected only
+	// because a compound SELECT orders by its result columns.
 	query := `SELECT json, export, patient, id FROM resources WHERE type = ?
 			AND patient IN (SELECT value FROM json_each(?)) AND patient NOT IN (SELECT value FROM json_each(?) WHERE value IS NOT NULL)
 			AND last_updated >= ? AND last_updated <= ?

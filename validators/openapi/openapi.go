@@ -155,10 +155,10 @@ func New(baseURL string) (*Checker, error) {
 // 2020-12 validator anew for every body it checks (v0.152), a tenth of a
 // run's CPU, and falls back to its own validator for schemas without the
 // keywords only 2020-12 knows. This description uses one of them, const,
-// which nativeSpec turns into the one-value enum it means; any other makes
-// it fail, so that no keyword is ever silently left unchecked. The copy
-// differs from doc only in its version, which is what selects the
-// validator.
+// which nativeSpec turns into the one-value enum it means, in doc's own
+// schemas (the copy returned shares them); any other makes it fail, so
+// that no keyword is ever silently left unchecked. The copy differs from
+// doc only in its version, which is what selects the validator.
 func nativeSpec(doc *openapi3.T) (*openapi3.T, error) {
 	var unsupported []string
 	seen := map[*openapi3.Schema]bool{}
